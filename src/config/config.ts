@@ -1,0 +1,192 @@
+/**
+ * The one typed configuration module: every setting, its environment variable, its CLI flag and its default.
+ * Nothing else in the project reads `process.env`. A bad value fails with a {@link ConfigError} naming every bad
+ * key, and the CLI exits 2.
+ */
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigError } from '../shared/errors.js';
+
+/** The package root (where package.json, models/ and prisma/ live), whatever the working directory. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const PACKAGE_VERSION = '0.1.0';
+
+const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const probability = z.coerce.number().min(0).max(1);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== ''),
+);
+
+/**
+ * Each setting: its environment variable (the flag is the same name in kebab-case without the `TAGGER_` prefix,
+ * e.g. `TAGGER_BATCH_SIZE` ⇔ `--batch-size`), the schema, the default, and one line of documentation.
+ */
+export const SETTINGS = {
+  /** PostgreSQL URL. (Default: unset ⇒ the embedded PGlite database under the data directory.) */
+  databaseUrl: { env: 'DATABASE_URL', schema: z.url(), doc: 'PostgreSQL URL; unset ⇒ embedded database' },
+  /** Base URL of the booru. (Default: unset; `run` needs it, `demo` starts its own.) */
+  booruUrl: { env: 'BOORU_URL', schema: z.url(), doc: 'base URL of the booru, e.g. https://danbooru.donmai.us' },
+  /** The booru's API dialect. (Default: danbooru.) */
+  booruKind: {
+    env: 'BOORU_KIND',
+    schema: z.enum(['danbooru', 'e621', 'moebooru', 'gelbooru']),
+    default: 'danbooru',
+    doc: 'API dialect: danbooru (e621, moebooru, gelbooru: later)',
+  },
+  /** Account name for HTTP Basic auth. (Default: anonymous.) */
+  booruLogin: { env: 'BOORU_LOGIN', schema: z.string().min(1), doc: 'booru account name (HTTP Basic auth)' },
+  /** API key for HTTP Basic auth. Never logged. (Default: anonymous.) */
+  booruApiKey: { env: 'BOORU_API_KEY', schema: z.string().min(1), doc: 'booru API key (never logged)' },
+  /** The model folder (DESIGN §4). (Default: the bundled test model, models/test-colors.) */
+  modelDir: { env: 'MODEL_DIR', schema: z.string().min(1), doc: 'model folder: model.onnx + selected_tags.csv' },
+  /** Execution provider: auto (GPU when present, else CPU), cpu, cuda[:N], webgpu. (Default: auto.) */
+  device: {
+    env: 'DEVICE',
+    schema: z.string().regex(/^(auto|cpu|webgpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda, cuda:N or webgpu'),
+    default: 'auto',
+    doc: 'auto | cpu | cuda[:N] | webgpu',
+  },
+  /** Port of the web server (dashboard, API, /healthz). (Default: 8080.) */
+  port: { env: 'PORT', schema: intIn(0, 65535), default: '8080', doc: 'web server port' },
+  /** Let /evaluate answer without an API token. (Default: false.) */
+  evaluateOpen: { env: 'EVALUATE_OPEN', schema: bool, default: 'false', doc: '/evaluate without a token' },
+  /** Address the web server binds to. (Default: 127.0.0.1.) */
+  host: { env: 'TAGGER_HOST', schema: z.string().min(1), default: '127.0.0.1', doc: 'address to bind' },
+  /** Folder for the embedded database and other local state. (Default: ./data.) */
+  dataDir: { env: 'TAGGER_DATA_DIR', schema: z.string().min(1), default: './data', doc: 'local state folder' },
+  /** pino log level. (Default: info.) */
+  logLevel: {
+    env: 'TAGGER_LOG_LEVEL',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    default: 'info',
+    doc: 'fatal | error | warn | info | debug | trace | silent',
+  },
+  /** User-Agent sent to the booru; make it unique. (Default: booru-tagger/<version> (by <login>).) */
+  userAgent: { env: 'TAGGER_USER_AGENT', schema: z.string().min(3), doc: 'User-Agent sent to the booru' },
+  /** Images per inference batch. (Default: 16.) */
+  batchSize: { env: 'TAGGER_BATCH_SIZE', schema: intIn(1, 1024), default: '16', doc: 'images per inference batch' },
+  /** onnxruntime intra-op threads; 0 lets onnxruntime decide. (Default: 0.) */
+  threads: { env: 'TAGGER_THREADS', schema: intIn(0, 256), default: '0', doc: 'inference threads (0 = auto)' },
+  /** Add threshold for general tags. (Default: 0.35.) */
+  thresholdGeneral: { env: 'TAGGER_THRESHOLD_GENERAL', schema: probability, default: '0.35', doc: 'add ≥, general' },
+  /** Add threshold for character tags. (Default: 0.85.) */
+  thresholdCharacter: {
+    env: 'TAGGER_THRESHOLD_CHARACTER',
+    schema: probability,
+    default: '0.85',
+    doc: 'add ≥, character',
+  },
+  /** Remove threshold: a tag on the post scoring at most this is suggested for removal. (Default: 0.02.) */
+  thresholdRemove: { env: 'TAGGER_THRESHOLD_REMOVE', schema: probability, default: '0.02', doc: 'remove ≤' },
+  /** Categories whose tags may be suggested for removal. (Default: general.) */
+  removeCategories: {
+    env: 'TAGGER_REMOVE_CATEGORIES',
+    schema: list.pipe(z.array(z.enum(['general', 'character', 'copyright']))),
+    default: 'general',
+    doc: 'comma list of general, character, copyright',
+  },
+  /** How much more probable the model's rating must be than the post's for a rating suggestion. (Default: 0.4.) */
+  ratingMargin: { env: 'TAGGER_RATING_MARGIN', schema: probability, default: '0.4', doc: 'rating suggestion margin' },
+  /** Scores below this are not stored. (Default: 0.01.) */
+  scoreFloor: { env: 'TAGGER_SCORE_FLOOR', schema: probability, default: '0.01', doc: 'lowest score stored' },
+  /** How many top scores are stored per post, besides the post's own tags. (Default: 64.) */
+  topK: { env: 'TAGGER_TOP_K', schema: intIn(1, 100_000), default: '64', doc: 'top scores stored per post' },
+  /** Booru request timeout in milliseconds. (Default: 30000.) */
+  httpTimeoutMs: { env: 'TAGGER_HTTP_TIMEOUT_MS', schema: intIn(100, 600_000), default: '30000', doc: 'ms' },
+  /** Largest media download in bytes. (Default: 52428800 = 50 MiB.) */
+  maxMediaBytes: {
+    env: 'TAGGER_MAX_MEDIA_BYTES',
+    schema: intIn(1024, 2 ** 31 - 1),
+    default: String(50 * 1024 * 1024),
+    doc: 'largest image download, bytes',
+  },
+  /** Largest decoded image in pixels. (Default: 100000000.) */
+  maxPixels: { env: 'TAGGER_MAX_PIXELS', schema: intIn(1, 2 ** 31 - 1), default: '100000000', doc: 'pixels' },
+  /** Attempts before a failing post stops being retried. (Default: 5.) */
+  maxAttempts: { env: 'TAGGER_MAX_ATTEMPTS', schema: intIn(1, 100), default: '5', doc: 'tries per post' },
+  /** How long a claimed post stays leased to one worker, in milliseconds. (Default: 300000.) */
+  leaseMs: { env: 'TAGGER_LEASE_MS', schema: intIn(1000, 86_400_000), default: '300000', doc: 'lease, ms' },
+  /** Stop a `run --once` after this many new posts (0 = no limit). (Default: 0.) */
+  maxPosts: { env: 'TAGGER_MAX_POSTS', schema: intIn(0, 100_000_000), default: '0', doc: 'posts per run, 0 = all' },
+} as const satisfies Record<string, Setting>;
+
+interface Setting {
+  env: string;
+  schema: z.ZodType;
+  default?: string;
+  doc: string;
+}
+
+type Settings = typeof SETTINGS;
+type Key = keyof Settings;
+type ValueOf<K extends Key> = z.output<Settings[K]['schema']>;
+
+/** The parsed configuration. Keys without a default are undefined when unset. */
+export type Config = Readonly<{
+  [K in Key]: Settings[K] extends { default: string } ? ValueOf<K> : ValueOf<K> | undefined;
+}>;
+
+/** The CLI flag of a setting: `TAGGER_BATCH_SIZE` ⇒ `--batch-size`, `BOORU_URL` ⇒ `--booru-url`. */
+export function flagOf(key: Key): string {
+  return `--${SETTINGS[key].env
+    .replace(/^TAGGER_/, '')
+    .toLowerCase()
+    .replaceAll('_', '-')}`;
+}
+
+/**
+ * Reads every setting from `env`, with `overrides` (CLI flags, keyed like {@link Config}) taking precedence.
+ * Throws a {@link ConfigError} that lists every bad key at once.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  overrides: Partial<Record<Key, string | undefined>> = {},
+): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(SETTINGS) as Key[]) {
+    const setting: Setting = SETTINGS[key];
+    const fromFlag = overrides[key];
+    const fromEnv = env[setting.env];
+    const raw = fromFlag ?? (fromEnv === '' ? undefined : fromEnv) ?? setting.default;
+    if (raw === undefined) {
+      out[key] = undefined;
+      continue;
+    }
+    const parsed = setting.schema.safeParse(raw);
+    if (parsed.success) {
+      out[key] = parsed.data;
+    } else {
+      const source = fromFlag !== undefined ? flagOf(key) : setting.env;
+      const why = parsed.error.issues.map((issue) => issue.message).join('; ');
+      problems.push(`${source}=${JSON.stringify(redactIfSecret(key, raw))}: ${why}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(out) as Config;
+}
+
+function redactIfSecret(key: Key, raw: string): string {
+  return key === 'booruApiKey' || key === 'databaseUrl' ? '[redacted]' : raw;
+}
+
+/** The User-Agent to send: the configured one, else one that names the project and the account. */
+export function userAgentOf(config: Config): string {
+  if (config.userAgent) return config.userAgent;
+  const by = config.booruLogin ? ` (by ${config.booruLogin})` : '';
+  return `booru-tagger/${PACKAGE_VERSION}${by}`;
+}
+
+/** The settings table for README and --help: env var, flag, default, description. */
+export function describeSettings(): { env: string; flag: string; default: string; doc: string }[] {
+  return (Object.keys(SETTINGS) as Key[]).map((key) => {
+    const setting: Setting = SETTINGS[key];
+    return { env: setting.env, flag: flagOf(key), default: setting.default ?? '', doc: setting.doc };
+  });
+}

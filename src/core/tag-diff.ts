@@ -1,0 +1,200 @@
+/**
+ * The diff (DESIGN §3): from a post's current tags and a model's scores to suggested additions, removals and a
+ * rating change. Pure: the same input always gives the same suggestions, in the same order.
+ */
+import type { ImplicationGraph } from './implications.js';
+import type { LabelMapping } from './tag-vocabulary.js';
+import { type ModelLabel, type Rating, RATINGS, type SuggestionDraft, TagCategory } from './types.js';
+
+/** Tags the booru computes itself from the file (BOORU-API §1.5): never proposed for removal. */
+export const AUTOMATIC_TAGS: ReadonlySet<string> = new Set([
+  'highres',
+  'absurdres',
+  'incredibly_absurdres',
+  'lowres',
+  'wide_image',
+  'tall_image',
+  'animated',
+  'animated_gif',
+  'animated_png',
+  'video',
+  'ugoira',
+  'flash',
+  'sound',
+  'greyscale',
+  'exif_rotation',
+  'non-repeating_animation',
+  'non-web_source',
+  'ai-generated',
+  'bad_link',
+  'bad_source',
+  'tagme',
+]);
+
+export interface TagThresholdOverride {
+  add?: number;
+  remove?: number;
+}
+
+export interface DiffPolicy {
+  /** Add threshold per category; a category without one is never proposed for addition (artist, meta). */
+  addThresholds: ReadonlyMap<number, number>;
+  /** A tag on the post scoring at most this is proposed for removal. */
+  removeThreshold: number;
+  /** Categories whose tags may be proposed for removal (general by default; never artist or meta). */
+  removableCategories: ReadonlySet<number>;
+  /** Per-tag thresholds, overriding the category ones. */
+  perTag: ReadonlyMap<string, TagThresholdOverride>;
+  /** The model's rating must beat the post's rating by this much for a rating suggestion. */
+  ratingMargin: number;
+}
+
+/** The models' published defaults: general 0.35, character 0.85, removal ≤ 0.02, general tags removable. */
+export function defaultDiffPolicy(overrides: Partial<DiffPolicy> = {}): DiffPolicy {
+  return {
+    addThresholds: new Map([
+      [TagCategory.general, 0.35],
+      [TagCategory.character, 0.85],
+    ]),
+    removeThreshold: 0.02,
+    removableCategories: new Set([TagCategory.general]),
+    perTag: new Map(),
+    ratingMargin: 0.4,
+    ...overrides,
+  };
+}
+
+export interface DiffInput {
+  /** The post's current tags. */
+  tags: readonly string[];
+  rating: Rating | null;
+  labels: readonly ModelLabel[];
+  /** `scores[i]` belongs to `labels[i]`. */
+  scores: ArrayLike<number>;
+  /** Scores below this were not stored (stored predictions are top-K above a floor); 0 for fresh inference. */
+  floor: number;
+  mapping: LabelMapping;
+  implications: ImplicationGraph;
+  policy: DiffPolicy;
+}
+
+const CATEGORY_NAMES = new Map<number, string>(Object.entries(TagCategory).map(([name, id]) => [id, name]));
+
+/** Computes the suggestions for one post. Output order: additions, removals, rating; each by score, then name. */
+export function computeTagDiff(input: DiffInput): SuggestionDraft[] {
+  const { tags, policy, implications } = input;
+  const onPost = new Set(tags);
+  const impliedByPost = implications.impliedBy(onPost);
+  const best = bestScoreByTag(input);
+
+  const adds: SuggestionDraft[] = [];
+  const removes: SuggestionDraft[] = [];
+  for (const [tag, { score, category }] of best) {
+    const categoryName = CATEGORY_NAMES.get(category) ?? `category ${category}`;
+    if (!onPost.has(tag)) {
+      const threshold = policy.perTag.get(tag)?.add ?? policy.addThresholds.get(category);
+      // Scores are float32: compare at that precision, so a score printed as 0.35 meets a 0.35 threshold.
+      if (threshold === undefined || score < Math.fround(threshold) || impliedByPost.has(tag)) continue;
+      const source = policy.perTag.get(tag)?.add === undefined ? categoryName : 'tag';
+      adds.push({ tag, action: 'add', category, score, reason: `score ${fmt(score)} ≥ ${fmt(threshold)} (${source})` });
+      continue;
+    }
+    if (!policy.removableCategories.has(category) || AUTOMATIC_TAGS.has(tag)) continue;
+    const threshold = policy.perTag.get(tag)?.remove ?? policy.removeThreshold;
+    const unknownBelowFloor = score < input.floor;
+    // A score below the storage floor is only known to be < floor: it proves nothing when floor > threshold.
+    if (unknownBelowFloor ? input.floor > threshold : score > Math.fround(threshold)) continue;
+    if (implications.impliersOf(tag, onPost).length > 0) continue;
+    const shown = unknownBelowFloor ? `< ${fmt(input.floor)}` : fmt(score);
+    removes.push({
+      tag,
+      action: 'remove',
+      category,
+      score: unknownBelowFloor ? 0 : score,
+      reason: `score ${shown} ≤ ${fmt(threshold)}; implied by nothing`,
+    });
+  }
+  const rating = diffRating(input);
+  return [...adds.sort(byScoreThenTag), ...removes.sort(byScoreAscThenTag), ...(rating ? [rating] : [])];
+}
+
+/** The highest score per canonical tag (several labels may alias to one tag), skipping dropped labels. */
+function bestScoreByTag(input: DiffInput): Map<string, { score: number; category: number }> {
+  const best = new Map<string, { score: number; category: number }>();
+  const { canonical, category } = input.mapping;
+  for (let i = 0; i < canonical.length; i++) {
+    const tag = canonical[i];
+    if (tag === null || tag === undefined) continue;
+    const score = input.scores[i] ?? 0;
+    const seen = best.get(tag);
+    if (seen === undefined || score > seen.score) best.set(tag, { score, category: category[i] ?? 0 });
+  }
+  return best;
+}
+
+/**
+ * The rating label names of the model families, mapped onto Danbooru's ratings. DeepDanbooru's `rating:safe`
+ * predates the 2022 split of safe into general and sensitive; it is read as general.
+ */
+export function ratingOfLabel(name: string): Rating | null {
+  const bare = name.toLowerCase().replace(/^rating:/, '');
+  switch (bare) {
+    case 'g':
+    case 'general':
+    case 'safe':
+      return 'g';
+    case 's':
+    case 'sensitive':
+      return 's';
+    case 'q':
+    case 'questionable':
+      return 'q';
+    case 'e':
+    case 'explicit':
+      return 'e';
+    default:
+      return null;
+  }
+}
+
+function diffRating(input: DiffInput): SuggestionDraft | null {
+  const probability = new Map<Rating, number>();
+  input.labels.forEach((label, i) => {
+    if (label.category !== TagCategory.rating) return;
+    const rating = ratingOfLabel(label.name);
+    if (rating === null) return;
+    probability.set(rating, (probability.get(rating) ?? 0) + (input.scores[i] ?? 0));
+  });
+  if (probability.size === 0 || input.rating === null) return null;
+  let predicted: Rating = 'g';
+  let top = -1;
+  for (const rating of RATINGS) {
+    const p = probability.get(rating);
+    if (p !== undefined && p > top) {
+      predicted = rating;
+      top = p;
+    }
+  }
+  if (predicted === input.rating) return null;
+  const current = probability.get(input.rating) ?? 0;
+  if (top - current < input.policy.ratingMargin) return null;
+  return {
+    tag: `rating:${predicted}`,
+    action: 'rating',
+    category: TagCategory.rating,
+    score: top,
+    reason: `rating ${predicted} ${fmt(top)} vs current ${input.rating} ${fmt(current)} (margin ${fmt(input.policy.ratingMargin)})`,
+  };
+}
+
+function fmt(value: number): string {
+  return value >= 0.01 || value === 0 ? value.toFixed(2) : String(Number(value.toPrecision(2)));
+}
+
+function byScoreThenTag(a: SuggestionDraft, b: SuggestionDraft): number {
+  return b.score - a.score || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0);
+}
+
+function byScoreAscThenTag(a: SuggestionDraft, b: SuggestionDraft): number {
+  return a.score - b.score || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0);
+}
