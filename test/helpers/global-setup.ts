@@ -1,2 +1,18 @@
-// Placeholder until the database test harness lands (creates the migrated template database).
-export default function setup(): void {}
+// Creates the migrated template database every database test file clones (see test-db.ts). Runs once per
+// `vitest run`, before any worker starts.
+import { migrate } from '../../src/db/migrate.js';
+import { ADMIN_URL, databaseUrl, ident, TEMPLATE_DB, withAdminClient } from './postgres.js';
+
+export default async function setup(): Promise<void> {
+  const started = Date.now();
+  await withAdminClient(async (client) => {
+    // FORCE ends connections a crashed earlier run may have left open on the old template.
+    await client.query(`DROP DATABASE IF EXISTS ${ident(TEMPLATE_DB)} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${ident(TEMPLATE_DB)}`);
+  });
+  const applied = await migrate({ url: databaseUrl(TEMPLATE_DB) });
+  console.info(
+    `[global-setup] template ${TEMPLATE_DB} on ${new URL(ADMIN_URL).host}: ${applied.length} migration(s), ` +
+      `${Date.now() - started} ms`,
+  );
+}
