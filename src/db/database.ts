@@ -28,6 +28,7 @@ export interface Database {
   kind: DatabaseKind;
   /** Migrations applied while opening (empty when up to date or when `migrate: false`). */
   migrations: string[];
+  /** Disconnects (and closes the embedded database). Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -72,7 +73,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       migrations,
       close: async () => {
         await prisma.$disconnect();
-        await pglite.close();
+        if (!pglite.closed) await pglite.close();
       },
     };
   } catch (error) {

@@ -1,0 +1,77 @@
+import type { BooruKind } from '../core/types.js';
+import { AppError } from '../shared/errors.js';
+import type { PrismaClient } from './generated/client.js';
+import { isUniqueViolation } from './prisma-errors.js';
+
+/** A configured booru as stored. */
+export interface BooruRecord {
+  id: number;
+  name: string;
+  kind: BooruKind;
+  baseUrl: string;
+  credentialsRef: string | null;
+  activeModelId: number | null;
+  activeRatingModelId: number | null;
+}
+
+export interface EnsureBooruInput {
+  name: string;
+  kind: BooruKind;
+  baseUrl: string;
+  credentialsRef?: string | null;
+}
+
+const booruSelect = {
+  id: true,
+  name: true,
+  kind: true,
+  baseUrl: true,
+  credentialsRef: true,
+  activeModelId: true,
+  activeRatingModelId: true,
+} as const;
+
+export class BooruRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /**
+   * Returns the booru with this base URL, creating it or refreshing its name and kind. Throws `CONFLICT` when the
+   * name is already taken by a booru with another base URL.
+   */
+  async ensure(input: EnsureBooruInput): Promise<BooruRecord> {
+    const data = {
+      name: input.name,
+      kind: input.kind,
+      ...(input.credentialsRef !== undefined ? { credentialsRef: input.credentialsRef } : {}),
+    };
+    try {
+      return await this.prisma.booru.upsert({
+        where: { baseUrl: input.baseUrl },
+        create: { ...data, baseUrl: input.baseUrl },
+        update: data,
+        select: booruSelect,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new AppError('CONFLICT', `a booru named "${input.name}" already exists with another base URL`, {
+          cause: error,
+          details: { name: input.name, baseUrl: input.baseUrl },
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** The booru with this id, or null. */
+  async findById(id: number): Promise<BooruRecord | null> {
+    return this.prisma.booru.findUnique({ where: { id }, select: booruSelect });
+  }
+
+  /** Makes `modelId` the model whose scores drive this booru's tag suggestions (rating: the rating model). */
+  async setActiveModel(booruId: number, modelId: number | null, purpose: 'tags' | 'rating' = 'tags'): Promise<void> {
+    await this.prisma.booru.update({
+      where: { id: booruId },
+      data: purpose === 'tags' ? { activeModelId: modelId } : { activeRatingModelId: modelId },
+    });
+  }
+}

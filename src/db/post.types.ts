@@ -1,0 +1,68 @@
+/** The domain shapes PostRepository takes and returns. */
+import type { BooruPost, Rating } from '../core/types.js';
+
+/** Where a post is in the pipeline. */
+export type PostState = 'new' | 'queued' | 'tagged' | 'skipped' | 'failed';
+export const POST_STATES: readonly PostState[] = ['new', 'queued', 'tagged', 'skipped', 'failed'];
+
+/** A crawled post plus what the crawler decided: the image to tag, or why the post is not taggable. */
+export type PostUpsert = BooruPost & { mediaUrl: string | null; skipReason: string | null };
+
+export interface UpsertResult {
+  inserted: number;
+  /** Existing posts where any stored field differed (unchanged posts are not written). */
+  updated: number;
+  /** Existing posts whose tag set or rating changed (their tagsVersion was bumped). */
+  changed: number;
+}
+
+/** A post a worker holds a lease on. */
+export interface ClaimedPost {
+  id: number;
+  remoteId: number;
+  md5: string | null;
+  rating: Rating | null;
+  tags: string[];
+  tagsVersion: number;
+  mediaUrl: string | null;
+  /** Including this claim. */
+  attempts: number;
+}
+
+export interface ClaimOptions {
+  booruId: number;
+  /** Identifies the worker (host:pid:uuid); only the owner may complete the post. */
+  owner: string;
+  limit: number;
+  /** How long the lease lasts before another worker may take the post over. */
+  leaseMs: number;
+}
+
+/** A stored post, as the pipeline sees it. */
+export interface StoredPost {
+  id: number;
+  booruId: number;
+  remoteId: number;
+  md5: string | null;
+  rating: Rating | null;
+  tags: string[];
+  tagsVersion: number;
+  mediaUrl: string | null;
+  state: PostState;
+  attempts: number;
+  lastError: string | null;
+  skipReason: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  isDeleted: boolean;
+  isBanned: boolean;
+  isPending: boolean;
+}
+
+export interface MarkFailedOptions {
+  /** Whether another attempt may help (a timeout, a 5xx); false for a corrupt image. */
+  retry: boolean;
+  maxAttempts: number;
+  /** When given, only the lease owner may fail the post. */
+  owner?: string;
+}

@@ -1,0 +1,295 @@
+import type { Rating, SuggestionDraft } from '../core/types.js';
+import type { PrismaClient } from './generated/client.js';
+import {
+  type ApprovedPostGroup,
+  type DecideInput,
+  type DecideResult,
+  type RecordApplyInput,
+  type RecordApplyResult,
+  type ReplacePendingInput,
+  type ReplacePendingResult,
+  SUGGESTION_STATUSES,
+  type SuggestionRow,
+  type SuggestionStatus,
+} from './suggestion.types.js';
+
+export * from './suggestion.types.js';
+
+const key = (tag: string, action: string): string => `${action}\u0000${tag}`;
+
+/**
+ * Whether a draft is clearly stronger than a rejected suggestion: a higher score for add and rating, a lower one
+ * for remove (its score is the probability the tag belongs, so a stronger removal scores lower).
+ */
+function isClearlyStronger(draft: SuggestionDraft, rejectedScore: number, margin: number): boolean {
+  return draft.action === 'remove' ? draft.score <= rejectedScore - margin : draft.score >= rejectedScore + margin;
+}
+
+export class SuggestionRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /**
+   * Makes the post's pending suggestions equal to `drafts`, in one transaction: matching pending rows are refreshed,
+   * the others superseded, new drafts inserted as pending unless already approved/applied on this post or rejected
+   * without a clearly stronger score (`rejectMargin`).
+   */
+  async replacePending(input: ReplacePendingInput): Promise<ReplacePendingResult> {
+    const margin = input.rejectMargin ?? 0.1;
+    const drafts = new Map(input.drafts.map((d) => [key(d.tag, d.action), d]));
+    return this.prisma.$transaction(async (tx) => {
+      // Serialise writers of the same post: two workers re-diffing it at once would otherwise both insert the same
+      // pending row and one would fail on the (post, tag, action, is_open) unique index.
+      await tx.$queryRaw`SELECT id FROM posts WHERE id = ${input.postId} FOR UPDATE`;
+      const existing = await tx.suggestion.findMany({
+        where: {
+          postId: input.postId,
+          status: { in: ['pending', 'rejected', 'approved', 'applied', 'already_applied'] },
+        },
+        select: { id: true, tag: true, action: true, status: true, score: true },
+      });
+      const pending = new Map<string, number>();
+      const decided = new Set<string>();
+      const rejected = new Map<string, SuggestionDraft['score'][]>();
+      for (const s of existing) {
+        const k = key(s.tag, s.action);
+        if (s.status === 'pending') pending.set(k, s.id);
+        else if (s.status === 'rejected') rejected.set(k, [...(rejected.get(k) ?? []), s.score]);
+        else decided.add(k);
+      }
+
+      const result: ReplacePendingResult = { created: 0, kept: 0, superseded: 0, suppressed: 0 };
+      const toCreate: SuggestionDraft[] = [];
+      for (const [k, draft] of drafts) {
+        const pendingId = pending.get(k);
+        if (pendingId !== undefined) {
+          await tx.suggestion.update({
+            where: { id: pendingId },
+            data: {
+              score: draft.score,
+              reason: draft.reason,
+              category: draft.category,
+              modelId: input.modelId,
+              tagsVersion: input.tagsVersion,
+            },
+          });
+          pending.delete(k);
+          result.kept++;
+        } else if (decided.has(k)) {
+          result.suppressed++;
+        } else if (rejected.get(k)?.some((score) => !isClearlyStronger(draft, score, margin))) {
+          result.suppressed++;
+        } else {
+          toCreate.push(draft);
+        }
+      }
+      if (pending.size > 0) {
+        const { count } = await tx.suggestion.updateMany({
+          where: { id: { in: [...pending.values()] }, status: 'pending' },
+          data: { status: 'superseded', isOpen: null },
+        });
+        result.superseded = count;
+      }
+      if (toCreate.length > 0) {
+        const { count } = await tx.suggestion.createMany({
+          data: toCreate.map((d) => ({
+            postId: input.postId,
+            tag: d.tag,
+            action: d.action,
+            category: d.category,
+            score: d.score,
+            reason: d.reason,
+            modelId: input.modelId,
+            tagsVersion: input.tagsVersion,
+          })),
+        });
+        result.created = count;
+      }
+      return result;
+    });
+  }
+
+  /** Suggestions, highest score first (then by id), optionally of one status and one booru. */
+  async list(query: {
+    status?: SuggestionStatus;
+    booruId?: number;
+    limit: number;
+    offset: number;
+  }): Promise<SuggestionRow[]> {
+    const rows = await this.prisma.suggestion.findMany({
+      where: {
+        ...(query.status ? { status: query.status } : {}),
+        ...(query.booruId !== undefined ? { post: { booruId: query.booruId } } : {}),
+      },
+      orderBy: [{ score: 'desc' }, { id: 'asc' }],
+      take: query.limit,
+      skip: query.offset,
+      include: { post: { select: { remoteId: true } } },
+    });
+    return rows.map((r) => ({
+      id: r.id,
+      postId: r.postId,
+      remoteId: r.post.remoteId,
+      tag: r.tag,
+      action: r.action,
+      category: r.category,
+      score: r.score,
+      reason: r.reason,
+      status: r.status,
+      modelId: r.modelId,
+      createdAt: r.createdAt,
+    }));
+  }
+
+  /** How many suggestions there are (of one status, of one booru). */
+  async count(query: { status?: SuggestionStatus; booruId?: number } = {}): Promise<number> {
+    return this.prisma.suggestion.count({
+      where: {
+        ...(query.status ? { status: query.status } : {}),
+        ...(query.booruId !== undefined ? { post: { booruId: query.booruId } } : {}),
+      },
+    });
+  }
+
+  /** How many suggestions are in each status (every status present, zero when none). */
+  async countByStatus(): Promise<Record<SuggestionStatus, number>> {
+    const groups = await this.prisma.suggestion.groupBy({ by: ['status'], _count: { _all: true } });
+    const counts = Object.fromEntries(SUGGESTION_STATUSES.map((s) => [s, 0])) as Record<SuggestionStatus, number>;
+    for (const g of groups) counts[g.status] = g._count._all;
+    return counts;
+  }
+
+  /**
+   * Approves or rejects pending suggestions and writes one audit row per change, in one transaction. Suggestions
+   * that are unknown or no longer pending (another moderator was faster) are reported in `skipped`.
+   */
+  async decide(input: DecideInput): Promise<DecideResult> {
+    const ids = [...new Set(input.ids)];
+    if (ids.length === 0) return { changed: [], skipped: [] };
+    const status = input.verdict === 'approve' ? 'approved' : 'rejected';
+    return this.prisma.$transaction(async (tx) => {
+      // The status guard makes the update the arbiter: of two concurrent deciders, exactly one changes the row.
+      const changedRows = await tx.suggestion.updateManyAndReturn({
+        where: { id: { in: ids }, status: 'pending' },
+        data: { status, isOpen: null, decidedById: input.user.id, decidedAt: new Date() },
+        select: { id: true, postId: true },
+      });
+      const changed = new Set(changedRows.map((r) => r.id));
+      const rest = ids.filter((id) => !changed.has(id));
+      const others = rest.length
+        ? await tx.suggestion.findMany({ where: { id: { in: rest } }, select: { id: true, status: true } })
+        : [];
+      const statusOf = new Map(others.map((o) => [o.id, o.status]));
+      const skipped = rest.map((id) => {
+        const current = statusOf.get(id);
+        return { id, why: current === undefined ? 'not found' : `not pending (${current})` };
+      });
+      if (changedRows.length > 0) {
+        await tx.decision.createMany({
+          data: changedRows.map((r) => ({
+            userId: input.user.id,
+            actor: input.user.name,
+            action: input.verdict,
+            suggestionId: r.id,
+            postId: r.postId,
+            origin: input.origin,
+            detail: { from: 'pending', to: status },
+          })),
+        });
+      }
+      return { changed: [...changed].sort((a, b) => a - b), skipped };
+    });
+  }
+
+  /** {@link decide} for every pending suggestion (of one booru when given). */
+  async decideAll(input: Omit<DecideInput, 'ids'> & { booruId?: number }): Promise<DecideResult> {
+    const rows = await this.prisma.suggestion.findMany({
+      where: { status: 'pending', ...(input.booruId !== undefined ? { post: { booruId: input.booruId } } : {}) },
+      select: { id: true },
+    });
+    return this.decide({ ...input, ids: rows.map((r) => r.id) });
+  }
+
+  /** Approved suggestions of a booru grouped by post (lowest remote id first), ready to be written back. */
+  async listApprovedGrouped(booruId: number, limit?: number): Promise<ApprovedPostGroup[]> {
+    const rows = await this.prisma.suggestion.findMany({
+      where: { status: 'approved', post: { booruId } },
+      orderBy: [{ post: { remoteId: 'asc' } }, { id: 'asc' }],
+      include: { post: { select: { id: true, remoteId: true, tags: true, rating: true, tagsVersion: true } } },
+      ...(limit !== undefined ? { take: limit } : {}),
+    });
+    const groups = new Map<number, ApprovedPostGroup>();
+    for (const r of rows) {
+      let group = groups.get(r.postId);
+      if (!group) {
+        group = { post: { ...r.post, rating: r.post.rating as Rating | null }, suggestions: [] };
+        groups.set(r.postId, group);
+      }
+      group.suggestions.push({
+        id: r.id,
+        tag: r.tag,
+        action: r.action,
+        category: r.category,
+        score: r.score,
+        reason: r.reason,
+        modelId: r.modelId,
+        tagsVersion: r.tagsVersion,
+      });
+    }
+    return [...groups.values()];
+  }
+
+  /**
+   * Records one write-back in one transaction: a TagEdit row, each approved suggestion's outcome, and one `apply`
+   * audit row per suggestion changed.
+   */
+  async recordApplyOutcomes(input: RecordApplyInput): Promise<RecordApplyResult> {
+    const actor = input.actor ?? { id: null, name: 'apply' };
+    return this.prisma.$transaction(async (tx) => {
+      const edit = await tx.tagEdit.create({
+        data: {
+          postId: input.postId,
+          suggestionIds: input.outcomes.map((o) => o.suggestionId),
+          oldTagString: input.edit.oldTagString,
+          newTagString: input.edit.newTagString,
+          resultTags: input.edit.resultTags,
+          outcome: input.edit.outcome,
+          error: input.edit.error ?? null,
+        },
+        select: { id: true },
+      });
+      const now = new Date();
+      const updated: number[] = [];
+      const skipped: number[] = [];
+      for (const o of input.outcomes) {
+        const { count } = await tx.suggestion.updateMany({
+          where: { id: o.suggestionId, postId: input.postId, status: 'approved' },
+          data: {
+            status: o.status,
+            applyOutcome: o.outcome,
+            applyError: o.error ?? null,
+            appliedAt: o.status === 'failed' ? null : now,
+          },
+        });
+        (count === 1 ? updated : skipped).push(o.suggestionId);
+      }
+      const outcomeOf = new Map(input.outcomes.map((o) => [o.suggestionId, o]));
+      if (updated.length > 0) {
+        await tx.decision.createMany({
+          data: updated.map((id) => {
+            const o = outcomeOf.get(id)!;
+            return {
+              userId: actor.id,
+              actor: actor.name,
+              action: 'apply',
+              suggestionId: id,
+              postId: input.postId,
+              origin: input.origin ?? null,
+              detail: { tagEditId: edit.id, status: o.status, outcome: o.outcome, error: o.error ?? null },
+            };
+          }),
+        });
+      }
+      return { tagEditId: edit.id, updated, skipped };
+    });
+  }
+}
