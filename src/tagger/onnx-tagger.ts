@@ -1,0 +1,316 @@
+/**
+ * {@link Tagger} over an onnxruntime-node session: one session per model, batched runs, and start-up checks that the
+ * folder, the recipe and the graph agree (input layout and size, output width = vocabulary size).
+ */
+import ort from 'onnxruntime-node';
+import type { ModelLabel, ScoreVector } from '../core/types.js';
+import { AppError, coerceError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { loadModelFolder, type ModelFolder } from './model-folder.js';
+import { DEFAULT_MAX_PIXELS, preprocessImage } from './preprocess.js';
+import { type PreprocessRecipe, tensorLength } from './recipe.js';
+import type { Device, ExecutionProvider, Tagger, TaggerModelInfo } from './tagger.js';
+
+export interface OnnxTaggerOptions {
+  /** Where to run. `cuda`/`webgpu` fail with MODEL_RUNTIME when unavailable; `auto` tries CUDA, then the CPU. */
+  device: Device;
+  /** onnxruntime intra-op threads. (Default: onnxruntime's choice, one per physical core) */
+  threads?: number;
+  /** Images above this many pixels are refused with MEDIA_TOO_LARGE. (Default: 64,000,000) */
+  maxPixels?: number;
+  logger: Logger;
+}
+
+// What each device asks onnxruntime for, in order. WebGPU is only tried when asked for by name: it is unmeasured on
+// our GPUs, and a software Vulkan adapter could "succeed" and be slower than the CPU.
+const PROVIDER_ATTEMPTS: Record<Device, ExecutionProvider[]> = {
+  auto: ['cuda', 'cpu'],
+  cpu: ['cpu'],
+  cuda: ['cuda'],
+  webgpu: ['webgpu'],
+};
+
+const PROVIDER_NEEDS: Record<ExecutionProvider, string> = {
+  cpu: 'a valid ONNX model',
+  cuda: 'libonnxruntime_providers_shared.so and libonnxruntime_providers_cuda.so beside the onnxruntime-node binding, and CUDA + cuDNN libraries on the library path',
+  webgpu: 'a GPU driver with Vulkan (libvulkan.so.1)',
+};
+
+/** What the loader learned from the graph itself. */
+interface GraphShape {
+  inputName: string;
+  outputName: string;
+  inputSize: number;
+  /** A fixed batch dimension, or null when it is symbolic. */
+  fixedBatch: number | null;
+}
+
+function invalidModel(folder: ModelFolder, problem: string): AppError {
+  return new AppError('MODEL_INVALID', `${folder.modelPath}: ${problem}`, { details: { model: folder.name } });
+}
+
+function describeShape(shape: ReadonlyArray<number | string>): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function inspectGraph(session: ort.InferenceSession, folder: ModelFolder, logger: Logger): GraphShape {
+  const { recipe } = folder;
+  const inputName = recipe.inputName ?? session.inputNames[0];
+  const outputName = recipe.outputName ?? session.outputNames[0];
+  const input = session.inputMetadata.find((m) => m.name === inputName);
+  const output = session.outputMetadata.find((m) => m.name === outputName);
+  if (inputName === undefined || input === undefined) {
+    throw invalidModel(folder, `no input named "${inputName}" (inputs: ${session.inputNames.join(', ')})`);
+  }
+  if (outputName === undefined || output === undefined) {
+    throw invalidModel(folder, `no output named "${outputName}" (outputs: ${session.outputNames.join(', ')})`);
+  }
+  if (!input.isTensor || input.type !== 'float32' || input.shape.length !== 4) {
+    const got = input.isTensor ? `${input.type} ${describeShape(input.shape)}` : 'a non-tensor';
+    throw invalidModel(folder, `input "${inputName}" must be a float32 tensor of rank 4, got ${got}`);
+  }
+  if (!output.isTensor || output.type !== 'float32' || output.shape.length !== 2) {
+    const got = output.isTensor ? `${output.type} ${describeShape(output.shape)}` : 'a non-tensor';
+    throw invalidModel(folder, `output "${outputName}" must be a float32 tensor [batch, labels], got ${got}`);
+  }
+
+  const [batch, ...rest] = input.shape;
+  const [height, width, channels] = recipe.layout === 'NHWC' ? rest : [rest[1], rest[2], rest[0]];
+  if (typeof channels === 'number' && channels !== 3) {
+    throw invalidModel(
+      folder,
+      `input shape ${describeShape(input.shape)} has ${channels} channels where ${recipe.layout} puts them; set "layout" in model.json`,
+    );
+  }
+  let inputSize = recipe.inputSize;
+  if (typeof height === 'number' || typeof width === 'number') {
+    if (height !== width) throw invalidModel(folder, `input ${describeShape(input.shape)} is not square`);
+    const graphSize = height as number;
+    if (graphSize !== recipe.inputSize) {
+      if (folder.manifest?.inputSize !== undefined) {
+        throw invalidModel(folder, `model.json says inputSize ${recipe.inputSize} but the graph takes ${graphSize}`);
+      }
+      logger.info({ inputSize: graphSize, familyDefault: recipe.inputSize }, 'input size taken from the graph');
+      inputSize = graphSize;
+    }
+  }
+
+  const outputWidth = output.shape[1];
+  if (typeof outputWidth === 'number' && outputWidth !== folder.labels.length) {
+    throw invalidModel(
+      folder,
+      `vocabulary has ${folder.labels.length} labels but the model outputs ${outputWidth} scores; the vocabulary file does not belong to this model`,
+    );
+  }
+  return { inputName, outputName, inputSize, fixedBatch: typeof batch === 'number' ? batch : null };
+}
+
+async function createSession(
+  folder: ModelFolder,
+  options: OnnxTaggerOptions,
+): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
+  const attempts = PROVIDER_ATTEMPTS[options.device];
+  for (const provider of attempts) {
+    try {
+      const session = await ort.InferenceSession.create(folder.modelPath, {
+        executionProviders: [provider],
+        graphOptimizationLevel: 'all',
+        interOpNumThreads: 1,
+        ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
+      });
+      return { session, provider };
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      const isLast = provider === attempts[attempts.length - 1];
+      if (!isLast) {
+        options.logger.warn(
+          { err: error, provider, device: options.device },
+          `${provider} execution provider unavailable, falling back`,
+        );
+        continue;
+      }
+      if (provider === 'cpu') {
+        throw invalidModel(folder, `onnxruntime cannot load the model: ${error.message}`);
+      }
+      throw new AppError(
+        'MODEL_RUNTIME',
+        `device "${options.device}" asked for the ${provider} execution provider, which onnxruntime could not start ` +
+          `(it needs ${PROVIDER_NEEDS[provider]}): ${error.message.split('\n')[0]}. Use DEVICE=auto or DEVICE=cpu to run on the CPU.`,
+        { cause: error, details: { provider } },
+      );
+    }
+  }
+  throw new AppError('MODEL_RUNTIME', `no execution provider to try for device "${options.device}"`);
+}
+
+/** Turns raw model outputs into probabilities in place, per the recipe. */
+export function applyOutputActivation(row: Float32Array, activation: PreprocessRecipe['outputActivation']): void {
+  if (activation === 'sigmoid') {
+    for (let i = 0; i < row.length; i++) row[i] = 1 / (1 + Math.exp(-row[i]!));
+  } else if (activation === 'softmax') {
+    let max = Number.NEGATIVE_INFINITY;
+    for (const v of row) max = Math.max(max, v);
+    let sum = 0;
+    for (let i = 0; i < row.length; i++) {
+      row[i] = Math.exp(row[i]! - max);
+      sum += row[i]!;
+    }
+    for (let i = 0; i < row.length; i++) row[i] = row[i]! / sum;
+  }
+}
+
+export class OnnxTagger implements Tagger {
+  readonly model: TaggerModelInfo;
+  readonly labels: readonly ModelLabel[];
+  /** The folder's recipe, with the input size and tensor names the graph actually has. */
+  readonly recipe: Readonly<PreprocessRecipe>;
+  readonly provider: ExecutionProvider;
+  readonly inputSize: number;
+  private readonly session: ort.InferenceSession;
+  private readonly graph: GraphShape;
+  private readonly maxPixels: number;
+  private closed = false;
+
+  private constructor(
+    folder: ModelFolder,
+    session: ort.InferenceSession,
+    provider: ExecutionProvider,
+    graph: GraphShape,
+    maxPixels: number,
+  ) {
+    this.labels = folder.labels;
+    this.recipe = Object.freeze({
+      ...folder.recipe,
+      inputSize: graph.inputSize,
+      inputName: graph.inputName,
+      outputName: graph.outputName,
+    });
+    this.model = {
+      name: folder.name,
+      version: folder.version,
+      sha256: folder.sha256,
+      family: folder.family,
+      labels: this.labels,
+      recipe: this.recipe,
+    };
+    this.session = session;
+    this.provider = provider;
+    this.inputSize = graph.inputSize;
+    this.graph = graph;
+    this.maxPixels = maxPixels;
+  }
+
+  /**
+   * Opens a session for a model folder (a path, or a folder already read by `loadModelFolder`), checks the graph against the folder (MODEL_INVALID on a
+   * mismatch) and logs the provider in use. Throws MODEL_RUNTIME when a named device cannot be used.
+   */
+  static async load(folderOrDir: ModelFolder | string, options: OnnxTaggerOptions): Promise<OnnxTagger> {
+    const folder = typeof folderOrDir === 'string' ? await loadModelFolder(folderOrDir) : folderOrDir;
+    const { session, provider } = await createSession(folder, options);
+    let graph: GraphShape;
+    try {
+      graph = inspectGraph(session, folder, options.logger);
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
+    const tagger = new OnnxTagger(folder, session, provider, graph, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+    options.logger.info(
+      {
+        model: folder.name,
+        version: folder.version,
+        family: folder.family,
+        provider,
+        device: options.device,
+        inputSize: graph.inputSize,
+        labels: folder.labels.length,
+        fixedBatch: graph.fixedBatch,
+      },
+      `tagger ready on ${provider}`,
+    );
+    return tagger;
+  }
+
+  preprocess(image: Buffer): Promise<Float32Array> {
+    return preprocessImage(image, this.recipe, { maxPixels: this.maxPixels });
+  }
+
+  async predictBatch(tensors: readonly Float32Array[]): Promise<ScoreVector[]> {
+    this.assertOpen();
+    const length = tensorLength(this.recipe);
+    tensors.forEach((tensor, i) => {
+      if (tensor.length !== length) {
+        throw new AppError('MODEL_RUNTIME', `tensor ${i} has ${tensor.length} values, the model takes ${length}`);
+      }
+    });
+    // A graph with a fixed batch dimension (often 1) takes exactly that many images per run.
+    const chunk = this.graph.fixedBatch ?? Math.max(tensors.length, 1);
+    const scores: ScoreVector[] = [];
+    for (let start = 0; start < tensors.length; start += chunk) {
+      scores.push(...(await this.run(tensors.slice(start, start + chunk), chunk, length)));
+    }
+    return scores;
+  }
+
+  async predictImages(images: readonly Buffer[]): Promise<Array<ScoreVector | AppError>> {
+    const prepared = await Promise.all(
+      images.map((image) =>
+        this.preprocess(image).catch((error: unknown) =>
+          error instanceof AppError
+            ? error
+            : new AppError('MEDIA_CORRUPT', `image cannot be preprocessed: ${coerceError(error).message}`, {
+                cause: error,
+              }),
+        ),
+      ),
+    );
+    const tensors = prepared.filter((p): p is Float32Array => p instanceof Float32Array);
+    const scores = await this.predictBatch(tensors);
+    let next = 0;
+    return prepared.map((p) => (p instanceof Float32Array ? scores[next++]! : p));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.session.release();
+  }
+
+  /** One session.run over `tensors`, zero-padded to `batch` rows when the graph's batch is fixed. */
+  private async run(tensors: readonly Float32Array[], batch: number, length: number): Promise<ScoreVector[]> {
+    // A single image needs no copy; a batch is packed into one contiguous buffer (zero rows pad a fixed batch).
+    const data = tensors.length === 1 && batch === 1 ? tensors[0]! : new Float32Array(batch * length);
+    if (data !== tensors[0]) for (const [i, tensor] of tensors.entries()) data.set(tensor, i * length);
+    const size = this.recipe.inputSize;
+    const dims = this.recipe.layout === 'NHWC' ? [batch, size, size, 3] : [batch, 3, size, size];
+    let output: ort.Tensor | undefined;
+    try {
+      const results = await this.session.run({ [this.graph.inputName]: new ort.Tensor('float32', data, dims) }, [
+        this.graph.outputName,
+      ]);
+      output = results[this.graph.outputName];
+    } catch (error) {
+      throw new AppError('MODEL_RUNTIME', `inference failed: ${coerceError(error).message}`, {
+        cause: error,
+        details: { model: this.model.name, batch, provider: this.provider },
+      });
+    }
+    const width = this.labels.length;
+    if (output === undefined || output.type !== 'float32' || output.dims.join() !== `${batch},${width}`) {
+      throw new AppError(
+        'MODEL_INVALID',
+        `${this.model.name}: output has shape [${output?.dims.join(', ')}], expected [${batch}, ${width}] (one score per vocabulary label)`,
+      );
+    }
+    const values = output.data as Float32Array;
+    return tensors.map((_, i) => {
+      const row = values.slice(i * width, (i + 1) * width);
+      applyOutputActivation(row, this.recipe.outputActivation);
+      return row;
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new AppError('MODEL_RUNTIME', `tagger for ${this.model.name} is closed`);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Image bytes → model input tensor, with sharp. For the WD family this reproduces the reference `prepare_image`
+ * (DESIGN §4): first frame, EXIF orientation applied, alpha composited on white, padded to a centred white square
+ * (offsets floored, as PIL's `paste((max-w)//2, (max-h)//2)`), resized to the input size only when it differs,
+ * RGB→BGR, float 0–255, NHWC. Other recipes vary layout, channel order, scale, mean/std, pad and kernel.
+ *
+ * Every failure is an {@link AppError}: MEDIA_CORRUPT (undecodable, truncated, empty), MEDIA_TOO_LARGE (over the
+ * pixel limit), MEDIA_UNSUPPORTED (a video, archive or other non-image container).
+ */
+import sharp, { type Sharp } from 'sharp';
+import { AppError, coerceError } from '../shared/errors.js';
+import type { PreprocessRecipe } from './recipe.js';
+
+export interface PreprocessLimits {
+  /** Largest width × height decoded; bigger images fail with MEDIA_TOO_LARGE before decoding. */
+  maxPixels: number;
+}
+
+/** A default for {@link PreprocessLimits.maxPixels}: 8000 × 8000. */
+export const DEFAULT_MAX_PIXELS = 64_000_000;
+
+const WHITE = { r: 255, g: 255, b: 255, alpha: 1 };
+const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
+
+/** Signatures of containers sharp cannot decode but that are not corrupt either: name the format instead. */
+const UNSUPPORTED_SIGNATURES: ReadonlyArray<{ format: string; offset: number; bytes: readonly number[] }> = [
+  { format: 'Matroska/WebM video', offset: 0, bytes: [0x1a, 0x45, 0xdf, 0xa3] },
+  { format: 'Flash (SWF)', offset: 1, bytes: [0x57, 0x53] }, // FWS / CWS / ZWS
+  { format: 'ZIP archive', offset: 0, bytes: [0x50, 0x4b, 0x03, 0x04] },
+  { format: '7z archive', offset: 0, bytes: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c] },
+  { format: 'RAR archive', offset: 0, bytes: [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07] },
+  { format: 'gzip data', offset: 0, bytes: [0x1f, 0x8b] },
+  { format: 'JPEG XL', offset: 0, bytes: [0xff, 0x0a] },
+  { format: 'JPEG XL', offset: 4, bytes: [0x4a, 0x58, 0x4c, 0x20] },
+  { format: 'Photoshop (PSD)', offset: 0, bytes: [0x38, 0x42, 0x50, 0x53] },
+];
+// ISO-BMFF brands sharp decodes (AVIF, HEIF); any other `ftyp` box is a video (MP4, MOV, 3GP…).
+const IMAGE_BRANDS = new Set(['avif', 'avis', 'heic', 'heix', 'heim', 'heis', 'mif1', 'msf1']);
+
+function sniffUnsupported(bytes: Buffer): string | null {
+  for (const { format, offset, bytes: signature } of UNSUPPORTED_SIGNATURES) {
+    if (bytes.length < offset + signature.length) continue;
+    if (format === 'Flash (SWF)' && ![0x46, 0x43, 0x5a].includes(bytes[0]!)) continue;
+    if (signature.every((b, i) => bytes[offset + i] === b)) return format;
+  }
+  if (bytes.length >= 12 && bytes.toString('latin1', 4, 8) === 'ftyp') {
+    const brand = bytes.toString('latin1', 8, 12);
+    if (!IMAGE_BRANDS.has(brand)) return `ISO media (brand "${brand.trim()}", a video)`;
+  }
+  return null;
+}
+
+/** Turns whatever sharp threw into a coded media error. */
+function mediaError(thrown: unknown): AppError {
+  if (thrown instanceof AppError) return thrown;
+  const error = coerceError(thrown);
+  const reason = error.message.split('\n')[0] ?? error.message;
+  if (/exceeds pixel limit/i.test(reason)) {
+    return new AppError('MEDIA_TOO_LARGE', `image is too large to decode: ${reason}`, { cause: error });
+  }
+  if (/unsupported image format/i.test(reason)) {
+    return new AppError('MEDIA_CORRUPT', 'not a decodable image (unknown format or corrupt bytes)', { cause: error });
+  }
+  return new AppError('MEDIA_CORRUPT', `image cannot be decoded: ${reason}`, { cause: error });
+}
+
+function sharpInput(bytes: Buffer, limits: PreprocessLimits): Sharp {
+  // failOn 'warning' (sharp's default, stated here on purpose) rejects truncated and damaged data instead of
+  // tagging a half-grey image. pages: 1 decodes only the first frame of an animation.
+  return sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1, autoOrient: true });
+}
+
+/**
+ * Decodes `bytes` and returns the padded, resized square as packed RGB bytes (`inputSize² × 3`, row-major): the
+ * stage before any channel reordering or scaling. Exported for tests and benchmarks.
+ */
+export async function letterboxImage(
+  bytes: Buffer,
+  recipe: PreprocessRecipe,
+  limits: PreprocessLimits,
+): Promise<Buffer> {
+  if (bytes.length === 0) throw new AppError('MEDIA_CORRUPT', 'image is empty (0 bytes)');
+  const unsupported = sniffUnsupported(bytes);
+  if (unsupported !== null) throw new AppError('MEDIA_UNSUPPORTED', `not a still image: ${unsupported}`);
+
+  try {
+    const metadata = await sharpInput(bytes, limits).metadata();
+    const { width, height } = metadata.autoOrient;
+    if (!width || !height) throw new AppError('MEDIA_CORRUPT', 'image has no dimensions');
+    if (width * height > limits.maxPixels) {
+      throw new AppError(
+        'MEDIA_TOO_LARGE',
+        `image is ${width}×${height}, over the limit of ${limits.maxPixels} pixels`,
+      );
+    }
+    const side = Math.max(width, height);
+    const size = recipe.inputSize;
+    const left = Math.floor((side - width) / 2);
+    const top = Math.floor((side - height) / 2);
+
+    // Alpha is flattened before padding, so the pad colour never mixes with transparency.
+    let square = sharpInput(bytes, limits).flatten({ background: WHITE }).toColourspace('srgb');
+    if (side !== width || side !== height) {
+      square = square.extend({
+        left,
+        top,
+        right: side - width - left,
+        bottom: side - height - top,
+        background: recipe.pad === 'black' ? BLACK : WHITE,
+        extendWith: recipe.pad === 'edge' ? 'copy' : 'background',
+      });
+    }
+    // sharp always resizes before it extends, so padding then resizing (the reference order, which decides what the
+    // kernel sees at the image's edges) takes a second pass over the padded square.
+    const { data, info } = await square.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== side || info.height !== side) {
+      throw new AppError(
+        'MEDIA_UNSUPPORTED',
+        `decoded to ${info.width}×${info.height}×${info.channels}, expected ${side}×${side}×3`,
+      );
+    }
+    if (side === size) return data;
+    return await sharp(data, { raw: { width: side, height: side, channels: 3 } })
+      .resize(size, size, { kernel: recipe.resize, fit: 'fill' })
+      .raw({ depth: 'uchar' })
+      .toBuffer();
+  } catch (error) {
+    throw mediaError(error);
+  }
+}
+
+/**
+ * Packed RGB bytes (`inputSize² × 3`) → the tensor the recipe asks for: channel order, layout (NHWC or NCHW), scale
+ * (0–255 or /255) and optional mean/std (given in RGB order, in scaled units). Pure.
+ */
+export function pixelsToTensor(rgb: Uint8Array, recipe: PreprocessRecipe): Float32Array {
+  const pixels = recipe.inputSize * recipe.inputSize;
+  if (rgb.length !== pixels * 3) {
+    throw new RangeError(`expected ${pixels * 3} RGB bytes for ${recipe.inputSize}², got ${rgb.length}`);
+  }
+  // source[c] is the RGB channel that tensor channel c reads.
+  const source = recipe.channels === 'BGR' ? [2, 1, 0] : [0, 1, 2];
+  const divisor = recipe.scale === '0-1' ? 255 : 1;
+  const mean = source.map((s) => recipe.mean?.[s] ?? 0);
+  const std = source.map((s) => recipe.std?.[s] ?? 1);
+  const out = new Float32Array(pixels * 3);
+  for (let c = 0; c < 3; c++) {
+    const from = source[c]!;
+    const m = mean[c]!;
+    const sd = std[c]!;
+    // NHWC: pixel p's channel c at p*3+c; NCHW: plane c, pixel p at c*pixels+p.
+    const [base, stride] = recipe.layout === 'NHWC' ? [c, 3] : [c * pixels, 1];
+    for (let p = 0; p < pixels; p++) {
+      out[base + p * stride] = (rgb[p * 3 + from]! / divisor - m) / sd;
+    }
+  }
+  return out;
+}
+
+/** Image bytes → one model input tensor per the recipe. Throws AppError (MEDIA_*) for images it cannot use. */
+export async function preprocessImage(
+  bytes: Buffer,
+  recipe: PreprocessRecipe,
+  limits: PreprocessLimits,
+): Promise<Float32Array> {
+  return pixelsToTensor(await letterboxImage(bytes, recipe, limits), recipe);
+}

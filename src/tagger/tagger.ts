@@ -1,0 +1,54 @@
+/**
+ * The tagger as the rest of the service sees it: image bytes in, one score per model label out. The worker depends
+ * on this interface only; {@link OnnxTagger} implements it with onnxruntime-node, and tests use a fake.
+ */
+import type { ModelLabel, ScoreVector } from '../core/types.js';
+import type { AppError } from '../shared/errors.js';
+import type { ModelFamily, PreprocessRecipe } from './recipe.js';
+
+/** Where inference should run. `auto` tries CUDA and falls back to the CPU with a warning. */
+export type Device = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+
+/** The execution provider a session actually runs on. */
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+
+/** Identifies the model that produced a score; `version` is stamped on every stored prediction. */
+export interface TaggerModelInfo {
+  name: string;
+  version: string;
+  /** sha256 of model.onnx, lowercase hex. */
+  sha256: string;
+  family: ModelFamily;
+  /** Same as {@link Tagger.labels}: the vocabulary, for registering the model. */
+  labels: readonly ModelLabel[];
+  /** How images are preprocessed and outputs read, as in effect (after model.json and the graph's own shape). */
+  recipe: Readonly<PreprocessRecipe>;
+}
+
+export interface Tagger {
+  readonly model: TaggerModelInfo;
+  /** `labels[i]` names `scores[i]` of every {@link ScoreVector} this tagger returns. */
+  readonly labels: readonly ModelLabel[];
+  /** The execution provider in use, for start-up logs and status output. */
+  readonly provider: ExecutionProvider;
+  /** Edge of the square model input in pixels: the smallest image variant worth downloading. */
+  readonly inputSize: number;
+
+  /**
+   * Decodes one image and turns it into the model's input tensor (the CPU-bound stage, so a worker can overlap it
+   * with inference). Throws AppError MEDIA_CORRUPT, MEDIA_TOO_LARGE or MEDIA_UNSUPPORTED for images it cannot use.
+   */
+  preprocess(image: Buffer): Promise<Float32Array>;
+
+  /** Scores tensors made by {@link preprocess}, as few model runs as the model allows; one result per tensor. */
+  predictBatch(tensors: readonly Float32Array[]): Promise<ScoreVector[]>;
+
+  /**
+   * Preprocesses and scores images in one batch. An image that cannot be used yields its AppError in its slot
+   * instead of failing the batch; a model failure still throws.
+   */
+  predictImages(images: readonly Buffer[]): Promise<Array<ScoreVector | AppError>>;
+
+  /** Frees the model. The tagger cannot be used afterwards. */
+  close(): Promise<void>;
+}
