@@ -44,13 +44,17 @@ export const SETTINGS = {
   /** API key for HTTP Basic auth. Never logged. (Default: anonymous.) */
   booruApiKey: { env: 'BOORU_API_KEY', schema: z.string().min(1), doc: 'booru API key (never logged)' },
   /** The model folder (DESIGN §4). (Default: the bundled test model, models/test-colors.) */
-  modelDir: { env: 'MODEL_DIR', schema: z.string().min(1), doc: 'model folder: model.onnx + selected_tags.csv' },
-  /** Execution provider: auto (GPU when present, else CPU), cpu, cuda[:N], webgpu. (Default: auto.) */
+  modelDir: {
+    env: 'MODEL_DIR',
+    schema: z.string().min(1),
+    doc: 'model folder (model.onnx + selected_tags.csv); unset ⇒ bundled models/test-colors',
+  },
+  /** Execution provider: auto (GPU when present, else CPU), cpu, cuda, webgpu. (Default: auto.) */
   device: {
     env: 'DEVICE',
-    schema: z.string().regex(/^(auto|cpu|webgpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda, cuda:N or webgpu'),
+    schema: z.enum(['auto', 'cpu', 'cuda', 'webgpu']),
     default: 'auto',
-    doc: 'auto | cpu | cuda[:N] | webgpu',
+    doc: 'auto | cpu | cuda | webgpu',
   },
   /** Port of the web server (dashboard, API, /healthz). (Default: 8080.) */
   port: { env: 'PORT', schema: intIn(0, 65535), default: '8080', doc: 'web server port' },
@@ -68,22 +72,36 @@ export const SETTINGS = {
     doc: 'fatal | error | warn | info | debug | trace | silent',
   },
   /** User-Agent sent to the booru; make it unique. (Default: booru-tagger/<version> (by <login>).) */
-  userAgent: { env: 'TAGGER_USER_AGENT', schema: z.string().min(3), doc: 'User-Agent sent to the booru' },
+  userAgent: {
+    env: 'TAGGER_USER_AGENT',
+    schema: z.string().min(3),
+    doc: 'User-Agent sent to the booru; unset ⇒ booru-tagger/<version> (by <login>)',
+  },
   /** Images per inference batch. (Default: 16.) */
   batchSize: { env: 'TAGGER_BATCH_SIZE', schema: intIn(1, 1024), default: '16', doc: 'images per inference batch' },
   /** onnxruntime intra-op threads; 0 lets onnxruntime decide. (Default: 0.) */
   threads: { env: 'TAGGER_THREADS', schema: intIn(0, 256), default: '0', doc: 'inference threads (0 = auto)' },
   /** Add threshold for general tags. (Default: 0.35.) */
-  thresholdGeneral: { env: 'TAGGER_THRESHOLD_GENERAL', schema: probability, default: '0.35', doc: 'add ≥, general' },
+  thresholdGeneral: {
+    env: 'TAGGER_THRESHOLD_GENERAL',
+    schema: probability,
+    default: '0.35',
+    doc: 'suggest adding a general tag scoring ≥ this',
+  },
   /** Add threshold for character tags. (Default: 0.85.) */
   thresholdCharacter: {
     env: 'TAGGER_THRESHOLD_CHARACTER',
     schema: probability,
     default: '0.85',
-    doc: 'add ≥, character',
+    doc: 'suggest adding a character tag scoring ≥ this',
   },
   /** Remove threshold: a tag on the post scoring at most this is suggested for removal. (Default: 0.02.) */
-  thresholdRemove: { env: 'TAGGER_THRESHOLD_REMOVE', schema: probability, default: '0.02', doc: 'remove ≤' },
+  thresholdRemove: {
+    env: 'TAGGER_THRESHOLD_REMOVE',
+    schema: probability,
+    default: '0.02',
+    doc: 'suggest removing a tag scoring ≤ this',
+  },
   /** Categories whose tags may be suggested for removal. (Default: general.) */
   removeCategories: {
     env: 'TAGGER_REMOVE_CATEGORIES',
@@ -92,13 +110,23 @@ export const SETTINGS = {
     doc: 'comma list of general, character, copyright',
   },
   /** How much more probable the model's rating must be than the post's for a rating suggestion. (Default: 0.4.) */
-  ratingMargin: { env: 'TAGGER_RATING_MARGIN', schema: probability, default: '0.4', doc: 'rating suggestion margin' },
+  ratingMargin: {
+    env: 'TAGGER_RATING_MARGIN',
+    schema: probability,
+    default: '0.4',
+    doc: 'model rating must beat the post’s by this',
+  },
   /** Scores below this are not stored. (Default: 0.01.) */
   scoreFloor: { env: 'TAGGER_SCORE_FLOOR', schema: probability, default: '0.01', doc: 'lowest score stored' },
   /** How many top scores are stored per post, besides the post's own tags. (Default: 64.) */
   topK: { env: 'TAGGER_TOP_K', schema: intIn(1, 100_000), default: '64', doc: 'top scores stored per post' },
   /** Booru request timeout in milliseconds. (Default: 30000.) */
-  httpTimeoutMs: { env: 'TAGGER_HTTP_TIMEOUT_MS', schema: intIn(100, 600_000), default: '30000', doc: 'ms' },
+  httpTimeoutMs: {
+    env: 'TAGGER_HTTP_TIMEOUT_MS',
+    schema: intIn(100, 600_000),
+    default: '30000',
+    doc: 'booru request timeout, ms',
+  },
   /** Largest media download in bytes. (Default: 52428800 = 50 MiB.) */
   maxMediaBytes: {
     env: 'TAGGER_MAX_MEDIA_BYTES',
@@ -107,11 +135,26 @@ export const SETTINGS = {
     doc: 'largest image download, bytes',
   },
   /** Largest decoded image in pixels. (Default: 100000000.) */
-  maxPixels: { env: 'TAGGER_MAX_PIXELS', schema: intIn(1, 2 ** 31 - 1), default: '100000000', doc: 'pixels' },
+  maxPixels: {
+    env: 'TAGGER_MAX_PIXELS',
+    schema: intIn(1, 2 ** 31 - 1),
+    default: '100000000',
+    doc: 'largest decoded image, pixels',
+  },
   /** Attempts before a failing post stops being retried. (Default: 5.) */
-  maxAttempts: { env: 'TAGGER_MAX_ATTEMPTS', schema: intIn(1, 100), default: '5', doc: 'tries per post' },
+  maxAttempts: {
+    env: 'TAGGER_MAX_ATTEMPTS',
+    schema: intIn(1, 100),
+    default: '5',
+    doc: 'tries per post before it is marked failed',
+  },
   /** How long a claimed post stays leased to one worker, in milliseconds. (Default: 300000.) */
-  leaseMs: { env: 'TAGGER_LEASE_MS', schema: intIn(1000, 86_400_000), default: '300000', doc: 'lease, ms' },
+  leaseMs: {
+    env: 'TAGGER_LEASE_MS',
+    schema: intIn(1000, 86_400_000),
+    default: '300000',
+    doc: 'how long a claimed post stays leased, ms',
+  },
   /** Stop a `run --once` after this many new posts (0 = no limit). (Default: 0.) */
   maxPosts: { env: 'TAGGER_MAX_POSTS', schema: intIn(0, 100_000_000), default: '0', doc: 'posts per run, 0 = all' },
 } as const satisfies Record<string, Setting>;

@@ -1,0 +1,266 @@
+/**
+ * The `booru-tagger` command line (DESIGN §5). Parses arguments with commander, reads the config once, runs the
+ * command, and maps failures to exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { type Config, describeSettings, flagOf, loadConfig, PACKAGE_VERSION, SETTINGS } from '../config/config.js';
+import { AppError, ConfigError, coerceError } from '../shared/errors.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { generatePassword, hashPassword } from '../dashboard/auth.js';
+import { actorOf, applyCycle, formatApply, formatCycle, runCycle, withRepositories } from './commands.js';
+import { runDemo } from './demo.command.js';
+import { runServe } from './serve.command.js';
+import { openRepositories } from './context.js';
+
+type SettingKey = keyof typeof SETTINGS;
+const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+/** Every setting is also a flag on every command; the flag wins over the environment variable. */
+function withSettings(command: Command): Command {
+  for (const key of SETTING_KEYS) {
+    const setting = SETTINGS[key];
+    command.addOption(
+      new Option(`${flagOf(key)} <value>`, `${setting.doc} (env ${setting.env})`).hideHelp(!SHOWN.has(key)),
+    );
+  }
+  return command;
+}
+
+/** The settings listed in each command's --help; `booru-tagger help settings` lists them all. */
+const SHOWN = new Set<SettingKey>(['databaseUrl', 'booruUrl', 'booruKind', 'modelDir', 'device', 'port', 'logLevel']);
+
+interface Runtime {
+  config: Config;
+  logger: Logger;
+}
+
+function runtimeOf(options: Record<string, unknown>): Runtime {
+  const overrides: Partial<Record<SettingKey, string>> = {};
+  for (const key of SETTING_KEYS) {
+    const value = options[key];
+    if (typeof value === 'string') overrides[key] = value;
+  }
+  const config = loadConfig(process.env, overrides);
+  return { config, logger: createLogger({ level: config.logLevel }) };
+}
+
+function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function requireOnce(once: boolean | undefined, name: string): void {
+  if (!once)
+    throw new AppError('USAGE', `\`${name}\` runs once and exits: pass --once (the long-running service is \`serve\`)`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('booru-tagger')
+    .description(
+      'Suggests tag additions and removals for a booru, queues them for moderators, writes approved ones back.',
+    )
+    .version(PACKAGE_VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  withSettings(
+    program
+      .command('demo')
+      .description(
+        'zero set-up: embedded database, a bundled local demo booru and the bundled model; one full cycle, then the dashboard',
+      )
+      .option('--once', 'print the summary and exit instead of serving the dashboard')
+      .option('--json', 'print the summary as JSON'),
+  ).action(async (options) => {
+    const runtime = runtimeOf(options);
+    await runDemo(runtime.config, runtime.logger, { once: Boolean(options.once), json: Boolean(options.json), print });
+  });
+
+  withSettings(
+    program
+      .command('run')
+      .description('one crawl → tag → suggest cycle over everything new, then exit')
+      .option('--once', 'run one cycle and exit (required)')
+      .option('--json', 'print a summary object on stdout'),
+  ).action(async (options) => {
+    requireOnce(options.once, 'run');
+    const { config, logger } = runtimeOf(options);
+    if (!config.booruUrl) throw new ConfigError([`BOORU_URL (or ${flagOf('booruUrl')}) is required for \`run\``]);
+    const booruUrl = config.booruUrl;
+    const summary = await withRepositories(config, logger, (repos) => runCycle(config, logger, repos, booruUrl));
+    print(options.json ? JSON.stringify(summary) : formatCycle(summary));
+  });
+
+  withSettings(
+    program
+      .command('apply')
+      .description('write approved suggestions back to the booru, then exit')
+      .option('--once', 'apply once and exit (required)')
+      .option('--json', 'print a summary object on stdout'),
+  ).action(async (options) => {
+    requireOnce(options.once, 'apply');
+    const { config, logger } = runtimeOf(options);
+    if (!config.booruUrl) throw new ConfigError([`BOORU_URL (or ${flagOf('booruUrl')}) is required for \`apply\``]);
+    const booruUrl = config.booruUrl;
+    const summary = await withRepositories(config, logger, (repos) => applyCycle(config, logger, repos, booruUrl));
+    print(options.json ? JSON.stringify(summary) : formatApply(summary));
+  });
+
+  const suggestions = withSettings(
+    program
+      .command('suggestions')
+      .description('list suggestions (approve / reject them with the subcommands)')
+      .option(
+        '--status <status>',
+        'pending, approved, rejected, applied, failed, superseded, already_applied',
+        'pending',
+      )
+      .option('--limit <n>', 'at most this many rows', '100')
+      .option('--json', 'print JSON rows'),
+  ).action(async (options) => {
+    const { config, logger } = runtimeOf(options);
+    const limit = Number(options.limit);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new ConfigError([`--limit=${options.limit}: expected a positive integer`]);
+    const status = String(options.status);
+    const valid = ['pending', 'approved', 'rejected', 'applied', 'failed', 'superseded', 'already_applied'];
+    if (!valid.includes(status)) throw new ConfigError([`--status=${status}: expected one of ${valid.join(', ')}`]);
+    const rows = await withRepositories(config, logger, (repos) =>
+      repos.suggestions.list({ status: status as 'pending', limit, offset: 0 }),
+    );
+    const out = rows.map((row) => ({
+      id: row.id,
+      post: row.remoteId,
+      tag: row.tag,
+      action: row.action,
+      score: row.score,
+      status: row.status,
+      reason: row.reason,
+    }));
+    if (options.json) return print(JSON.stringify(out));
+    if (out.length === 0) return print(`no ${status} suggestions`);
+    print(
+      out
+        .map(
+          (r) =>
+            `${String(r.id).padStart(6)}  #${r.post}  ${r.action.padEnd(6)} ${r.tag}  ${r.score.toFixed(3)}  ${r.reason}`,
+        )
+        .join('\n'),
+    );
+  });
+
+  for (const verdict of ['approve', 'reject'] as const) {
+    withSettings(
+      suggestions
+        .command(verdict)
+        .description(`${verdict} suggestions by id (recorded like a dashboard decision)`)
+        .argument('[ids...]', 'suggestion ids')
+        .option('--all', `${verdict} every pending suggestion`)
+        .requiredOption('--as <user>', 'the name the decision is recorded under'),
+    ).action(async (ids: string[], options) => {
+      const { config, logger } = runtimeOf(options);
+      const numbers = ids.map(Number);
+      const bad = ids.filter((_, i) => !Number.isInteger(numbers[i]) || (numbers[i] ?? 0) < 1);
+      if (bad.length > 0)
+        throw new ConfigError(bad.map((id) => `id ${JSON.stringify(id)}: expected a positive integer`));
+      if (!options.all && numbers.length === 0) throw new ConfigError(['give suggestion ids or --all']);
+      const result = await withRepositories(config, logger, async (repos) => {
+        const user = await actorOf(repos, options.as);
+        const origin = 'cli';
+        return options.all
+          ? repos.suggestions.decideAll({ verdict, user, origin })
+          : repos.suggestions.decide({ ids: numbers, verdict, user, origin });
+      });
+      print(`${verdict === 'approve' ? 'approved' : 'rejected'} ${result.changed.length}`);
+      for (const skipped of result.skipped) print(`skipped ${skipped.id}: ${skipped.why}`);
+    });
+  }
+
+  const db = program.command('db').description('database operations');
+  withSettings(db.command('migrate').description('apply pending migrations')).action(async (options) => {
+    const { config, logger } = runtimeOf(options);
+    // Opening the database applies pending migrations (PostgreSQL or the embedded database alike).
+    const { db } = await openRepositories(config, logger);
+    await db.close();
+    print(db.migrations.length === 0 ? 'database is up to date' : `applied ${db.migrations.join(', ')}`);
+  });
+
+  const users = program.command('users').description('dashboard accounts');
+  withSettings(
+    users
+      .command('add')
+      .description('create a dashboard account; prints a generated password unless --password is given')
+      .argument('<name>', 'user name')
+      .requiredOption('--role <role>', 'viewer, moderator or admin')
+      .option('--password <password>', 'the password (default: generated and printed once)'),
+  ).action(async (name: string, options) => {
+    const { config, logger } = runtimeOf(options);
+    if (!['viewer', 'moderator', 'admin'].includes(options.role)) {
+      throw new ConfigError([`--role=${options.role}: expected viewer, moderator or admin`]);
+    }
+    if (!/^[\w.@-]{1,64}$/.test(name))
+      throw new ConfigError([`name ${JSON.stringify(name)}: letters, digits, _ . @ - only`]);
+    const password: string = options.password ?? generatePassword();
+    await withRepositories(config, logger, async (repos) => {
+      if (await repos.users.findByName(name)) throw new AppError('CONFLICT', `user ${name} already exists`);
+      await repos.users.create({ name, role: options.role, passwordHash: await hashPassword(password) });
+    });
+    print(
+      options.password
+        ? `created ${name} (${options.role})`
+        : `created ${name} (${options.role}) with password ${password}`,
+    );
+  });
+
+  withSettings(
+    program
+      .command('serve')
+      .description('the long-running service: schedule + worker + dashboard in one process')
+      .option('--no-worker', 'do not crawl, tag or apply (dashboard only)')
+      .option('--no-dashboard', 'do not serve the web dashboard (worker only)'),
+  ).action(async (options) => {
+    const { config, logger } = runtimeOf(options);
+    await runServe(config, logger, { worker: options.worker !== false, dashboard: options.dashboard !== false, print });
+  });
+
+  program
+    .command('settings')
+    .description('list every setting: environment variable, flag, default')
+    .action(() => {
+      print(
+        describeSettings()
+          .map((s) => `${s.env.padEnd(28)} ${s.flag.padEnd(26)} ${s.default.padEnd(10)} ${s.doc}`)
+          .join('\n'),
+      );
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (thrown) {
+    if (thrown instanceof CommanderError) {
+      return thrown.code === 'commander.helpDisplayed' || thrown.code === 'commander.version' || thrown.exitCode === 0
+        ? 0
+        : 2;
+    }
+    if (thrown instanceof ConfigError) {
+      process.stderr.write(`booru-tagger: ${thrown.message}\n`);
+      return 2;
+    }
+    if (thrown instanceof AppError && thrown.code === 'USAGE') {
+      process.stderr.write(`booru-tagger: ${thrown.message}\n`);
+      return 2;
+    }
+    const error = coerceError(thrown);
+    const code = error instanceof AppError ? ` [${error.code}]` : '';
+    const cause = error.cause instanceof Error ? ` (cause: ${error.cause.message})` : '';
+    process.stderr.write(`booru-tagger: ${error.message}${code}${cause}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

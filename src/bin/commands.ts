@@ -1,0 +1,140 @@
+/**
+ * What each CLI command does, wired from the config. `cli.ts` parses arguments and maps errors to exit codes.
+ */
+import type { Config } from '../config/config.js';
+import type { Logger } from '../shared/logger.js';
+import { AppError } from '../shared/errors.js';
+import { applyApproved, type ApplySummary } from '../worker/apply-approved.job.js';
+import { runOnce } from '../worker/run-once.js';
+import { createBooruClient, loadTagger, openRepositories, policyOf, type Repositories, workerId } from './context.js';
+
+export interface CycleSummary {
+  booru: string;
+  model: { name: string; version: string; provider: string };
+  posts: { seen: number; inserted: number; updated: number; skipped: number };
+  tagged: number;
+  failed: number;
+  retried: number;
+  suggestions: { created: number; superseded: number; pending: number };
+  seconds: number;
+}
+
+/** One crawl → tag → suggest cycle against `baseUrl`. */
+export async function runCycle(
+  config: Config,
+  logger: Logger,
+  repos: Repositories,
+  baseUrl: string,
+  onBatch?: (tagged: number) => void,
+): Promise<CycleSummary> {
+  const { client, http } = createBooruClient(config, logger, baseUrl);
+  const tagger = await loadTagger(config, logger);
+  try {
+    const booru = await repos.boorus.ensure({ name: new URL(baseUrl).host, kind: config.booruKind, baseUrl });
+    const model = tagger.model;
+    const modelId = await repos.models.ensure({
+      name: model.name,
+      version: model.version,
+      sha256: model.sha256,
+      family: model.family,
+      purpose: 'tags',
+      labels: [...model.labels],
+      manifest: { ...model.recipe },
+    });
+    await repos.boorus.setActiveModel(booru.id, modelId);
+    const result = await runOnce(
+      { ...repos, booru: client, tagger, logger },
+      {
+        booruId: booru.id,
+        modelId,
+        owner: workerId(),
+        policy: policyOf(config),
+        batchSize: config.batchSize,
+        leaseMs: config.leaseMs,
+        maxAttempts: config.maxAttempts,
+        maxMediaBytes: config.maxMediaBytes,
+        timeoutMs: config.httpTimeoutMs,
+        scoreFloor: config.scoreFloor,
+        topK: config.topK,
+        maxPosts: config.maxPosts,
+        ...(onBatch ? { onBatch: (s) => onBatch(s.tagged) } : {}),
+      },
+    );
+    return {
+      booru: baseUrl,
+      model: { name: model.name, version: model.version, provider: tagger.provider },
+      posts: {
+        seen: result.crawl.seen,
+        inserted: result.crawl.inserted,
+        updated: result.crawl.updated,
+        skipped: result.crawl.skipped,
+      },
+      tagged: result.tag.tagged,
+      failed: result.tag.failed,
+      retried: result.tag.retried,
+      suggestions: {
+        created: result.tag.suggestions,
+        superseded: result.tag.superseded,
+        pending: await repos.suggestions.count({ status: 'pending' }),
+      },
+      seconds: Math.round(result.seconds * 1000) / 1000,
+    };
+  } finally {
+    await tagger.close();
+    await http.close();
+  }
+}
+
+/** Writes approved suggestions back to `baseUrl`. */
+export async function applyCycle(
+  config: Config,
+  logger: Logger,
+  repos: Repositories,
+  baseUrl: string,
+): Promise<ApplySummary> {
+  const { client, http } = createBooruClient(config, logger, baseUrl);
+  try {
+    const booru = await repos.boorus.ensure({ name: new URL(baseUrl).host, kind: config.booruKind, baseUrl });
+    return await applyApproved({ ...repos, booru: client, logger }, { booruId: booru.id });
+  } finally {
+    await http.close();
+  }
+}
+
+export function formatCycle(summary: CycleSummary): string {
+  return [
+    `booru      ${summary.booru}`,
+    `model      ${summary.model.name} ${summary.model.version} on ${summary.model.provider}`,
+    `posts      ${summary.posts.seen} seen (${summary.posts.inserted} new, ${summary.posts.skipped} skipped)`,
+    `tagged     ${summary.tagged} (${summary.failed} failed, ${summary.retried} to retry)`,
+    `suggested  ${summary.suggestions.created} new, ${summary.suggestions.pending} pending in all`,
+    `took       ${summary.seconds.toFixed(2)} s`,
+  ].join('\n');
+}
+
+export function formatApply(summary: ApplySummary): string {
+  return `applied ${summary.applied}, already applied ${summary.alreadyApplied}, refused ${summary.refused}, failed ${summary.failed}, deferred ${summary.deferred} (over ${summary.posts} posts)`;
+}
+
+/** Opens the database for a command and always closes it. */
+export async function withRepositories<T>(
+  config: Config,
+  logger: Logger,
+  fn: (repos: Repositories) => Promise<T>,
+  dataDir?: string,
+): Promise<T> {
+  const { db, repos } = await openRepositories(config, logger, dataDir);
+  try {
+    return await fn(repos);
+  } finally {
+    await db.close();
+  }
+}
+
+/** The user a CLI decision is recorded under (`--as`); an unknown name is recorded by name only. */
+export async function actorOf(repos: Repositories, name: string): Promise<{ id: number | null; name: string }> {
+  if (!/^[\w.@-]{1,64}$/.test(name))
+    throw new AppError('USAGE', `--as ${JSON.stringify(name)} is not a valid user name`);
+  const user = await repos.users.findByName(name);
+  return { id: user?.id ?? null, name };
+}

@@ -1,0 +1,73 @@
+/**
+ * `demo`: zero set-up. A fresh embedded database under `<data dir>/demo`, the bundled demo booru on 127.0.0.1, the
+ * bundled model; one full cycle, then the dashboard with a printed login (or, with --once, the summary and exit).
+ */
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Config } from '../config/config.js';
+import { buildDashboard } from '../dashboard/app.js';
+import { generatePassword, hashPassword } from '../dashboard/auth.js';
+import { makeDemoPosts } from '../demo/demo-posts.js';
+import { FakeDanbooruServer } from '../demo/fake-danbooru.server.js';
+import type { Logger } from '../shared/logger.js';
+import { startSchedule } from '../worker/schedule.js';
+import { applyCycle, formatCycle, runCycle } from './commands.js';
+import { openRepositories } from './context.js';
+
+export interface DemoOptions {
+  once: boolean;
+  json: boolean;
+  print: (text: string) => void;
+}
+
+export async function runDemo(baseConfig: Config, logger: Logger, options: DemoOptions): Promise<void> {
+  // The demo talks to its own booru and keeps its own database, whatever BOORU_URL and DATABASE_URL say.
+  const dataDir = resolve(baseConfig.dataDir, 'demo');
+  await rm(dataDir, { recursive: true, force: true });
+  const booru = new FakeDanbooruServer();
+  const posts = await makeDemoPosts();
+  for (const post of posts) {
+    booru.addPostWithMedia(
+      { id: post.id, tag_string: post.tagString, rating: post.rating, md5: post.md5, created_at: post.createdAt },
+      post.files,
+    );
+  }
+  const started = await booru.start();
+  const config: Config = Object.freeze({ ...baseConfig, booruUrl: started.url, databaseUrl: undefined, dataDir });
+  const { db, repos } = await openRepositories(config, logger, dataDir);
+  let closing = false;
+  const closeAll = async () => {
+    if (closing) return;
+    closing = true;
+    await db.close();
+    await started.close();
+  };
+  try {
+    const summary = await runCycle(config, logger, repos, started.url);
+    options.print(options.json ? JSON.stringify(summary) : `demo booru ${started.url}\n${formatCycle(summary)}`);
+    if (options.once) return;
+
+    const password = generatePassword();
+    await repos.users.create({ name: 'demo', role: 'admin', passwordHash: await hashPassword(password) });
+    const web = await buildDashboard({ ...repos, logger });
+    const address = await web.listen({ host: config.host, port: config.port });
+    const schedule = startSchedule(
+      {
+        'crawl-and-tag': () => runCycle(config, logger, repos, started.url),
+        'apply-approved': () => applyCycle(config, logger, repos, started.url),
+      },
+      logger,
+    );
+    options.print(
+      `\ndashboard  ${address}/\nlogin      demo / ${password}\n(approved changes are written back to the demo booru every minute; Ctrl-C stops)`,
+    );
+    await new Promise<void>((resolveStop) => {
+      process.once('SIGINT', () => resolveStop());
+      process.once('SIGTERM', () => resolveStop());
+    });
+    await schedule.stop();
+    await web.close();
+  } finally {
+    await closeAll();
+  }
+}

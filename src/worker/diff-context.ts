@@ -1,0 +1,66 @@
+/**
+ * Everything the diff needs besides the post and its scores, built once per run: the model's labels mapped onto the
+ * booru's current names, the implication graph and the policy.
+ */
+import { ImplicationGraph } from '../core/implications.js';
+import { computeTagDiff, type DiffPolicy } from '../core/tag-diff.js';
+import { type BooruTagFacts, type LabelMapping, mapLabelsToBooru } from '../core/tag-vocabulary.js';
+import type { ModelLabel, Rating, SuggestionDraft } from '../core/types.js';
+
+export interface DiffContext {
+  labels: readonly ModelLabel[];
+  mapping: LabelMapping;
+  implications: ImplicationGraph;
+  policy: DiffPolicy;
+}
+
+export function buildDiffContext(
+  labels: readonly ModelLabel[],
+  facts: BooruTagFacts,
+  implications: Iterable<readonly [string, string]>,
+  policy: DiffPolicy,
+): DiffContext {
+  return { labels, mapping: mapLabelsToBooru(labels, facts), implications: new ImplicationGraph(implications), policy };
+}
+
+export function diffPost(
+  context: DiffContext,
+  post: { tags: readonly string[]; rating: string | null },
+  scores: ArrayLike<number>,
+  floor: number,
+): SuggestionDraft[] {
+  return computeTagDiff({
+    ...context,
+    tags: post.tags,
+    rating: (post.rating as Rating | null) ?? null,
+    scores,
+    floor,
+  });
+}
+
+/**
+ * The scores worth storing (DESIGN §1 step 6): the top `topK` at or above `floor`, plus every label that names a tag
+ * on the post (needed to judge removals later), as parallel arrays sorted by label index.
+ */
+export function compactScores(
+  scores: Float32Array,
+  context: DiffContext,
+  postTags: readonly string[],
+  floor: number,
+  topK: number,
+): { labelIdx: number[]; scores: number[] } {
+  const keep = new Set<number>();
+  const ranked: number[] = [];
+  for (let i = 0; i < scores.length; i++) if ((scores[i] ?? 0) >= floor) ranked.push(i);
+  ranked.sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0));
+  for (const i of ranked.slice(0, topK)) keep.add(i);
+  const onPost = new Set(postTags);
+  context.mapping.canonical.forEach((tag, i) => {
+    if (tag !== null && onPost.has(tag)) keep.add(i);
+  });
+  context.labels.forEach((label, i) => {
+    if (label.category === 9) keep.add(i);
+  });
+  const labelIdx = [...keep].sort((a, b) => a - b);
+  return { labelIdx, scores: labelIdx.map((i) => scores[i] ?? 0) };
+}

@@ -1,0 +1,61 @@
+/**
+ * One full cycle over everything new: crawl → tag → suggest. Used by `run --once`, `demo` and the schedule.
+ */
+import type { DiffPolicy } from '../core/tag-diff.js';
+import type { CursorRepository } from '../db/cursor.repository.js';
+import type { PostRepository } from '../db/post.repository.js';
+import type { PredictionRepository } from '../db/prediction.repository.js';
+import type { SuggestionRepository } from '../db/suggestion.repository.js';
+import type { TagRepository } from '../db/tag.repository.js';
+import type { BooruClient } from '../booru/booru-client.js';
+import type { Logger } from '../shared/logger.js';
+import type { Tagger } from '../tagger/tagger.js';
+import { type CrawlSummary, crawlNewPosts } from './crawl-posts.job.js';
+import { buildDiffContext } from './diff-context.js';
+import { type TagSummary, tagPendingPosts } from './tag-posts.job.js';
+
+export interface RunOnceDeps {
+  booru: BooruClient;
+  posts: PostRepository;
+  cursors: CursorRepository;
+  predictions: PredictionRepository;
+  suggestions: SuggestionRepository;
+  tags: TagRepository;
+  tagger: Tagger;
+  logger: Logger;
+}
+
+export interface RunOnceOptions {
+  booruId: number;
+  modelId: number;
+  owner: string;
+  policy: DiffPolicy;
+  batchSize: number;
+  leaseMs: number;
+  maxAttempts: number;
+  maxMediaBytes: number;
+  timeoutMs: number;
+  scoreFloor: number;
+  topK: number;
+  maxPosts: number;
+  onBatch?: (summary: TagSummary) => void;
+}
+
+export interface RunOnceSummary {
+  crawl: CrawlSummary;
+  tag: TagSummary;
+  seconds: number;
+}
+
+export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promise<RunOnceSummary> {
+  const started = performance.now();
+  const crawl = await crawlNewPosts(deps, {
+    booruId: options.booruId,
+    minMediaSize: deps.tagger.inputSize,
+    maxPosts: options.maxPosts,
+  });
+  const { facts, implications } = await deps.tags.loadFacts(options.booruId);
+  const context = buildDiffContext(deps.tagger.labels, facts, implications, options.policy);
+  const tag = await tagPendingPosts(deps, { ...options, context });
+  return { crawl, tag, seconds: (performance.now() - started) / 1000 };
+}
