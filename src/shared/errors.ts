@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'BOORU_TIMEOUT'
   | 'BOORU_RATE_LIMITED'
   | 'BOORU_BLOCKED'
+  | 'BOORU_FORBIDDEN'
   | 'BOORU_AUTH'
   | 'BOORU_NOT_FOUND'
   | 'BOORU_BAD_RESPONSE'

@@ -1,0 +1,113 @@
+/**
+ * Pure rules for writing a tag change back to a booru that merges edits the way Danbooru does (BOORU-API §1.5), and
+ * for judging afterwards what became of each requested tag. No I/O here: the booru client sends and re-reads.
+ */
+import type { ApplyOutcome, TagChange } from './types.js';
+
+/** The two strings of a Danbooru "snapshot form" edit: `post[old_tag_string]` and `post[tag_string]`. */
+export interface SnapshotEdit {
+  oldTagString: string;
+  newTagString: string;
+}
+
+/** What became of one requested tag after an edit. */
+export interface TagEditOutcome {
+  tag: string;
+  action: 'add' | 'remove';
+  outcome: ApplyOutcome;
+  /** Human-readable, for the audit log and the dashboard. */
+  reason: string;
+}
+
+/** Facts besides the final tags that sharpen the classification. */
+export interface ClassifyEditContext {
+  /** The post's tags just before our edit (a fresh read), to tell `already_applied` from `applied`. */
+  before?: readonly string[] | null;
+  /**
+   * Whether the booru saved anything (its `updated_at` advanced or its tags changed). Danbooru answers HTTP 200 with
+   * the unsaved post when validation fails, so `false` here explains refusals. Unknown ⇒ leave undefined.
+   */
+  saved?: boolean;
+}
+
+function normalizeTags(tags: Iterable<string>): string[] {
+  const set = new Set<string>();
+  for (const tag of tags) {
+    const name = tag.trim();
+    if (name !== '') set.add(name);
+  }
+  return [...set].sort();
+}
+
+/**
+ * Builds the snapshot-form strings for a change, never a bare `tag_string` (which would wipe every tag added since the
+ * snapshot). `old = (snapshot − add) ∪ remove` and `new = (snapshot ∪ add) − remove`, so that on Danbooru
+ * `old − new = remove` and `new − old = add` exactly: the edit carries our delta and nothing else, whatever humans
+ * changed on the post meanwhile, and re-sending it is idempotent. (Writing `old` as the plain snapshot would silently
+ * drop a removal of a tag that was not in the snapshot and an addition of a tag that was.)
+ *
+ * @throws Error when a tag is both added and removed: the caller's change is contradictory.
+ */
+export function buildSnapshotEdit(change: TagChange): SnapshotEdit {
+  const add = normalizeTags(change.add);
+  const remove = normalizeTags(change.remove);
+  const removeSet = new Set(remove);
+  const both = add.filter((tag) => removeSet.has(tag));
+  if (both.length > 0) {
+    throw new Error(`tag change both adds and removes: ${both.join(', ')}`);
+  }
+  const addSet = new Set(add);
+  const snapshot = normalizeTags(change.snapshot);
+  const oldTags = normalizeTags([...snapshot.filter((tag) => !addSet.has(tag)), ...remove]);
+  const newTags = normalizeTags([...snapshot, ...add].filter((tag) => !removeSet.has(tag)));
+  return { oldTagString: oldTags.join(' '), newTagString: newTags.join(' ') };
+}
+
+/**
+ * Classifies each requested tag against the post's tags after the edit (re-read from the booru, never the PUT reply).
+ * - add: present afterwards ⇒ `applied` (`already_applied` when it was already there before our edit); absent ⇒
+ *   `refused` with a guess (nothing saved, or alias / deprecated / invalid name).
+ * - remove: absent afterwards ⇒ `applied` (`already_applied` when it was already gone); still present ⇒ `refused`
+ *   (implied by another tag, an automatic tag, or the booru saved nothing).
+ * `conflicted` is never produced here: the snapshot merge cannot lose to a concurrent edit; callers that detect a
+ * conflict otherwise (the post changed under a stale suggestion) decide that themselves.
+ */
+export function classifyEditOutcome(
+  change: TagChange,
+  after: readonly string[],
+  context: ClassifyEditContext = {},
+): TagEditOutcome[] {
+  const afterSet = new Set(after);
+  const beforeSet = context.before ? new Set(context.before) : null;
+  const notSaved = context.saved === false;
+  const outcomes: TagEditOutcome[] = [];
+
+  for (const tag of normalizeTags(change.add)) {
+    if (beforeSet?.has(tag) && afterSet.has(tag)) {
+      outcomes.push({ tag, action: 'add', outcome: 'already_applied', reason: 'already on the post before the edit' });
+    } else if (afterSet.has(tag)) {
+      outcomes.push({ tag, action: 'add', outcome: 'applied', reason: 'on the post after the edit' });
+    } else {
+      const guess = 'aliased to another name, deprecated, or an invalid name';
+      const reason = notSaved
+        ? `not on the post and nothing was saved: ${guess}, or the edit failed validation (edit limit, permissions)`
+        : `not on the post after the edit: ${guess}`;
+      outcomes.push({ tag, action: 'add', outcome: 'refused', reason });
+    }
+  }
+
+  for (const tag of normalizeTags(change.remove)) {
+    if (beforeSet && !beforeSet.has(tag) && !afterSet.has(tag)) {
+      outcomes.push({ tag, action: 'remove', outcome: 'already_applied', reason: 'already gone before the edit' });
+    } else if (!afterSet.has(tag)) {
+      outcomes.push({ tag, action: 'remove', outcome: 'applied', reason: 'gone from the post after the edit' });
+    } else {
+      const guess = 'implied by another tag, an automatic tag, or refused by the booru';
+      const reason = notSaved
+        ? `still on the post and nothing was saved: ${guess}, or the edit failed validation (edit limit, permissions)`
+        : `still on the post: ${guess}`;
+      outcomes.push({ tag, action: 'remove', outcome: 'refused', reason });
+    }
+  }
+  return outcomes;
+}

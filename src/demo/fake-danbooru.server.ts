@@ -1,0 +1,375 @@
+/**
+ * A Danbooru-compatible HTTP server on 127.0.0.1 holding posts in memory: the bundled booru of the `demo` command,
+ * and the "edge of the world" for end-to-end tests (BOORU-API §1). Faithful where it matters to a client: the
+ * tag-edit merge rule, DESC `a<ID>` pages, 200-with-unsaved-post, Basic auth, Danbooru's error bodies, and injectable
+ * faults (Cloudflare HTML 403, 429, 5xx, timeouts, malformed JSON).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from '../shared/clock.js';
+import { type FakePostInput, type FakePostRecord, FakeDanbooruStore, type FakeTag } from './fake-danbooru.store.js';
+import {
+  applyFault,
+  CONTENT_TYPES,
+  type FakeFault,
+  parseBody,
+  relationRows,
+  sendError,
+  sendJson,
+} from './fake-danbooru.responses.js';
+import { searchPosts } from './fake-danbooru.search.js';
+
+export type { FakeFault } from './fake-danbooru.responses.js';
+
+export interface FakeRequestLogEntry {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | undefined>;
+  body: string;
+}
+
+export interface FakeDanbooruOptions {
+  /** (Default: 127.0.0.1) */
+  host?: string;
+  /** (Default: 0, any free port) */
+  port?: number;
+  /** When set, every API request must authenticate with these (HTTP Basic or `login`/`api_key` query). */
+  credentials?: { login: string; apiKey: string } | null;
+  /** Recompute automatic tags (highres, lowres…) on edits. (Default: false) */
+  automaticTags?: boolean;
+  /** Search term limit (Member: 2). (Default: 2) */
+  tagLimit?: number;
+  clock?: Clock;
+}
+
+export interface StartedFakeDanbooru {
+  /** e.g. `http://127.0.0.1:41234` */
+  url: string;
+  close(): Promise<void>;
+}
+
+interface PendingFault {
+  remaining: number;
+  fault: FakeFault;
+  match?: { method?: string; path?: string | RegExp };
+}
+
+const URL_FIELDS = ['file_url', 'large_file_url', 'preview_file_url'];
+
+/** One encoded file of a post, as Danbooru's media asset variants describe them. */
+export interface FakeMediaFile {
+  /** original, 180x180, 360x360, 720x720, sample, full */
+  type: string;
+  ext: string;
+  width: number;
+  height: number;
+  bytes: Buffer;
+}
+
+export class FakeDanbooruServer {
+  readonly store: FakeDanbooruStore;
+  /** Every request received, in order (media included). */
+  readonly requests: FakeRequestLogEntry[] = [];
+  private readonly media = new Map<string, { bytes: Buffer; contentType: string; declareLength: boolean }>();
+  private faults: PendingFault[] = [];
+  private server: Server | null = null;
+  private origin = '';
+
+  constructor(private readonly options: FakeDanbooruOptions = {}) {
+    this.store = new FakeDanbooruStore({ clock: options.clock ?? systemClock, automaticTags: options.automaticTags });
+  }
+
+  /** Listens on loopback; URLs in post JSON that start with `/media/` are served as `<url>/media/…`. */
+  async start(): Promise<StartedFakeDanbooru> {
+    if (this.server) return { url: this.origin, close: () => this.close() };
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((thrown: unknown) => {
+        if (!res.headersSent) sendError(res, 500, 'RuntimeError', String(thrown));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+    const address = server.address() as AddressInfo;
+    this.server = server;
+    this.origin = `http://${address.address}:${address.port}`;
+    return { url: this.origin, close: () => this.close() };
+  }
+
+  get url(): string {
+    if (!this.server) throw new Error('fake danbooru: not started');
+    return this.origin;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  addPosts(posts: readonly FakePostInput[]): void {
+    this.store.addPosts(posts);
+  }
+
+  /** The stored post as Danbooru JSON (a copy), or undefined. */
+  getPost(id: number): FakePostRecord | undefined {
+    return this.store.getPost(id);
+  }
+
+  /** A human edit between crawl and apply (adds and removes merged like the Danbooru UI does). */
+  editAsHuman(id: number, change: { add?: readonly string[]; remove?: readonly string[] }): FakePostRecord {
+    return this.store.editAsHuman(id, change);
+  }
+
+  addTags(tags: readonly FakeTag[]): void {
+    this.store.addTags(tags);
+  }
+
+  /** Active aliases, antecedent → consequent. */
+  setAliases(aliases: Record<string, string>): void {
+    this.store.aliases.clear();
+    for (const [from, to] of Object.entries(aliases)) this.store.aliases.set(from, to);
+  }
+
+  /** Active implications, antecedent → consequents. */
+  setImplications(implications: Record<string, string[]>): void {
+    this.store.implications.clear();
+    for (const [from, to] of Object.entries(implications)) this.store.implications.set(from, [...to]);
+  }
+
+  /**
+   * Serves `bytes` at `/media/<path>`; returns that path, which post JSON may use as a URL. `declareLength: false`
+   * sends the body chunked, without Content-Length (to test streamed size limits).
+   */
+  addMedia(path: string, bytes: Buffer, contentType = 'application/octet-stream', declareLength = true): string {
+    const key = path.replace(/^\/?(media\/)?/, '');
+    this.media.set(key, { bytes, contentType, declareLength });
+    return `/media/${key}`;
+  }
+
+  /**
+   * Adds a post whose files this server serves: `media_asset.variants`, `file_url`, `large_file_url` and
+   * `preview_file_url` are built from `files` the way Danbooru fills them.
+   */
+  addPostWithMedia(post: FakePostInput, files: readonly FakeMediaFile[]): void {
+    const variants = files.map((file) => ({
+      type: file.type,
+      url: this.addMedia(`${file.type}/${post.id}.${file.ext}`, file.bytes, CONTENT_TYPES[file.ext]),
+      width: file.width,
+      height: file.height,
+      file_ext: file.ext,
+    }));
+    const byType = (type: string) => variants.find((v) => v.type === type);
+    const original = byType('original');
+    this.store.addPosts([
+      {
+        image_width: original?.width,
+        image_height: original?.height,
+        file_ext: original?.file_ext,
+        file_size: files.find((f) => f.type === 'original')?.bytes.length,
+        file_url: original?.url,
+        large_file_url: (byType('sample') ?? original)?.url,
+        preview_file_url: (byType('180x180') ?? byType('360x360'))?.url,
+        ...post,
+        media_asset: { id: post.id, status: 'active', duration: null, variants },
+      },
+    ]);
+  }
+
+  /** The next `count` requests (matching `match`, when given) misbehave as `fault`. */
+  failNext(count: number, fault: FakeFault, match?: PendingFault['match']): void {
+    this.faults.push({ remaining: count, fault, match });
+  }
+
+  private takeFault(method: string, path: string): FakeFault | null {
+    const pending = this.faults.find((f) => {
+      if (f.remaining <= 0) return false;
+      if (f.match?.method && f.match.method !== method) return false;
+      if (typeof f.match?.path === 'string' && !path.startsWith(f.match.path)) return false;
+      if (f.match?.path instanceof RegExp && !f.match.path.test(path)) return false;
+      return true;
+    });
+    if (!pending) return null;
+    pending.remaining -= 1;
+    this.faults = this.faults.filter((f) => f.remaining > 0);
+    return pending.fault;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', this.origin || 'http://127.0.0.1');
+    const method = req.method ?? 'GET';
+    const headers: Record<string, string | undefined> = {};
+    for (const [key, value] of Object.entries(req.headers))
+      headers[key] = Array.isArray(value) ? value.join(', ') : value;
+    this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body });
+
+    const fault = this.takeFault(method, url.pathname);
+    if (fault !== null && fault !== 'unsaved' && applyFault(fault, req, res)) return;
+
+    if (url.pathname.startsWith('/media/')) return this.serveMedia(url.pathname, method, res);
+
+    const form = parseBody(body, headers['content-type']);
+    if (form['login'] !== undefined || form['api_key'] !== undefined) {
+      // Danbooru reads login/api_key from the query string only: in a body they fail the CSRF check.
+      return sendError(
+        res,
+        403,
+        'ActionController::InvalidAuthenticityToken',
+        'ActionController::InvalidAuthenticityToken',
+      );
+    }
+    if (!this.authenticated(req, url)) {
+      return sendError(res, 401, 'SessionLoader::AuthenticationFailure', 'Invalid API key');
+    }
+
+    const postMatch = /^\/posts\/(\d+)\.json$/.exec(url.pathname);
+    if (method === 'GET' && url.pathname === '/posts.json') return this.listPosts(url, res);
+    if (postMatch && method === 'GET') return this.showPost(Number(postMatch[1]), res);
+    if (postMatch && (method === 'PUT' || method === 'PATCH')) {
+      return this.updatePost(Number(postMatch[1]), form, fault === 'unsaved', res);
+    }
+    if (method === 'GET' && url.pathname === '/tags.json') return this.listTags(url, res);
+    if (method === 'GET' && url.pathname === '/tag_aliases.json')
+      return this.listRelations(this.store.aliases, url, res);
+    if (method === 'GET' && url.pathname === '/tag_implications.json') {
+      const rows: [string, string][] = [];
+      for (const [from, tos] of this.store.implications) for (const to of tos) rows.push([from, to]);
+      return sendJson(res, 200, relationRows(rows, url));
+    }
+    return sendError(res, 404, 'ActiveRecord::RecordNotFound', 'That record was not found.');
+  }
+
+  private authenticated(req: IncomingMessage, url: URL): boolean {
+    const expected = this.options.credentials;
+    if (!expected) return true;
+    const header = req.headers.authorization ?? '';
+    if (header.startsWith('Basic ')) {
+      const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+      return decoded === `${expected.login}:${expected.apiKey}`;
+    }
+    return url.searchParams.get('login') === expected.login && url.searchParams.get('api_key') === expected.apiKey;
+  }
+
+  private listPosts(url: URL, res: ServerResponse): void {
+    const md5 = url.searchParams.get('md5');
+    if (md5) {
+      const post = this.store.allPosts().find((p) => p['md5'] === md5);
+      if (!post) {
+        sendError(res, 404, 'ActiveRecord::RecordNotFound', 'That record was not found.');
+        return;
+      }
+      sendJson(res, 200, this.render(post));
+      return;
+    }
+    const result = searchPosts(
+      this.store.allPosts(),
+      {
+        tags: url.searchParams.get('tags') ?? url.searchParams.get('post[tags]') ?? '',
+        limit: url.searchParams.get('limit'),
+        page: url.searchParams.get('page'),
+      },
+      this.options.tagLimit ?? 2,
+    );
+    if (!result.ok) {
+      sendError(res, result.status, result.error, result.message);
+      return;
+    }
+    sendJson(
+      res,
+      200,
+      result.posts.map((post) => this.render(post)),
+    );
+  }
+
+  private showPost(id: number, res: ServerResponse): void {
+    const post = this.store.getPost(id);
+    if (!post) {
+      sendError(res, 404, 'ActiveRecord::RecordNotFound', 'That record was not found.');
+      return;
+    }
+    sendJson(res, 200, this.render(post));
+  }
+
+  private updatePost(id: number, form: Record<string, string>, unsaved: boolean, res: ServerResponse): void {
+    const current = this.store.getPost(id);
+    if (!current) {
+      sendError(res, 404, 'ActiveRecord::RecordNotFound', 'That record was not found.');
+      return;
+    }
+    if (unsaved) {
+      // Validation failed: Danbooru still answers 200 with the in-memory post showing the submitted string.
+      const shown = { ...current, tag_string: form['post[tag_string]'] ?? current.tag_string };
+      sendJson(res, 200, this.render(shown));
+      return;
+    }
+    const edited = this.store.editPost(id, {
+      tagString: form['post[tag_string]'],
+      oldTagString: form['post[old_tag_string]'],
+      rating: form['post[rating]'],
+      oldRating: form['post[old_rating]'],
+    });
+    sendJson(res, 200, this.render(edited!.post));
+  }
+
+  private listTags(url: URL, res: ServerResponse): void {
+    const q = url.searchParams;
+    const names = q.get('search[name_comma]')?.split(',');
+    const pattern = q.get('search[name_matches]');
+    const regex = pattern
+      ? new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`)
+      : null;
+    const category = q.get('search[category]');
+    const deprecated = q.get('search[is_deprecated]');
+    const limit = Math.min(1000, Number(q.get('limit') ?? 20) || 20);
+    const rows = this.store
+      .listTags()
+      .filter((t) => !names || names.includes(t.name))
+      .filter((t) => !regex || regex.test(t.name))
+      .filter((t) => category === null || String(t.category) === category)
+      .filter((t) => deprecated === null || String(t.is_deprecated) === deprecated)
+      .slice(0, limit)
+      .map((t) => ({ ...t, updated_at: t.created_at, words: t.name.split('_').filter(Boolean) }));
+    sendJson(res, 200, rows);
+  }
+
+  private listRelations(map: ReadonlyMap<string, string>, url: URL, res: ServerResponse): void {
+    sendJson(res, 200, relationRows([...map.entries()], url));
+  }
+
+  private serveMedia(pathname: string, method: string, res: ServerResponse): void {
+    const file = this.media.get(decodeURIComponent(pathname.slice('/media/'.length)));
+    if (!file) {
+      sendError(res, 404, 'ActiveRecord::RecordNotFound', 'That record was not found.');
+      return;
+    }
+    if (!file.declareLength) {
+      res.writeHead(200, { 'content-type': file.contentType });
+      for (let offset = 0; offset < file.bytes.length; offset += 16_384)
+        res.write(file.bytes.subarray(offset, offset + 16_384));
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': file.contentType, 'content-length': String(file.bytes.length) });
+    res.end(method === 'HEAD' ? undefined : file.bytes);
+  }
+
+  /** Post JSON as served: media paths made absolute against this server. */
+  private render(post: FakePostRecord): FakePostRecord {
+    const absolute = (value: unknown) =>
+      typeof value === 'string' && value.startsWith('/media/') ? `${this.origin}${value}` : value;
+    const out: FakePostRecord = { ...post };
+    for (const field of URL_FIELDS) if (field in out) out[field] = absolute(out[field]);
+    const asset = out['media_asset'] as { variants?: { url: unknown }[] } | null | undefined;
+    if (asset?.variants) {
+      out['media_asset'] = { ...asset, variants: asset.variants.map((v) => ({ ...v, url: absolute(v.url) })) };
+    }
+    return out;
+  }
+}
