@@ -71,8 +71,10 @@ export function buildProgram(): Command {
       .option('--once', 'print the summary and exit instead of serving the dashboard')
       .option('--json', 'print the summary as JSON'),
   ).action(async (options) => {
-    const runtime = runtimeOf(options);
-    await runDemo(runtime.config, runtime.logger, { once: Boolean(options.once), json: Boolean(options.json), print });
+    const { config } = runtimeOf(options);
+    // The demo prints its own summary; routine info logs would bury it (TAGGER_LOG_LEVEL=debug shows everything).
+    const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
+    await runDemo(config, logger, { once: Boolean(options.once), json: Boolean(options.json), print });
   });
 
   withSettings(

@@ -92,7 +92,12 @@ export function createBooruClient(
 }
 
 export async function loadTagger(config: Config, logger: Logger): Promise<OnnxTagger> {
-  return OnnxTagger.load(modelDirOf(config), { device: config.device, threads: config.threads || undefined, logger });
+  return OnnxTagger.load(modelDirOf(config), {
+    device: config.device,
+    threads: config.threads || undefined,
+    maxPixels: config.maxPixels,
+    logger,
+  });
 }
 
 /** The diff policy from the configured thresholds. */

@@ -46,7 +46,6 @@ declare module 'fastify' {
 export async function buildDashboard(deps: DashboardDeps, options: DashboardOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'web' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
   }) as unknown as FastifyInstance;
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {

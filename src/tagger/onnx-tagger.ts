@@ -2,6 +2,9 @@
  * {@link Tagger} over an onnxruntime-node session: one session per model, batched runs, and start-up checks that the
  * folder, the recipe and the graph agree (input layout and size, output width = vocabulary size).
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import type { ModelLabel, ScoreVector } from '../core/types.js';
 import { AppError, coerceError } from '../shared/errors.js';
@@ -105,11 +108,27 @@ function inspectGraph(session: ort.InferenceSession, folder: ModelFolder, logger
   return { inputName, outputName, inputSize, fixedBatch: typeof batch === 'number' ? batch : null };
 }
 
+/**
+ * Whether onnxruntime-node's CUDA provider library is installed beside its binding. The default install (no NuGet)
+ * has none; probing it anyway makes onnxruntime print a native "failed to load" line on every start.
+ */
+export function cudaProviderInstalled(): boolean {
+  const root = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  const binding = join(root, 'bin', 'napi-v6', process.platform, process.arch);
+  return existsSync(join(binding, 'libonnxruntime_providers_cuda.so'));
+}
+
 async function createSession(
   folder: ModelFolder,
   options: OnnxTaggerOptions,
 ): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
-  const attempts = PROVIDER_ATTEMPTS[options.device];
+  let attempts = PROVIDER_ATTEMPTS[options.device];
+  if (options.device === 'auto' && !cudaProviderInstalled()) {
+    options.logger.warn(
+      'no CUDA execution provider installed beside onnxruntime-node: running on the CPU (see README, GPU)',
+    );
+    attempts = attempts.filter((provider) => provider !== 'cuda');
+  }
   for (const provider of attempts) {
     try {
       const session = await ort.InferenceSession.create(folder.modelPath, {

@@ -32,7 +32,7 @@ export function registerAuthRoutes(app: FastifyInstance, context: RouteContext):
     return reply.type('text/html').send(loginPage(reply.generateCsrf(), next, null));
   });
 
-  app.post('/login', { onRequest: app.csrfProtection }, async (request, reply) => {
+  app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
     const body = (request.body ?? {}) as { name?: string; password?: string; next?: string };
     const user = body.name ? await users.findByName(body.name) : null;
     const ok = user !== null && !user.disabledAt && (await verifyPassword(body.password ?? '', user.passwordHash));
@@ -61,7 +61,7 @@ export function registerAuthRoutes(app: FastifyInstance, context: RouteContext):
     return reply.redirect(safeNext(body.next), 303);
   });
 
-  app.post('/logout', { onRequest: app.csrfProtection }, async (request, reply) => {
+  app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
     if (request.user) await users.deleteSession(request.user.sessionId);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.redirect('/login', 303);

@@ -75,7 +75,7 @@ export function registerSuggestionRoutes(app: FastifyInstance, context: RouteCon
 
   app.post(
     '/suggestions/decide',
-    { onRequest: app.csrfProtection, preHandler: requireAccess('decide') },
+    { preHandler: [app.csrfProtection, requireAccess('decide')] },
     async (request, reply) => {
       const body = (request.body ?? {}) as { decision?: string; ids?: unknown };
       const [verdict, target] = (body.decision ?? '').split(':');
