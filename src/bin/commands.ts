@@ -113,7 +113,7 @@ export function formatCycle(summary: CycleSummary): string {
 }
 
 export function formatApply(summary: ApplySummary): string {
-  return `applied ${summary.applied}, already applied ${summary.alreadyApplied}, refused ${summary.refused}, failed ${summary.failed}, deferred ${summary.deferred} (over ${summary.posts} posts)`;
+  return `applied ${summary.applied}, already applied ${summary.alreadyApplied}, refused ${summary.refused}, conflicted ${summary.conflicted}, failed ${summary.failed}, deferred ${summary.deferred} (over ${summary.posts} posts)`;
 }
 
 /** Opens the database for a command and always closes it. */

@@ -2,7 +2,7 @@
  * Danbooru adapter (BOORU-API §1): lists new posts by id cursor, reads posts, writes tag changes in the snapshot form
  * and verifies them with a fresh read.
  */
-import { buildSnapshotEdit, classifyEditOutcome } from '../core/tag-edit.js';
+import { buildSnapshotEdit, classifyEditOutcome, classifyRatingOutcome, ratingToSend } from '../core/tag-edit.js';
 import type { BooruPost, TagChange } from '../core/types.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -77,15 +77,23 @@ export class DanbooruClient implements BooruClient {
       });
 
     const beforeTags = new Set(before.tags);
+    const rating = ratingToSend(change, before.rating);
     const nothingToDo =
-      change.add.every((tag) => beforeTags.has(tag)) && change.remove.every((tag) => !beforeTags.has(tag));
+      change.add.every((tag) => beforeTags.has(tag)) &&
+      change.remove.every((tag) => !beforeTags.has(tag)) &&
+      rating === null;
     if (nothingToDo) {
       const outcomes = classifyEditOutcome(change, before.tags, { before: before.tags });
+      const ratingOutcome = classifyRatingOutcome(change, before.rating, before.rating);
+      if (ratingOutcome) outcomes.push(ratingOutcome);
       return { oldTagString: '', newTagString: '', before, after: before, sent: false, saved: false, outcomes };
     }
 
+    // The rating uses the same merge as tags: `old_rating` is what the diff saw, so Danbooru changes only that.
+    const ratingForm: Record<string, string> =
+      rating === null ? {} : { 'post[old_rating]': change.rating?.from ?? '', 'post[rating]': rating };
     await this.http.requestJson('PUT', path, {
-      form: { 'post[old_tag_string]': edit.oldTagString, 'post[tag_string]': edit.newTagString },
+      form: { 'post[old_tag_string]': edit.oldTagString, 'post[tag_string]': edit.newTagString, ...ratingForm },
     });
     const after = await this.getPost(remoteId);
     if (!after)
@@ -96,8 +104,11 @@ export class DanbooruClient implements BooruClient {
 
     const saved =
       (after.updatedAt !== null && before.updatedAt !== null && after.updatedAt > before.updatedAt) ||
-      after.tags.join(' ') !== before.tags.join(' ');
+      after.tags.join(' ') !== before.tags.join(' ') ||
+      after.rating !== before.rating;
     const outcomes = classifyEditOutcome(change, after.tags, { before: before.tags, saved });
+    const ratingOutcome = classifyRatingOutcome(change, before.rating, after.rating);
+    if (ratingOutcome) outcomes.push(ratingOutcome);
     const refused = outcomes.filter((o) => o.outcome === 'refused');
     if (refused.length > 0) {
       this.logger.warn(

@@ -2,7 +2,7 @@
  * Pure rules for writing a tag change back to a booru that merges edits the way Danbooru does (BOORU-API §1.5), and
  * for judging afterwards what became of each requested tag. No I/O here: the booru client sends and re-reads.
  */
-import type { ApplyOutcome, TagChange } from './types.js';
+import type { ApplyOutcome, Rating, TagChange } from './types.js';
 
 /** The two strings of a Danbooru "snapshot form" edit: `post[old_tag_string]` and `post[tag_string]`. */
 export interface SnapshotEdit {
@@ -13,7 +13,8 @@ export interface SnapshotEdit {
 /** What became of one requested tag after an edit. */
 export interface TagEditOutcome {
   tag: string;
-  action: 'add' | 'remove';
+  /** For a rating change, `tag` is `rating:<x>`. */
+  action: 'add' | 'remove' | 'rating';
   outcome: ApplyOutcome;
   /** Human-readable, for the audit log and the dashboard. */
   reason: string;
@@ -110,4 +111,35 @@ export function classifyEditOutcome(
     }
   }
   return outcomes;
+}
+
+/**
+ * Whether a rating change should be sent, given the post's rating just before the edit: not when it is already the
+ * target, and not when someone changed it since the diff (their verdict wins; the suggestion is `conflicted`).
+ */
+export function ratingToSend(change: TagChange, before: Rating | null): Rating | null {
+  if (!change.rating || before === change.rating.to || before !== change.rating.from) return null;
+  return change.rating.to;
+}
+
+/** What became of a rating change, from the ratings read before and after the edit. */
+export function classifyRatingOutcome(
+  change: TagChange,
+  before: Rating | null,
+  after: Rating | null,
+): TagEditOutcome | null {
+  const wanted = change.rating;
+  if (!wanted) return null;
+  const tag = `rating:${wanted.to}`;
+  if (before === wanted.to) return { tag, action: 'rating', outcome: 'already_applied', reason: 'already rated so' };
+  if (before !== wanted.from) {
+    return {
+      tag,
+      action: 'rating',
+      outcome: 'conflicted',
+      reason: `rating changed from ${wanted.from ?? 'none'} to ${before ?? 'none'} since the suggestion; left alone`,
+    };
+  }
+  if (after === wanted.to) return { tag, action: 'rating', outcome: 'applied', reason: 'rating set' };
+  return { tag, action: 'rating', outcome: 'refused', reason: `rating still ${after ?? 'none'} after the edit` };
 }

@@ -78,6 +78,8 @@ export interface TagChange {
   snapshot: string[];
   add: string[];
   remove: string[];
+  /** A rating change: `from` is the rating the diff saw, `to` the one approved. */
+  rating?: { from: Rating | null; to: Rating } | undefined;
 }
 
 /** What became of one tag of an applied change. */

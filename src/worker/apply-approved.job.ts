@@ -4,7 +4,7 @@
  * closed as `already_applied`; a transient failure leaves the suggestions approved for the next run.
  */
 import type { BooruClient } from '../booru/booru-client.js';
-import type { ApplyOutcome } from '../core/types.js';
+import type { ApplyOutcome, Rating, TagChange } from '../core/types.js';
 import type { PostRepository } from '../db/post.repository.js';
 import type { SuggestionRepository } from '../db/suggestion.repository.js';
 import { AppError, coerceError } from '../shared/errors.js';
@@ -22,6 +22,8 @@ export interface ApplySummary {
   applied: number;
   alreadyApplied: number;
   refused: number;
+  /** Someone changed the same thing differently since the suggestion (a rating): left alone. */
+  conflicted: number;
   failed: number;
   deferred: number;
 }
@@ -31,7 +33,15 @@ type OutcomeRow = Parameters<SuggestionRepository['recordApplyOutcomes']>[0]['ou
 
 export async function applyApproved(deps: ApplyDeps, options: { booruId: number }): Promise<ApplySummary> {
   const logger = deps.logger.child({ stage: 'apply', booruId: options.booruId });
-  const summary: ApplySummary = { posts: 0, applied: 0, alreadyApplied: 0, refused: 0, failed: 0, deferred: 0 };
+  const summary: ApplySummary = {
+    posts: 0,
+    applied: 0,
+    alreadyApplied: 0,
+    refused: 0,
+    conflicted: 0,
+    failed: 0,
+    deferred: 0,
+  };
   for (const group of await deps.suggestions.listApprovedGrouped(options.booruId)) {
     summary.posts++;
     try {
@@ -64,49 +74,23 @@ export async function applyApproved(deps: ApplyDeps, options: { booruId: number 
 
 async function applyToPost(deps: ApplyDeps, group: Group, summary: ApplySummary): Promise<void> {
   const { post } = group;
-  const current = await deps.booru.getPost(post.remoteId);
-  if (current === null) throw new AppError('BOORU_NOT_FOUND', `post ${post.remoteId} no longer exists`);
-  const now = new Set(current.tags);
-  const outcomes: OutcomeRow[] = [];
   const add: string[] = [];
   const remove: string[] = [];
-  const pending = new Map<string, number>();
+  let rating: TagChange['rating'];
+  const byKey = new Map<string, number>();
   for (const suggestion of group.suggestions) {
-    if (suggestion.action === 'rating') {
-      // Rating write-back is not part of the tag edit yet: leave the suggestion approved, untouched.
-      summary.deferred++;
-      continue;
-    }
-    const done = suggestion.action === 'add' ? now.has(suggestion.tag) : !now.has(suggestion.tag);
-    if (done) {
-      outcomes.push({ suggestionId: suggestion.id, status: 'already_applied', outcome: 'already_applied' });
-      summary.alreadyApplied++;
-      continue;
-    }
-    (suggestion.action === 'add' ? add : remove).push(suggestion.tag);
-    pending.set(`${suggestion.action} ${suggestion.tag}`, suggestion.id);
+    byKey.set(`${suggestion.action} ${suggestion.tag}`, suggestion.id);
+    if (suggestion.action === 'add') add.push(suggestion.tag);
+    else if (suggestion.action === 'remove') remove.push(suggestion.tag);
+    else
+      rating = { from: (post.rating as Rating | null) ?? null, to: suggestion.tag.replace(/^rating:/, '') as Rating };
   }
-  if (add.length === 0 && remove.length === 0) {
-    if (outcomes.length > 0) {
-      await deps.suggestions.recordApplyOutcomes({
-        postId: post.id,
-        edit: {
-          oldTagString: current.tags.join(' '),
-          newTagString: current.tags.join(' '),
-          resultTags: current.tags,
-          outcome: 'already_applied',
-        },
-        outcomes,
-      });
-    }
-    await deps.posts.refreshFromBooru(post.id, current);
-    return;
-  }
-  // The snapshot is what the diff saw (the tags stored at the last crawl): the booru merges our delta against it,
-  // so a human's edit made since then survives.
-  const result = await deps.booru.updateTags(post.remoteId, { snapshot: post.tags, add, remove });
+  // The snapshot is what the diff saw (the tags stored at the last crawl): the booru merges our delta against it, so
+  // a human's edit made since then survives. The client reads the post first and skips what a human already did.
+  const result = await deps.booru.updateTags(post.remoteId, { snapshot: post.tags, add, remove, rating });
+  const outcomes: OutcomeRow[] = [];
   for (const item of result.outcomes) {
-    const suggestionId = pending.get(`${item.action} ${item.tag}`);
+    const suggestionId = byKey.get(`${item.action} ${item.tag}`);
     if (suggestionId === undefined) continue;
     const status = outcomeStatus(item.outcome);
     outcomes.push({
@@ -117,16 +101,17 @@ async function applyToPost(deps: ApplyDeps, group: Group, summary: ApplySummary)
     });
     if (item.outcome === 'applied') summary.applied++;
     else if (item.outcome === 'already_applied') summary.alreadyApplied++;
+    else if (item.outcome === 'conflicted') summary.conflicted++;
     else summary.refused++;
   }
-  const refused = outcomes.filter((o) => o.status === 'failed').length;
+  const failed = outcomes.filter((o) => o.status === 'failed').length;
   await deps.suggestions.recordApplyOutcomes({
     postId: post.id,
     edit: {
       oldTagString: result.oldTagString,
       newTagString: result.newTagString,
       resultTags: result.after.tags,
-      outcome: refused === 0 ? 'applied' : 'partial',
+      outcome: !result.sent ? 'not_sent' : failed === 0 ? 'applied' : 'partial',
     },
     outcomes,
   });

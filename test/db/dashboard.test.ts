@@ -20,11 +20,10 @@ class Browser {
   constructor(private readonly app: FastifyInstance) {}
 
   async request(method: 'GET' | 'POST', url: string, form?: Record<string, string | string[]>) {
-    const body = form
-      ? new URLSearchParams(
-          Object.entries(form).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]])),
-        ).toString()
-      : undefined;
+    const pairs = Object.entries(form ?? {}).flatMap(([k, v]): [string, string][] =>
+      Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v]],
+    );
+    const body = form ? new URLSearchParams(pairs).toString() : undefined;
     const response = await this.app.inject({
       method,
       url,

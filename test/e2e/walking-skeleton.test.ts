@@ -123,7 +123,7 @@ describe('walking skeleton', () => {
 
   it('should write approved changes back, merging with a concurrent human edit', async () => {
     const rows: SuggestionJson[] = JSON.parse(await cli('suggestions', '--json', '--limit', '1000'));
-    const ids = rows.filter((r) => r.post >= 2001 && r.post <= 2009 && r.action !== 'rating').map((r) => String(r.id));
+    const ids = rows.filter((r) => r.post >= 2001 && r.post <= 2009).map((r) => String(r.id));
     expect(await cli('suggestions', 'approve', ...ids, '--as', 'alice')).toContain(`approved ${ids.length}`);
 
     // Between the crawl and the apply, people edit: one drops "solo" and adds "smile", another already added the
@@ -132,12 +132,13 @@ describe('walking skeleton', () => {
     booru.editAsHuman(2003, { add: ['hatsune_miku'] });
 
     const summary = JSON.parse(await cli('apply', '--once', '--json'));
-    expect(summary).toMatchObject({ applied: 3, alreadyApplied: 1, refused: 0, failed: 0 });
+    expect(summary).toMatchObject({ applied: 4, alreadyApplied: 1, refused: 0, conflicted: 0, failed: 0 });
 
     expect(booru.getPost(2001)?.tag_string).toBe('1girl red_theme smile');
     expect(booru.getPost(2002)?.tag_string).toBe('1girl green_theme');
     expect(booru.getPost(2003)?.tag_string).toBe('1girl aqua_theme hatsune_miku');
     expect(booru.getPost(2006)?.tag_string).toBe('grey_theme');
+    expect(booru.getPost(2007)).toMatchObject({ tag_string: 'red_theme', rating: 's' });
     // Untouched posts stay untouched.
     expect(booru.getPost(2004)?.tag_string).toBe('highres white_background');
 
@@ -146,6 +147,7 @@ describe('walking skeleton', () => {
       '2001 red_theme',
       '2002 red_theme',
       '2006 red_theme',
+      '2007 rating:s',
     ]);
     const already: SuggestionJson[] = JSON.parse(await cli('suggestions', '--status', 'already_applied', '--json'));
     expect(already.map((r) => `${r.post} ${r.tag}`)).toEqual(['2003 hatsune_miku']);
@@ -153,7 +155,7 @@ describe('walking skeleton', () => {
 
   it('should never send a bare tag_string', () => {
     const edits = booru.requests.filter((r) => r.method === 'PUT');
-    expect(edits.length).toBe(3);
+    expect(edits.length).toBe(4);
     for (const edit of edits) expect(new URLSearchParams(edit.body).has('post[old_tag_string]')).toBe(true);
   });
 });

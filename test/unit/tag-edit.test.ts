@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildSnapshotEdit, classifyEditOutcome } from '../../src/core/tag-edit.js';
-import type { TagChange } from '../../src/core/types.js';
+import {
+  buildSnapshotEdit,
+  classifyEditOutcome,
+  classifyRatingOutcome,
+  ratingToSend,
+} from '../../src/core/tag-edit.js';
+import type { ApplyOutcome, Rating, TagChange } from '../../src/core/types.js';
 
 const change = (snapshot: string[], add: string[], remove: string[]): TagChange => ({ snapshot, add, remove });
 
@@ -131,5 +136,24 @@ describe('tag-edit', () => {
       expect(sut.map((o) => [o.tag, o.action, o.outcome])).toEqual(expected.map(([t, a, o]) => [t, a, o]));
       for (const [i, outcome] of sut.entries()) expect(outcome.reason).toMatch(expected[i]![3]);
     });
+  });
+});
+
+describe('classifyRatingOutcome', () => {
+  // The suggestion: g → e.
+  const sut: TagChange = { snapshot: [], add: [], remove: [], rating: { from: 'g', to: 'e' } };
+  it.each<[string, Rating, Rating, ApplyOutcome, Rating | null]>([
+    ['applies a rating the edit set', 'g', 'e', 'applied', 'e'],
+    ['reports a rating the booru refused', 'g', 'g', 'refused', 'e'],
+    ['sees a rating already at the target', 'e', 'e', 'already_applied', null],
+    ['leaves a rating a human changed since alone', 's', 's', 'conflicted', null],
+  ])('should handle: %s', (_name, before, after, outcome, sent) => {
+    expect(ratingToSend(sut, before)).toBe(sent);
+    expect(classifyRatingOutcome(sut, before, after)).toMatchObject({ tag: 'rating:e', action: 'rating', outcome });
+  });
+
+  it('should return nothing without a rating change', () => {
+    expect(classifyRatingOutcome({ snapshot: [], add: [], remove: [] }, 'g', 'g')).toBeNull();
+    expect(ratingToSend({ snapshot: [], add: [], remove: [] }, 'g')).toBeNull();
   });
 });
