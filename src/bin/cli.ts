@@ -6,11 +6,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { type Config, describeSettings, flagOf, loadConfig, PACKAGE_VERSION, SETTINGS } from '../config/config.js';
 import { AppError, ConfigError, coerceError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { generatePassword, hashPassword } from '../dashboard/auth.js';
-import { actorOf, applyCycle, formatApply, formatCycle, runCycle, withRepositories } from './commands.js';
-import { runDemo } from './demo.command.js';
-import { runServe } from './serve.command.js';
-import { openRepositories } from './context.js';
+
+// Commands load their modules on first use: the database client, onnxruntime, sharp and fastify take about a second
+// to import, which `--help`, `settings` and usage errors should not pay.
+const commands = () => import('./commands.js');
 
 type SettingKey = keyof typeof SETTINGS;
 const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
@@ -60,7 +59,12 @@ export function buildProgram(): Command {
     )
     .version(PACKAGE_VERSION)
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      '\nEvery setting is an environment variable and a flag on every command (the flag wins):\n' +
+        '`booru-tagger settings` lists them. Exit status: 0 ok, 1 runtime failure, 2 bad usage or configuration.',
+    );
 
   withSettings(
     program
@@ -74,6 +78,7 @@ export function buildProgram(): Command {
     const { config } = runtimeOf(options);
     // The demo prints its own summary; routine info logs would bury it (TAGGER_LOG_LEVEL=debug shows everything).
     const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
+    const { runDemo } = await import('./demo.command.js');
     await runDemo(config, logger, { once: Boolean(options.once), json: Boolean(options.json), print });
   });
 
@@ -88,6 +93,7 @@ export function buildProgram(): Command {
     const { config, logger } = runtimeOf(options);
     if (!config.booruUrl) throw new ConfigError([`BOORU_URL (or ${flagOf('booruUrl')}) is required for \`run\``]);
     const booruUrl = config.booruUrl;
+    const { formatCycle, runCycle, withRepositories } = await commands();
     const summary = await withRepositories(config, logger, (repos) => runCycle(config, logger, repos, booruUrl));
     print(options.json ? JSON.stringify(summary) : formatCycle(summary));
   });
@@ -103,6 +109,7 @@ export function buildProgram(): Command {
     const { config, logger } = runtimeOf(options);
     if (!config.booruUrl) throw new ConfigError([`BOORU_URL (or ${flagOf('booruUrl')}) is required for \`apply\``]);
     const booruUrl = config.booruUrl;
+    const { applyCycle, formatApply, withRepositories } = await commands();
     const summary = await withRepositories(config, logger, (repos) => applyCycle(config, logger, repos, booruUrl));
     print(options.json ? JSON.stringify(summary) : formatApply(summary));
   });
@@ -126,6 +133,7 @@ export function buildProgram(): Command {
     const status = String(options.status);
     const valid = ['pending', 'approved', 'rejected', 'applied', 'failed', 'superseded', 'already_applied'];
     if (!valid.includes(status)) throw new ConfigError([`--status=${status}: expected one of ${valid.join(', ')}`]);
+    const { withRepositories } = await commands();
     const rows = await withRepositories(config, logger, (repos) =>
       repos.suggestions.list({ status: status as 'pending', limit, offset: 0 }),
     );
@@ -165,6 +173,7 @@ export function buildProgram(): Command {
       if (bad.length > 0)
         throw new ConfigError(bad.map((id) => `id ${JSON.stringify(id)}: expected a positive integer`));
       if (!options.all && numbers.length === 0) throw new ConfigError(['give suggestion ids or --all']);
+      const { actorOf, withRepositories } = await commands();
       const result = await withRepositories(config, logger, async (repos) => {
         const user = await actorOf(repos, options.as);
         const origin = 'cli';
@@ -181,6 +190,7 @@ export function buildProgram(): Command {
   withSettings(db.command('migrate').description('apply pending migrations')).action(async (options) => {
     const { config, logger } = runtimeOf(options);
     // Opening the database applies pending migrations (PostgreSQL or the embedded database alike).
+    const { openRepositories } = await import('./context.js');
     const { db } = await openRepositories(config, logger);
     await db.close();
     print(db.migrations.length === 0 ? 'database is up to date' : `applied ${db.migrations.join(', ')}`);
@@ -201,6 +211,8 @@ export function buildProgram(): Command {
     }
     if (!/^[\w.@-]{1,64}$/.test(name))
       throw new ConfigError([`name ${JSON.stringify(name)}: letters, digits, _ . @ - only`]);
+    const { generatePassword, hashPassword } = await import('../dashboard/auth.js');
+    const { withRepositories } = await commands();
     const password: string = options.password ?? generatePassword();
     await withRepositories(config, logger, async (repos) => {
       if (await repos.users.findByName(name)) throw new AppError('CONFLICT', `user ${name} already exists`);
@@ -221,6 +233,7 @@ export function buildProgram(): Command {
       .option('--no-dashboard', 'do not serve the web dashboard (worker only)'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
+    const { runServe } = await import('./serve.command.js');
     await runServe(config, logger, { worker: options.worker !== false, dashboard: options.dashboard !== false, print });
   });
 
