@@ -18,6 +18,7 @@ import { PostRepository } from '../db/post.repository.js';
 import { PredictionRepository } from '../db/prediction.repository.js';
 import { SuggestionRepository } from '../db/suggestion.repository.js';
 import { TagRepository } from '../db/tag.repository.js';
+import { TaggingRepository } from '../db/tagging.repository.js';
 import { UserRepository } from '../db/user.repository.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -38,6 +39,7 @@ export interface Repositories {
   predictions: PredictionRepository;
   suggestions: SuggestionRepository;
   tags: TagRepository;
+  tagging: TaggingRepository;
   users: UserRepository;
   audit: AuditRepository;
 }
@@ -63,6 +65,7 @@ export async function openRepositories(
       predictions: new PredictionRepository(prisma),
       suggestions: new SuggestionRepository(prisma),
       tags: new TagRepository(prisma),
+      tagging: new TaggingRepository(prisma),
       users: new UserRepository(prisma),
       audit: new AuditRepository(prisma),
     },

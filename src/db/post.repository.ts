@@ -136,6 +136,12 @@ export class PostRepository {
    * first. Concurrent callers never receive the same post: rows another claimer has locked are skipped.
    */
   async claimBatch(options: ClaimOptions): Promise<ClaimedPost[]> {
+    const maxAttempts = options.maxAttempts ?? 2 ** 31 - 1;
+    await this.prisma.$executeRaw`
+      UPDATE posts SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+        last_error = 'lease expired after attempt ' || attempts || ': the worker stopped or hung while holding this post'
+      WHERE booru_id = ${options.booruId} AND state = 'queued' AND lease_expires_at < now()
+        AND attempts >= ${maxAttempts}`;
     const rows = await this.prisma.$queryRaw<
       {
         id: number;
@@ -172,6 +178,26 @@ export class PostRepository {
         attempts: r.attempts,
       }))
       .sort((a, b) => a.remoteId - b.remoteId);
+  }
+
+  /** Extends the leases this worker still holds on `ids`; returns how many it still held. */
+  async heartbeat(ids: readonly number[], owner: string, leaseMs: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.prisma.$executeRaw`
+      UPDATE posts SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+      WHERE id = ANY(${[...ids]}::int[]) AND state = 'queued' AND lease_owner = ${owner}`;
+  }
+
+  /**
+   * Gives leased posts back to the pool untouched (graceful shutdown): state `new`, lease cleared, and the attempt
+   * that never ran is not counted.
+   */
+  async release(ids: readonly number[], owner: string): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.prisma.$executeRaw`
+      UPDATE posts SET state = 'new', lease_owner = NULL, lease_expires_at = NULL,
+        attempts = GREATEST(attempts - 1, 0), updated_at = now()
+      WHERE id = ANY(${[...ids]}::int[]) AND state = 'queued' AND lease_owner = ${owner}`;
   }
 
   /** Marks a leased post tagged. Returns false when the lease is no longer ours (expired and taken over). */

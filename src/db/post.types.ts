@@ -36,6 +36,11 @@ export interface ClaimOptions {
   limit: number;
   /** How long the lease lasts before another worker may take the post over. */
   leaseMs: number;
+  /**
+   * A post whose lease expired this many times (its worker crashed or hung on it) is marked failed instead of being
+   * claimed again. (Default: unlimited.)
+   */
+  maxAttempts?: number;
 }
 
 /** A stored post, as the pipeline sees it. */

@@ -4,9 +4,8 @@
 import type { DiffPolicy } from '../core/tag-diff.js';
 import type { CursorRepository } from '../db/cursor.repository.js';
 import type { PostRepository } from '../db/post.repository.js';
-import type { PredictionRepository } from '../db/prediction.repository.js';
-import type { SuggestionRepository } from '../db/suggestion.repository.js';
 import type { TagRepository } from '../db/tag.repository.js';
+import type { TaggingRepository } from '../db/tagging.repository.js';
 import type { BooruClient } from '../booru/booru-client.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
@@ -18,8 +17,7 @@ export interface RunOnceDeps {
   booru: BooruClient;
   posts: PostRepository;
   cursors: CursorRepository;
-  predictions: PredictionRepository;
-  suggestions: SuggestionRepository;
+  tagging: TaggingRepository;
   tags: TagRepository;
   tagger: Tagger;
   logger: Logger;
@@ -38,6 +36,11 @@ export interface RunOnceOptions {
   scoreFloor: number;
   topK: number;
   maxPosts: number;
+  downloadConcurrency?: number;
+  decodeConcurrency?: number;
+  maxBatchWaitMs?: number;
+  signal?: AbortSignal;
+  drainTimeoutMs?: number;
   onBatch?: (summary: TagSummary) => void;
 }
 

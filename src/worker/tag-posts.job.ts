@@ -1,22 +1,28 @@
 /**
- * Tag: claim a batch of posts (a lease), download their images, run the tagger on the batch, store the scores, diff
- * them against the post's tags and store the suggestions. Every step is idempotent, so a post whose lease expires
- * after a crash is simply done again: scores are upserted per (post, model) and pending suggestions are replaced.
+ * Tag: the worker's pipeline. Posts are claimed in leases, then flow through bounded queues so that downloading,
+ * decoding and inference overlap:
+ *
+ *   claim ──▶ download (×D) ──▶ decode (×P) ──▶ batch (≤ batchSize, ≤ maxBatchWaitMs) ──▶ infer ──▶ write (batched)
+ *
+ * Every queue has a capacity, so memory stays bounded whatever the backlog. Leases are extended by a heartbeat while
+ * posts are in flight. Every step is idempotent: scores are upserted per (post, model) and a post's pending
+ * suggestions are replaced, so a post whose lease expires after a crash is simply done again; a result whose lease
+ * was lost meanwhile is dropped by the writer. On abort, claiming stops, what is in flight finishes within
+ * `drainTimeoutMs`, and whatever is left is released back to the pool untouched.
  */
 import type { BooruClient } from '../booru/booru-client.js';
 import type { PostRepository } from '../db/post.repository.js';
-import type { PredictionRepository } from '../db/prediction.repository.js';
-import type { SuggestionRepository } from '../db/suggestion.repository.js';
+import type { TaggingRepository, TaggingResult } from '../db/tagging.repository.js';
 import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
+import { BoundedQueue, runConcurrently } from './bounded-queue.js';
 import { compactScores, type DiffContext, diffPost } from './diff-context.js';
 
 export interface TagDeps {
   booru: BooruClient;
   posts: PostRepository;
-  predictions: PredictionRepository;
-  suggestions: SuggestionRepository;
+  tagging: TaggingRepository;
   tagger: Tagger;
   logger: Logger;
 }
@@ -34,9 +40,21 @@ export interface TagOptions {
   timeoutMs: number;
   scoreFloor: number;
   topK: number;
-  /** Parallel downloads within a batch. */
+  /** Parallel downloads. (Default: 8.) */
   downloadConcurrency?: number;
-  /** Called after each batch (progress output). */
+  /** Parallel decodes. (Default: 2.) */
+  decodeConcurrency?: number;
+  /** Longest wait for a full batch before inferring a partial one, in ms. (Default: 100.) */
+  maxBatchWaitMs?: number;
+  /** Keep polling for new work instead of returning when none is left (the long-running worker). */
+  follow?: boolean;
+  /** Poll interval when following and idle, in ms. (Default: 2000.) */
+  pollMs?: number;
+  /** Stops claiming; in-flight work finishes or is released. */
+  signal?: AbortSignal;
+  /** After an abort, how long in-flight work may take before it is released, in ms. (Default: 30000.) */
+  drainTimeoutMs?: number;
+  /** Called after each written batch (progress output). */
   onBatch?: (summary: TagSummary) => void;
 }
 
@@ -44,96 +62,222 @@ export interface TagSummary {
   tagged: number;
   failed: number;
   retried: number;
+  released: number;
   suggestions: number;
   superseded: number;
 }
 
-type Loaded = { post: ClaimedPost; bytes: Buffer } | { post: ClaimedPost; error: Error };
 type ClaimedPost = Awaited<ReturnType<PostRepository['claimBatch']>>[number];
+interface Downloaded {
+  post: ClaimedPost;
+  bytes: Buffer;
+}
+interface Decoded {
+  post: ClaimedPost;
+  tensor: Float32Array;
+}
+interface Scored {
+  posts: ClaimedPost[];
+  scores: Float32Array[];
+}
 
 export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promise<TagSummary> {
   const logger = deps.logger.child({ stage: 'tag', booruId: options.booruId });
-  const summary: TagSummary = { tagged: 0, failed: 0, retried: 0, suggestions: 0, superseded: 0 };
-  for (;;) {
-    const batch = await deps.posts.claimBatch({
-      booruId: options.booruId,
-      owner: options.owner,
-      limit: options.batchSize,
-      leaseMs: options.leaseMs,
-    });
-    if (batch.length === 0) break;
-    const loaded = await downloadAll(deps.booru, batch, options);
-    const ready = loaded.filter((item): item is { post: ClaimedPost; bytes: Buffer } => 'bytes' in item);
-    const results = await deps.tagger.predictImages(ready.map((item) => item.bytes));
-    for (const item of loaded) {
-      if ('error' in item) await recordFailure(deps, options, item.post, item.error, summary, logger);
+  const summary: TagSummary = { tagged: 0, failed: 0, retried: 0, released: 0, suggestions: 0, superseded: 0 };
+  const batchSize = options.batchSize;
+  const inFlight = new Map<number, ClaimedPost>();
+  const toDownload = new BoundedQueue<ClaimedPost>(batchSize * 2);
+  const toDecode = new BoundedQueue<Downloaded>(batchSize * 2);
+  const toInfer = new BoundedQueue<Decoded>(batchSize * 2);
+  const toWrite = new BoundedQueue<Scored>(2);
+  let draining = false;
+
+  const fail = async (post: ClaimedPost, thrown: unknown) => {
+    inFlight.delete(post.id);
+    await recordFailure(deps, options, post, coerceError(thrown), summary, logger);
+  };
+
+  const claimer = async () => {
+    try {
+      while (!options.signal?.aborted) {
+        // Claim only what the pipeline has room for: claimed posts hold leases.
+        if (inFlight.size >= batchSize * 4) {
+          await sleep(20, options.signal);
+          continue;
+        }
+        const batch = await deps.posts.claimBatch({
+          booruId: options.booruId,
+          owner: options.owner,
+          limit: batchSize,
+          leaseMs: options.leaseMs,
+          maxAttempts: options.maxAttempts,
+        });
+        if (batch.length === 0) {
+          if (!options.follow) {
+            // Nothing to claim; wait for work in flight that might fail and come back for a retry.
+            if (inFlight.size === 0) break;
+            await sleep(50, options.signal);
+            continue;
+          }
+          await sleep(options.pollMs ?? 2000, options.signal);
+          continue;
+        }
+        for (const post of batch) {
+          inFlight.set(post.id, post);
+          await toDownload.push(post);
+        }
+      }
+    } finally {
+      toDownload.close();
     }
-    for (const [i, item] of ready.entries()) {
-      const result = results[i];
-      if (result === undefined || result instanceof Error) {
-        await recordFailure(deps, options, item.post, result ?? new Error('no result'), summary, logger);
+  };
+
+  const downloader = async () => {
+    for (let post = await toDownload.pull(); post; post = await toDownload.pull()) {
+      if (draining) continue;
+      try {
+        if (post.mediaUrl === null) throw new AppError('MEDIA_UNSUPPORTED', 'post has no media URL');
+        const bytes = await deps.booru.downloadMedia(post.mediaUrl, {
+          maxBytes: options.maxMediaBytes,
+          timeoutMs: options.timeoutMs,
+        });
+        await toDecode.push({ post, bytes });
+      } catch (thrown) {
+        await fail(post, thrown);
+      }
+    }
+  };
+
+  const decoder = async () => {
+    for (let item = await toDecode.pull(); item; item = await toDecode.pull()) {
+      if (draining) continue;
+      try {
+        await toInfer.push({ post: item.post, tensor: await deps.tagger.preprocess(item.bytes) });
+      } catch (thrown) {
+        await fail(item.post, thrown);
+      }
+    }
+  };
+
+  const batcher = async () => {
+    const waitMs = options.maxBatchWaitMs ?? 100;
+    for (;;) {
+      const first = await toInfer.pull();
+      if (!first) break;
+      const batch = [first];
+      const deadline = performance.now() + waitMs;
+      while (batch.length < batchSize) {
+        const next = await toInfer.pullWithin(Math.max(0, deadline - performance.now()));
+        if (!next) break;
+        batch.push(next);
+      }
+      if (draining) continue;
+      try {
+        const scores = await deps.tagger.predictBatch(batch.map((item) => item.tensor));
+        await toWrite.push({ posts: batch.map((item) => item.post), scores });
+      } catch (thrown) {
+        for (const item of batch) await fail(item.post, thrown);
+      }
+    }
+  };
+
+  const writer = async () => {
+    for (let item = await toWrite.pull(); item; item = await toWrite.pull()) {
+      try {
+        await writeBatch(deps, options, item, summary, logger);
+      } catch (thrown) {
+        // The batch's transaction rolled back: nothing of it is visible. Retry the posts later.
+        for (const post of item.posts) await fail(post, thrown);
         continue;
       }
-      await storeResult(deps, options, item.post, result, summary);
+      for (const post of item.posts) inFlight.delete(post.id);
+      options.onBatch?.(summary);
     }
-    options.onBatch?.(summary);
+  };
+
+  const heartbeat = setInterval(
+    () => {
+      deps.posts.heartbeat([...inFlight.keys()], options.owner, options.leaseMs).catch((error) => {
+        logger.warn({ err: coerceError(error) }, 'lease heartbeat failed');
+      });
+    },
+    Math.max(250, Math.floor(options.leaseMs / 3)),
+  );
+  heartbeat.unref();
+
+  const stages = Promise.all([
+    claimer(),
+    runConcurrently(options.downloadConcurrency ?? 8, downloader).finally(() => toDecode.close()),
+    runConcurrently(options.decodeConcurrency ?? 2, decoder).finally(() => toInfer.close()),
+    batcher().finally(() => toWrite.close()),
+    writer(),
+  ]);
+  try {
+    if (options.signal)
+      await drainOrTimeout(stages, options.signal, options.drainTimeoutMs ?? 30_000, () => {
+        draining = true;
+      });
+    else await stages;
+  } finally {
+    clearInterval(heartbeat);
+    if (inFlight.size > 0) {
+      // Whatever is still leased to us (abort, drain timeout) goes back to the pool untouched.
+      summary.released += await deps.posts.release([...inFlight.keys()], options.owner);
+      logger.info({ released: inFlight.size }, 'released in-flight posts');
+    }
   }
   logger.info(summary, 'tagging finished');
   return summary;
 }
 
-async function downloadAll(booru: BooruClient, batch: ClaimedPost[], options: TagOptions): Promise<Loaded[]> {
-  const out: Loaded[] = new Array(batch.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < batch.length) {
-      const index = next++;
-      const post = batch[index]!;
-      try {
-        if (post.mediaUrl === null) throw new AppError('MEDIA_UNSUPPORTED', 'post has no media URL');
-        const bytes = await booru.downloadMedia(post.mediaUrl, {
-          maxBytes: options.maxMediaBytes,
-          timeoutMs: options.timeoutMs,
-        });
-        out[index] = { post, bytes };
-      } catch (thrown) {
-        out[index] = { post, error: coerceError(thrown) };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.downloadConcurrency ?? 8, batch.length) }, worker));
-  return out;
+/** Waits for the stages; after an abort, gives them `timeoutMs` to drain, then stops feeding them. */
+async function drainOrTimeout(
+  stages: Promise<unknown>,
+  signal: AbortSignal,
+  timeoutMs: number,
+  stopWork: () => void,
+): Promise<void> {
+  const aborted = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await Promise.race([stages, aborted]);
+  if (!signal.aborted) return;
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+  if ((await Promise.race([stages, timer])) === 'timeout') {
+    stopWork();
+    await stages;
+  }
 }
 
-async function storeResult(
+async function writeBatch(
   deps: TagDeps,
   options: TagOptions,
-  post: ClaimedPost,
-  scores: Float32Array,
+  item: Scored,
   summary: TagSummary,
+  logger: Logger,
 ): Promise<void> {
-  const compact = compactScores(scores, options.context, post.tags, options.scoreFloor, options.topK);
-  await deps.predictions.upsert({
-    postId: post.id,
-    modelId: options.modelId,
-    labelIdx: compact.labelIdx,
-    scores: compact.scores,
-    floor: options.scoreFloor,
-    tagsVersion: post.tagsVersion,
+  const results: TaggingResult[] = item.posts.map((post, i) => {
+    const scores = item.scores[i]!;
+    const compact = compactScores(scores, options.context, post.tags, options.scoreFloor, options.topK);
+    return {
+      postId: post.id,
+      tagsVersion: post.tagsVersion,
+      labelIdx: compact.labelIdx,
+      scores: compact.scores,
+      floor: options.scoreFloor,
+      // The diff runs on the full vector; the stored compact form gives the same answer for every threshold above
+      // the floor, so re-diffing later needs no re-inference.
+      drafts: diffPost(options.context, post, scores, 0),
+    };
   });
-  // The diff runs on the full vector: the stored compact form gives the same answer (it keeps every score above
-  // the floor that could cross a threshold, and every score of a tag on the post).
-  const drafts = diffPost(options.context, post, scores, 0);
-  const result = await deps.suggestions.replacePending({
-    postId: post.id,
-    modelId: options.modelId,
-    tagsVersion: post.tagsVersion,
-    drafts,
-  });
-  await deps.posts.markTagged(post.id, options.owner);
-  summary.tagged++;
-  summary.suggestions += result.created;
-  summary.superseded += result.superseded;
+  const stored = await deps.tagging.storeResults({ modelId: options.modelId, owner: options.owner, results });
+  summary.tagged += stored.tagged;
+  summary.suggestions += stored.created;
+  summary.superseded += stored.superseded;
+  if (stored.lostLease.length > 0) {
+    logger.warn({ posts: stored.lostLease }, 'lease lost before the write; results dropped (another worker has them)');
+  }
 }
 
 async function recordFailure(
@@ -147,12 +291,32 @@ async function recordFailure(
   // Network trouble is worth retrying; a file that is corrupt, too large or unsupported will not get better.
   const retry = error instanceof AppError ? error.retryable : true;
   const message = error instanceof AppError ? `${error.code}: ${error.message}` : error.message;
-  await deps.posts.markFailed(post.id, message, { retry, maxAttempts: options.maxAttempts });
-  const willRetry = retry && post.attempts < options.maxAttempts;
-  if (willRetry) summary.retried++;
-  else summary.failed++;
+  const state = await deps.posts.markFailed(post.id, message, {
+    retry,
+    maxAttempts: options.maxAttempts,
+    owner: options.owner,
+  });
+  if (state === 'new') summary.retried++;
+  else if (state === 'failed') summary.failed++;
   logger.warn(
-    { postId: post.remoteId, attempt: `${post.attempts}/${options.maxAttempts}`, willRetry, err: message },
+    {
+      postId: post.remoteId,
+      attempt: `${post.attempts}/${options.maxAttempts}`,
+      willRetry: state === 'new',
+      err: message,
+    },
     'post failed',
   );
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

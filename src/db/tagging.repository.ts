@@ -1,0 +1,135 @@
+/**
+ * The worker's write path for a whole batch of tagged posts, in one transaction and a handful of statements:
+ * store the compact scores, replace each post's pending suggestions, mark the posts tagged. Results for posts whose
+ * lease this worker no longer holds (it expired and another worker took the post) are dropped, so a post is never
+ * scored twice into the suggestions.
+ */
+import type { SuggestionDraft } from '../core/types.js';
+import { Prisma, type PrismaClient } from './generated/client.js';
+import { planReplacement } from './suggestion-plan.js';
+
+export interface TaggingResult {
+  postId: number;
+  /** The post's tagsVersion the scores and the diff saw. */
+  tagsVersion: number;
+  labelIdx: number[];
+  scores: number[];
+  floor: number;
+  drafts: readonly SuggestionDraft[];
+}
+
+export interface StoreResultsInput {
+  modelId: number;
+  /** The lease owner: only posts still leased to it are written. */
+  owner: string;
+  results: readonly TaggingResult[];
+  /** How much stronger a score must be to raise again what a moderator rejected. (Default: 0.1.) */
+  rejectMargin?: number;
+}
+
+export interface StoreResultsSummary {
+  tagged: number;
+  /** Posts whose lease was lost before the write: their results were dropped. */
+  lostLease: number[];
+  created: number;
+  kept: number;
+  superseded: number;
+  suppressed: number;
+}
+
+export class TaggingRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async storeResults(input: StoreResultsInput): Promise<StoreResultsSummary> {
+    const summary: StoreResultsSummary = {
+      tagged: 0,
+      lostLease: [],
+      created: 0,
+      kept: 0,
+      superseded: 0,
+      suppressed: 0,
+    };
+    if (input.results.length === 0) return summary;
+    const ids = input.results.map((r) => r.postId);
+    return this.prisma.$transaction(async (tx) => {
+      // Locking the posts (in id order, so concurrent writers cannot deadlock) serialises this batch against any other
+      // writer of the same posts' suggestions, and proves the leases are still ours.
+      const owned = await tx.$queryRaw<{ id: number }[]>`
+        SELECT id FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'queued' AND lease_owner = ${input.owner}
+        ORDER BY id FOR UPDATE`;
+      const ownedIds = new Set(owned.map((r) => r.id));
+      summary.lostLease = ids.filter((id) => !ownedIds.has(id));
+      const results = input.results.filter((r) => ownedIds.has(r.postId));
+      if (results.length === 0) return summary;
+
+      await tx.$executeRaw`
+        INSERT INTO predictions (post_id, model_id, label_idx, scores, floor, tags_version)
+        VALUES ${Prisma.join(
+          results.map(
+            (r) =>
+              Prisma.sql`(${r.postId}, ${input.modelId}, ${r.labelIdx}::int[], ${r.scores}::real[], ${r.floor}, ${r.tagsVersion})`,
+          ),
+        )}
+        ON CONFLICT (post_id, model_id) DO UPDATE SET label_idx = EXCLUDED.label_idx, scores = EXCLUDED.scores,
+          floor = EXCLUDED.floor, tags_version = EXCLUDED.tags_version, created_at = now()`;
+
+      const existing = await tx.suggestion.findMany({
+        where: {
+          postId: { in: results.map((r) => r.postId) },
+          status: { in: ['pending', 'rejected', 'approved', 'applied', 'already_applied'] },
+        },
+        select: { id: true, postId: true, tag: true, action: true, status: true, score: true },
+      });
+      const byPost = new Map<number, typeof existing>();
+      for (const s of existing) byPost.set(s.postId, [...(byPost.get(s.postId) ?? []), s]);
+      const creates: Prisma.SuggestionCreateManyInput[] = [];
+      const keeps: Prisma.Sql[] = [];
+      const supersede: number[] = [];
+      for (const result of results) {
+        const plan = planReplacement(byPost.get(result.postId) ?? [], result.drafts, input.rejectMargin ?? 0.1);
+        summary.suppressed += plan.suppressed;
+        summary.kept += plan.keep.length;
+        supersede.push(...plan.supersede);
+        for (const { id, draft } of plan.keep) {
+          keeps.push(
+            Prisma.sql`(${id}::int, ${draft.score}::real, ${draft.reason}, ${draft.category}::int, ${result.tagsVersion}::int)`,
+          );
+        }
+        for (const draft of plan.create) {
+          creates.push({
+            postId: result.postId,
+            tag: draft.tag,
+            action: draft.action,
+            category: draft.category,
+            score: draft.score,
+            reason: draft.reason,
+            modelId: input.modelId,
+            tagsVersion: result.tagsVersion,
+          });
+        }
+      }
+      if (supersede.length > 0) {
+        const { count } = await tx.suggestion.updateMany({
+          where: { id: { in: supersede }, status: 'pending' },
+          data: { status: 'superseded', isOpen: null },
+        });
+        summary.superseded = count;
+      }
+      if (keeps.length > 0) {
+        await tx.$executeRaw`
+          UPDATE suggestions AS s SET score = v.score, reason = v.reason, category = v.category,
+            tags_version = v.tags_version, model_id = ${input.modelId}, updated_at = now()
+          FROM (VALUES ${Prisma.join(keeps)}) AS v(id, score, reason, category, tags_version)
+          WHERE s.id = v.id`;
+      }
+      if (creates.length > 0) summary.created = (await tx.suggestion.createMany({ data: creates })).count;
+
+      const { count } = await tx.post.updateMany({
+        where: { id: { in: results.map((r) => r.postId) } },
+        data: { state: 'tagged', taggedAt: new Date(), lastError: null, leaseOwner: null, leaseExpiresAt: null },
+      });
+      summary.tagged = count;
+      return summary;
+    });
+  }
+}
