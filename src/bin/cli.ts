@@ -94,8 +94,29 @@ export function buildProgram(): Command {
     if (!config.booruUrl) throw new ConfigError([`BOORU_URL (or ${flagOf('booruUrl')}) is required for \`run\``]);
     const booruUrl = config.booruUrl;
     const { formatCycle, runCycle, withRepositories } = await commands();
-    const summary = await withRepositories(config, logger, (repos) => runCycle(config, logger, repos, booruUrl));
-    print(options.json ? JSON.stringify(summary) : formatCycle(summary));
+    const { progressBar } = await import('./progress.js');
+    const progress = progressBar('tagging');
+    // SIGINT/SIGTERM: stop claiming, finish or release what is in flight, then exit.
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const summary = await withRepositories(config, logger, (repos) =>
+        runCycle(config, logger, repos, booruUrl, {
+          signal: abort.signal,
+          onTagStart: (total) => progress.start(total),
+          onBatch: (tagged) => progress.update(tagged),
+        }),
+      );
+      progress.stop();
+      print(options.json ? JSON.stringify(summary) : formatCycle(summary));
+      if (abort.signal.aborted) throw new AppError('USAGE', 'interrupted: in-flight posts were finished or released');
+    } finally {
+      progress.stop();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
   });
 
   withSettings(
@@ -223,6 +244,86 @@ export function buildProgram(): Command {
         ? `created ${name} (${options.role})`
         : `created ${name} (${options.role}) with password ${password}`,
     );
+  });
+
+  withSettings(
+    users
+      .command('passwd')
+      .description('set a dashboard account’s password (ends its sessions); prints a generated one unless --password')
+      .argument('<name>', 'user name')
+      .option('--password <password>', 'the new password (default: generated and printed once)'),
+  ).action(async (name: string, options) => {
+    const { config, logger } = runtimeOf(options);
+    const { generatePassword, hashPassword } = await import('../dashboard/auth.js');
+    const { withRepositories } = await commands();
+    const password: string = options.password ?? generatePassword();
+    await withRepositories(config, logger, async (repos) => {
+      const user = await repos.users.findByName(name);
+      if (!user) throw new AppError('NOT_FOUND', `no user named ${name}`);
+      await repos.users.setPassword(user.id, await hashPassword(password));
+      await repos.audit.record({ userId: user.id, actor: 'cli', action: 'passwd', origin: 'cli' });
+    });
+    print(options.password ? `password of ${name} changed` : `password of ${name} changed to ${password}`);
+  });
+
+  withSettings(
+    users
+      .command('token')
+      .description('create a personal API token for an account (printed once)')
+      .argument('<name>', 'user name')
+      .option('--label <label>', 'what the token is for', 'cli'),
+  ).action(async (name: string, options) => {
+    const { config, logger } = runtimeOf(options);
+    const { hashSecret, newSecret } = await import('../dashboard/auth.js');
+    const { TOKEN_PREFIX } = await import('../dashboard/app.js');
+    const { ApiTokenRepository } = await import('../db/api-token.repository.js');
+    const { openRepositories } = await import('./context.js');
+    const secret = `${TOKEN_PREFIX}${newSecret()}`;
+    const { db, repos } = await openRepositories(config, logger);
+    try {
+      const user = await repos.users.findByName(name);
+      if (!user) throw new AppError('NOT_FOUND', `no user named ${name}`);
+      await new ApiTokenRepository(db.prisma).create({
+        userId: user.id,
+        name: options.label,
+        tokenHash: hashSecret(secret),
+      });
+      await repos.audit.record({
+        userId: user.id,
+        actor: 'cli',
+        action: 'token',
+        detail: { name: options.label },
+        origin: 'cli',
+      });
+    } finally {
+      await db.close();
+    }
+    print(secret);
+  });
+
+  withSettings(
+    program
+      .command('worker')
+      .description(
+        'a worker process: the continuous tag loop and, when it is the leader, the schedule (serve --no-dashboard)',
+      ),
+  ).action(async (options) => {
+    const { config, logger } = runtimeOf(options);
+    const { runServe } = await import('./serve.command.js');
+    await runServe(config, logger, { worker: true, dashboard: false, print });
+  });
+
+  withSettings(
+    program
+      .command('status')
+      .description('queue depths, throughput, failures by reason and the workers with their execution provider')
+      .option('--json', 'print the status object'),
+  ).action(async (options) => {
+    const { config, logger } = runtimeOf(options);
+    const { withRepositories } = await commands();
+    const { formatStatus } = await import('./progress.js');
+    const status = await withRepositories(config, logger, (repos) => repos.statusRepo.status());
+    print(options.json ? JSON.stringify(status) : formatStatus(status));
   });
 
   withSettings(

@@ -6,7 +6,8 @@ import type { Logger } from '../shared/logger.js';
 import { AppError } from '../shared/errors.js';
 import { applyApproved, type ApplySummary } from '../worker/apply-approved.job.js';
 import { runOnce } from '../worker/run-once.js';
-import { createBooruClient, loadTagger, openRepositories, policyOf, type Repositories, workerId } from './context.js';
+import { createBooruClient, openRepositories, policyOf, type Repositories } from './context.js';
+import { openService } from './service.js';
 
 export interface CycleSummary {
   booru: string;
@@ -25,39 +26,21 @@ export async function runCycle(
   logger: Logger,
   repos: Repositories,
   baseUrl: string,
-  onBatch?: (tagged: number) => void,
+  hooks: { signal?: AbortSignal; onTagStart?: (total: number) => void; onBatch?: (tagged: number) => void } = {},
 ): Promise<CycleSummary> {
-  const { client, http } = createBooruClient(config, logger, baseUrl);
-  const tagger = await loadTagger(config, logger);
+  const service = await openService(config, logger, repos, baseUrl);
   try {
-    const booru = await repos.boorus.ensure({ name: new URL(baseUrl).host, kind: config.booruKind, baseUrl });
+    const { tagger } = service;
     const model = tagger.model;
-    const modelId = await repos.models.ensure({
-      name: model.name,
-      version: model.version,
-      sha256: model.sha256,
-      family: model.family,
-      purpose: 'tags',
-      labels: [...model.labels],
-      manifest: { ...model.recipe },
-    });
-    await repos.boorus.setActiveModel(booru.id, modelId);
+    const options = await service.tagOptions(hooks.signal ? { signal: hooks.signal } : {});
     const result = await runOnce(
-      { ...repos, booru: client, tagger, logger },
+      { ...repos, booru: service.booru, tagger, logger },
       {
-        booruId: booru.id,
-        modelId,
-        owner: workerId(),
+        ...options,
         policy: policyOf(config),
-        batchSize: config.batchSize,
-        leaseMs: config.leaseMs,
-        maxAttempts: config.maxAttempts,
-        maxMediaBytes: config.maxMediaBytes,
-        timeoutMs: config.httpTimeoutMs,
-        scoreFloor: config.scoreFloor,
-        topK: config.topK,
         maxPosts: config.maxPosts,
-        ...(onBatch ? { onBatch: (s) => onBatch(s.tagged) } : {}),
+        ...(hooks.onTagStart ? { onTagStart: hooks.onTagStart } : {}),
+        ...(hooks.onBatch ? { onBatch: (s: { tagged: number }) => hooks.onBatch?.(s.tagged) } : {}),
       },
     );
     return {
@@ -80,8 +63,7 @@ export async function runCycle(
       seconds: Math.round(result.seconds * 1000) / 1000,
     };
   } finally {
-    await tagger.close();
-    await http.close();
+    await service.close();
   }
 }
 

@@ -2,13 +2,16 @@
  * The composition root's building blocks: each entry point builds only what it uses, from the config, by
  * constructor injection. Nothing here is a module-level singleton.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DanbooruClient } from '../booru/danbooru.client.js';
 import { BooruHttp } from '../booru/http.js';
-import { type Config, PACKAGE_ROOT, userAgentOf } from '../config/config.js';
+import { type Config, PACKAGE_ROOT, SETTINGS, userAgentOf } from '../config/config.js';
+import { MCUT_FLOORS, parseTagThresholds, type TagThresholdOverride } from '../core/thresholds.js';
 import { defaultDiffPolicy, type DiffPolicy } from '../core/tag-diff.js';
 import { TagCategory } from '../core/types.js';
+import { ApiTokenRepository } from '../db/api-token.repository.js';
 import { AuditRepository } from '../db/audit.repository.js';
 import { BooruRepository } from '../db/booru.repository.js';
 import { CursorRepository } from '../db/cursor.repository.js';
@@ -16,11 +19,13 @@ import { type Database, openDatabase } from '../db/database.js';
 import { ModelRepository } from '../db/model.repository.js';
 import { PostRepository } from '../db/post.repository.js';
 import { PredictionRepository } from '../db/prediction.repository.js';
+import { ReviewRepository } from '../db/review.repository.js';
+import { StatusRepository } from '../db/status.repository.js';
 import { SuggestionRepository } from '../db/suggestion.repository.js';
 import { TagRepository } from '../db/tag.repository.js';
 import { TaggingRepository } from '../db/tagging.repository.js';
 import { UserRepository } from '../db/user.repository.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { OnnxTagger } from '../tagger/onnx-tagger.js';
 
@@ -42,6 +47,9 @@ export interface Repositories {
   tagging: TaggingRepository;
   users: UserRepository;
   audit: AuditRepository;
+  review: ReviewRepository;
+  apiTokens: ApiTokenRepository;
+  statusRepo: StatusRepository;
 }
 
 export async function openRepositories(
@@ -68,6 +76,9 @@ export async function openRepositories(
       tagging: new TaggingRepository(prisma),
       users: new UserRepository(prisma),
       audit: new AuditRepository(prisma),
+      review: new ReviewRepository(prisma),
+      apiTokens: new ApiTokenRepository(prisma),
+      statusRepo: new StatusRepository(prisma),
     },
   };
 }
@@ -99,21 +110,54 @@ export async function loadTagger(config: Config, logger: Logger): Promise<OnnxTa
     device: config.device,
     threads: config.threads || undefined,
     maxPixels: config.maxPixels,
+    decodeTimeoutSeconds: config.decodeTimeoutS,
+    ...(config.deviceBatch > 0 ? { maxBatch: config.deviceBatch } : {}),
     logger,
   });
 }
 
-/** The diff policy from the configured thresholds. */
-export function policyOf(config: Config): DiffPolicy {
+/**
+ * The diff policy from the configured thresholds. Per-tag thresholds: the model's manifest (`thresholds` keyed by
+ * tag name), overridden by the operator's TAGGER_THRESHOLDS_FILE. A manifest's category thresholds (`general`,
+ * `character`) replace the built-in defaults only while the operator leaves that setting at its default.
+ */
+export function policyOf(
+  config: Config,
+  model?: { manifestThresholds?: Readonly<Record<string, number>> },
+): DiffPolicy {
   const removable = new Set<number>(config.removeCategories.map((name) => TagCategory[name]));
+  const fromModel = model?.manifestThresholds ?? {};
+  const categoryThreshold = (name: 'general' | 'character', configured: number): number => {
+    const builtIn = Number(SETTINGS[name === 'general' ? 'thresholdGeneral' : 'thresholdCharacter'].default);
+    return configured === builtIn ? (fromModel[name] ?? configured) : configured;
+  };
+  const perTag = new Map<string, TagThresholdOverride>();
+  for (const [name, value] of Object.entries(fromModel)) {
+    if (!(name in TagCategory)) perTag.set(name, { add: value });
+  }
+  if (config.thresholdsFile) {
+    let text: string;
+    try {
+      text = readFileSync(config.thresholdsFile, 'utf8');
+    } catch (error) {
+      throw new ConfigError([`TAGGER_THRESHOLDS_FILE=${config.thresholdsFile}: ${(error as Error).message}`]);
+    }
+    try {
+      for (const [tag, override] of parseTagThresholds(text, config.thresholdsFile)) perTag.set(tag, override);
+    } catch (error) {
+      throw new ConfigError([`TAGGER_THRESHOLDS_FILE: ${(error as Error).message}`]);
+    }
+  }
   return defaultDiffPolicy({
     addThresholds: new Map([
-      [TagCategory.general, config.thresholdGeneral],
-      [TagCategory.character, config.thresholdCharacter],
+      [TagCategory.general, categoryThreshold('general', config.thresholdGeneral)],
+      [TagCategory.character, categoryThreshold('character', config.thresholdCharacter)],
     ]),
     removeThreshold: config.thresholdRemove,
     removableCategories: removable,
     ratingMargin: config.ratingMargin,
+    perTag,
+    mcut: new Map(config.mcut.map((name) => [TagCategory[name], MCUT_FLOORS[name]])),
   });
 }
 

@@ -6,12 +6,18 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Config } from '../config/config.js';
 import { buildDashboard } from '../dashboard/app.js';
+import { dashboardOptionsOf } from '../dashboard/options.js';
+import { ApiTokenRepository } from '../db/api-token.repository.js';
+import { ReviewRepository } from '../db/review.repository.js';
 import { generatePassword, hashPassword } from '../dashboard/auth.js';
 import { makeDemoPosts } from '../demo/demo-posts.js';
 import { FakeDanbooruServer } from '../demo/fake-danbooru.server.js';
 import type { Logger } from '../shared/logger.js';
-import { startSchedule } from '../worker/schedule.js';
-import { applyCycle, formatCycle, runCycle } from './commands.js';
+import { createLeaderLock } from '../db/leader-lock.js';
+import { formatCycle, runCycle } from './commands.js';
+import { startWorker } from './jobs.js';
+import { untilSignal } from './serve.command.js';
+import { openService } from './service.js';
 import { openRepositories } from './context.js';
 
 export interface DemoOptions {
@@ -49,23 +55,27 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
 
     const password = generatePassword();
     await repos.users.create({ name: 'demo', role: 'admin', passwordHash: await hashPassword(password) });
-    const web = await buildDashboard({ ...repos, logger });
-    const address = await web.listen({ host: config.host, port: config.port });
-    const schedule = startSchedule(
+    const web = await buildDashboard(
       {
-        'crawl-and-tag': () => runCycle(config, logger, repos, started.url),
-        'apply-approved': () => applyCycle(config, logger, repos, started.url),
+        ...repos,
+        review: new ReviewRepository(db.prisma),
+        apiTokens: new ApiTokenRepository(db.prisma),
+        logger,
       },
-      logger,
+      dashboardOptionsOf(config),
     );
+    const address = await web.listen({ host: config.host, port: config.port });
+    const service = await openService(config, logger, repos, started.url);
+    const worker = startWorker(config, logger, repos, service, {
+      leader: createLeaderLock(undefined, logger),
+      tag: true,
+    });
     options.print(
       `\ndashboard  ${address}/\nlogin      demo / ${password}\n(approved changes are written back to the demo booru every minute; Ctrl-C stops)`,
     );
-    await new Promise<void>((resolveStop) => {
-      process.once('SIGINT', () => resolveStop());
-      process.once('SIGTERM', () => resolveStop());
-    });
-    await schedule.stop();
+    await untilSignal(logger);
+    await worker.stop();
+    await service.close();
     await web.close();
   } finally {
     await closeAll();

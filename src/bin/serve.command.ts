@@ -1,14 +1,20 @@
 /**
- * `serve`: the schedule (crawl → tag → suggest, apply) and the dashboard in one process, with graceful shutdown
- * on SIGINT/SIGTERM.
+ * `serve` and `worker`: the leader-gated schedule, the continuous tag loop and the dashboard in one process (`worker`
+ * is `serve --no-dashboard`). SIGINT/SIGTERM stop claiming, let in-flight posts finish within the drain timeout,
+ * release the rest, and exit; a second signal exits at once (leases expire and another worker takes over).
  */
 import type { Config } from '../config/config.js';
 import { buildDashboard } from '../dashboard/app.js';
+import { dashboardOptionsOf } from '../dashboard/options.js';
+import { ApiTokenRepository } from '../db/api-token.repository.js';
+import { ReviewRepository } from '../db/review.repository.js';
+import { createLeaderLock } from '../db/leader-lock.js';
+import { toPrometheus } from '../db/status.repository.js';
 import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { startSchedule } from '../worker/schedule.js';
-import { applyCycle, runCycle } from './commands.js';
 import { openRepositories } from './context.js';
+import { type RunningWorker, startWorker } from './jobs.js';
+import { openService, type Service } from './service.js';
 
 export interface ServeOptions {
   worker: boolean;
@@ -16,36 +22,60 @@ export interface ServeOptions {
   print: (text: string) => void;
 }
 
+/** Resolves on the first SIGINT/SIGTERM; a second one exits the process at once. */
+export function untilSignal(logger: Logger): Promise<string> {
+  return new Promise((resolve) => {
+    const first = (signal: string) => {
+      logger.info({ signal }, 'shutting down: finishing in-flight work (signal again to exit now)');
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve(signal);
+    };
+    process.once('SIGINT', first);
+    process.once('SIGTERM', first);
+  });
+}
+
 export async function runServe(config: Config, logger: Logger, options: ServeOptions): Promise<void> {
   if (options.worker && !config.booruUrl) {
     throw new ConfigError(['BOORU_URL (or --booru-url) is required unless --no-worker']);
   }
+  const stopped = untilSignal(logger);
   const { db, repos } = await openRepositories(config, logger);
-  const booruUrl = config.booruUrl;
-  const schedule =
-    options.worker && booruUrl
-      ? startSchedule(
+  let service: Service | null = null;
+  let worker: RunningWorker | null = null;
+  try {
+    if (options.worker && config.booruUrl) {
+      service = await openService(config, logger, repos, config.booruUrl);
+      worker = startWorker(config, logger, repos, service, {
+        leader: createLeaderLock(config.databaseUrl, logger),
+        tag: true,
+      });
+      options.print(
+        `worker tagging ${config.booruUrl} with ${service.tagger.model.name} on ${service.tagger.provider}`,
+      );
+    }
+    const web = options.dashboard
+      ? await buildDashboard(
           {
-            'crawl-and-tag': () => runCycle(config, logger, repos, booruUrl),
-            'apply-approved': () => applyCycle(config, logger, repos, booruUrl),
+            ...repos,
+            review: new ReviewRepository(db.prisma),
+            apiTokens: new ApiTokenRepository(db.prisma),
+            logger,
           },
-          logger,
+          dashboardOptionsOf(config),
         )
       : null;
-  const web = options.dashboard ? await buildDashboard({ ...repos, logger }) : null;
-  if (web) {
-    const address = await web.listen({ host: config.host, port: config.port });
-    options.print(`dashboard on ${address}`);
+    // Prometheus scrapes without a session; the numbers are counts, no booru content. Bind to a private address.
+    web?.get('/metrics', async (_request, reply) =>
+      reply.type('text/plain; version=0.0.4').send(toPrometheus(await repos.statusRepo.status())),
+    );
+    if (web) options.print(`dashboard on ${await web.listen({ host: config.host, port: config.port })}`);
+    await stopped;
+    await worker?.stop();
+    await web?.close();
+  } finally {
+    await service?.close();
+    await db.close();
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await schedule?.stop();
-  await web?.close();
-  await db.close();
 }

@@ -52,9 +52,12 @@ export const SETTINGS = {
   /** Execution provider: auto (GPU when present, else CPU), cpu, cuda, webgpu. (Default: auto.) */
   device: {
     env: 'DEVICE',
-    schema: z.enum(['auto', 'cpu', 'cuda', 'webgpu']),
+    schema: z
+      .string()
+      .regex(/^(auto|cpu|cuda|cuda:\d{1,2}|webgpu)$/, 'expected auto, cpu, cuda, cuda:N or webgpu')
+      .transform((v) => v as 'auto' | 'cpu' | 'cuda' | `cuda:${number}` | 'webgpu'),
     default: 'auto',
-    doc: 'auto | cpu | cuda | webgpu',
+    doc: 'auto, cpu, cuda, cuda:N (GPU N) or webgpu',
   },
   /** Port of the web server (dashboard, API, /healthz). (Default: 8080.) */
   port: { env: 'PORT', schema: intIn(0, 65535), default: '8080', doc: 'web server port' },
@@ -155,8 +158,105 @@ export const SETTINGS = {
     default: '300000',
     doc: 'how long a claimed post stays leased, ms',
   },
+  /** Images per model run; 0 = the provider's default (CPU 8, CUDA 32, WebGPU 16), halved on GPU out-of-memory. (Default: 0.) */
+  deviceBatch: {
+    env: 'TAGGER_DEVICE_BATCH',
+    schema: intIn(0, 1024),
+    default: '0',
+    doc: 'images per model run, 0 = per device (cpu 8, cuda 32, webgpu 16)',
+  },
+  /** Longest one image decode may take, in seconds. (Default: 30.) */
+  decodeTimeoutS: {
+    env: 'TAGGER_DECODE_TIMEOUT_S',
+    schema: intIn(1, 3600),
+    default: '30',
+    doc: 'longest image decode, seconds',
+  },
+  /** Per-tag thresholds file (JSON `{"tag": 0.5}` or CSV `tag,add,remove`), overriding the category ones. (Default: none.) */
+  thresholdsFile: {
+    env: 'TAGGER_THRESHOLDS_FILE',
+    schema: z.string().min(1),
+    doc: 'per-tag thresholds, JSON or CSV tag,add,remove',
+  },
+  /** Categories whose add threshold is MCut over each image's scores instead of the fixed one. (Default: none.) */
+  mcut: {
+    env: 'TAGGER_MCUT',
+    schema: list.pipe(z.array(z.enum(['general', 'character']))),
+    default: '',
+    doc: 'comma list of general, character: use MCut thresholds',
+  },
+  /** Where `models fetch` installs and `models list` looks. (Default: <data dir>/models.) */
+  modelsDir: {
+    env: 'TAGGER_MODELS_DIR',
+    schema: z.string().min(1),
+    doc: 'installed models folder; unset ⇒ <data dir>/models',
+  },
+  /** A mirror for `models fetch`: https://host/path is fetched from <mirror>/host/path. (Default: the origin.) */
+  modelsMirror: {
+    env: 'TAGGER_MODELS_MIRROR',
+    schema: z.url(),
+    doc: 'base URL mirroring the model hosts, e.g. http://127.0.0.1:9000',
+  },
   /** Stop a `run --once` after this many new posts (0 = no limit). (Default: 0.) */
   maxPosts: { env: 'TAGGER_MAX_POSTS', schema: intIn(0, 100_000_000), default: '0', doc: 'posts per run, 0 = all' },
+  /** Parallel media downloads per worker. (Default: 8.) */
+  downloadConcurrency: {
+    env: 'TAGGER_DOWNLOAD_CONCURRENCY',
+    schema: intIn(1, 256),
+    default: '8',
+    doc: 'parallel image downloads per worker',
+  },
+  /** Parallel image decodes per worker. (Default: 2.) */
+  decodeConcurrency: {
+    env: 'TAGGER_DECODE_CONCURRENCY',
+    schema: intIn(1, 64),
+    default: '2',
+    doc: 'parallel image decodes per worker',
+  },
+  /** Longest wait for a full inference batch before running a partial one, ms. (Default: 100.) */
+  maxBatchWaitMs: {
+    env: 'TAGGER_MAX_BATCH_WAIT_MS',
+    schema: intIn(0, 60_000),
+    default: '100',
+    doc: 'longest wait to fill a batch, ms',
+  },
+  /** On SIGINT/SIGTERM, how long in-flight posts may take before they are released, ms. (Default: 30000.) */
+  drainTimeoutMs: {
+    env: 'TAGGER_DRAIN_TIMEOUT_MS',
+    schema: intIn(0, 600_000),
+    default: '30000',
+    doc: 'graceful shutdown limit, ms',
+  },
+  /** How often an idle worker looks for new posts, ms. (Default: 2000.) */
+  pollMs: { env: 'TAGGER_POLL_MS', schema: intIn(50, 600_000), default: '2000', doc: 'idle worker poll interval, ms' },
+  /** How long a dashboard sign-in lasts, in hours. (Default: 12.) */
+  sessionHours: {
+    env: 'TAGGER_SESSION_HOURS',
+    schema: intIn(1, 24 * 90),
+    default: '12',
+    doc: 'dashboard session lifetime, hours',
+  },
+  /** Mark dashboard cookies Secure; set it when the dashboard is served over HTTPS. (Default: false.) */
+  secureCookies: {
+    env: 'TAGGER_SECURE_COOKIES',
+    schema: bool,
+    default: 'false',
+    doc: 'Secure cookies (dashboard behind HTTPS)',
+  },
+  /** Failed dashboard sign-ins allowed per account name per window (4× per address). (Default: 5.) */
+  loginMaxFailures: {
+    env: 'TAGGER_LOGIN_MAX_FAILURES',
+    schema: intIn(1, 1000),
+    default: '5',
+    doc: 'failed sign-ins per name per window',
+  },
+  /** Login throttle window, in minutes. (Default: 15.) */
+  loginWindowMinutes: {
+    env: 'TAGGER_LOGIN_WINDOW_MINUTES',
+    schema: intIn(1, 24 * 60),
+    default: '15',
+    doc: 'login throttle window, minutes',
+  },
 } as const satisfies Record<string, Setting>;
 
 interface Setting {

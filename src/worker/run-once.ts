@@ -41,6 +41,8 @@ export interface RunOnceOptions {
   maxBatchWaitMs?: number;
   signal?: AbortSignal;
   drainTimeoutMs?: number;
+  /** Called after the crawl with the number of posts waiting to be tagged. */
+  onTagStart?: (total: number) => void;
   onBatch?: (summary: TagSummary) => void;
 }
 
@@ -57,6 +59,8 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
     minMediaSize: deps.tagger.inputSize,
     maxPosts: options.maxPosts,
   });
+  const counts = await deps.posts.countByState(options.booruId);
+  options.onTagStart?.(counts.new + counts.queued);
   const { facts, implications } = await deps.tags.loadFacts(options.booruId);
   const context = buildDiffContext(deps.tagger.labels, facts, implications, options.policy);
   const tag = await tagPendingPosts(deps, { ...options, context });

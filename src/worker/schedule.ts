@@ -1,6 +1,8 @@
 /**
  * The whole timetable of periodic jobs, in one place. A job never overlaps itself (node-cron's `noOverlap`): a tick
- * that arrives while the previous run is still going is skipped and logged.
+ * that arrives while the previous run is still going is skipped and logged. With several processes on one database,
+ * only the leader (the holder of a PostgreSQL advisory lock, see src/db/leader-lock.ts) runs the timetable; tagging
+ * itself is not scheduled: every worker process claims posts continuously.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { coerceError } from '../shared/errors.js';
@@ -8,8 +10,8 @@ import type { Logger } from '../shared/logger.js';
 
 /** Job name → cron line (with seconds). */
 export const SCHEDULE = {
-  /** Crawl new posts, tag them and store suggestions. */
-  'crawl-and-tag': '0 * * * * *',
+  /** List posts newer than the cursor and queue them for tagging. */
+  'crawl-new-posts': '0 * * * * *',
   /** Write approved suggestions back to the booru. */
   'apply-approved': '30 * * * * *',
 } as const;
@@ -24,7 +26,12 @@ export interface RunningSchedule {
 }
 
 /** Starts every job of {@link SCHEDULE}; each must have exactly one handler (checked by the type and at start). */
-export function startSchedule(handlers: JobHandlers, logger: Logger): RunningSchedule {
+export interface ScheduleOptions {
+  /** Whether this process may run the timetable now (leadership); asked at every tick. (Default: always.) */
+  isLeader?: () => Promise<boolean>;
+}
+
+export function startSchedule(handlers: JobHandlers, logger: Logger, options: ScheduleOptions = {}): RunningSchedule {
   const tasks = new Map<JobName, ScheduledTask>();
   for (const name of Object.keys(SCHEDULE) as JobName[]) {
     const handler = handlers[name];
@@ -33,6 +40,10 @@ export function startSchedule(handlers: JobHandlers, logger: Logger): RunningSch
     const task = cron.schedule(
       SCHEDULE[name],
       async () => {
+        if (options.isLeader && !(await options.isLeader().catch(() => false))) {
+          log.debug('not the leader; tick skipped');
+          return;
+        }
         const started = performance.now();
         try {
           const result = await handler();

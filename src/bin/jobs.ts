@@ -1,0 +1,89 @@
+/**
+ * The handlers of every scheduled job (src/worker/schedule.ts), wired once for `serve`, `worker` and `demo`, and the
+ * continuous tag loop every worker process runs.
+ */
+import { hostname } from 'node:os';
+import type { Config } from '../config/config.js';
+import type { LeaderLock } from '../db/leader-lock.js';
+import { coerceError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { applyApproved } from '../worker/apply-approved.job.js';
+import { crawlNewPosts } from '../worker/crawl-posts.job.js';
+import { type JobHandlers, type RunningSchedule, startSchedule } from '../worker/schedule.js';
+import { tagPendingPosts } from '../worker/tag-posts.job.js';
+import type { Repositories } from './context.js';
+import type { Service } from './service.js';
+
+export function buildJobHandlers(config: Config, logger: Logger, repos: Repositories, service: Service): JobHandlers {
+  return {
+    'crawl-new-posts': () =>
+      crawlNewPosts(
+        { booru: service.booru, posts: repos.posts, cursors: repos.cursors, logger },
+        { booruId: service.booruId, minMediaSize: service.tagger.inputSize, maxPosts: 0 },
+      ),
+    'apply-approved': () => applyApproved({ ...repos, booru: service.booru, logger }, { booruId: service.booruId }),
+  };
+}
+
+export interface RunningWorker {
+  /** Stops the schedule and the tag loop; in-flight posts finish or are released within the drain timeout. */
+  stop(): Promise<void>;
+}
+
+/** Starts the leader-gated schedule and (unless `tag: false`) the continuous tag loop. */
+export function startWorker(
+  config: Config,
+  logger: Logger,
+  repos: Repositories,
+  service: Service,
+  options: { leader: LeaderLock; tag: boolean },
+): RunningWorker {
+  const schedule: RunningSchedule = startSchedule(buildJobHandlers(config, logger, repos, service), logger, {
+    isLeader: () => options.leader.ensureLeader(),
+  });
+  // A fresh process crawls at once instead of waiting for the first tick (only the leader does).
+  void options.leader
+    .ensureLeader()
+    .then((leader) => (leader ? schedule.runNow('crawl-new-posts') : undefined))
+    .catch((error) => logger.warn({ err: coerceError(error) }, 'first crawl failed'));
+  const abort = new AbortController();
+  const me = { id: service.owner, host: hostname(), pid: process.pid, provider: service.tagger.provider };
+  let tagged = 0;
+  const report = () => repos.statusRepo.beatWorker(me.id, tagged).catch(() => {});
+  const beat = setInterval(report, 15_000);
+  beat.unref();
+  const loop = options.tag
+    ? (async () => {
+        await repos.statusRepo
+          .registerWorker({ ...me, model: `${service.tagger.model.name} ${service.tagger.model.version}` })
+          .catch((error) => logger.warn({ err: coerceError(error) }, 'could not register the worker'));
+        while (!abort.signal.aborted) {
+          try {
+            const tagOptions = await service.tagOptions({
+              follow: true,
+              pollMs: config.pollMs,
+              signal: abort.signal,
+              onBatch: (summary) => {
+                tagged = summary.tagged;
+              },
+            });
+            await tagPendingPosts({ ...repos, booru: service.booru, tagger: service.tagger, logger }, tagOptions);
+          } catch (error) {
+            // The database or the booru went away: wait, then start over (claims are leases; nothing is lost).
+            logger.error({ err: coerceError(error) }, 'tag loop failed; restarting in 5 s');
+            await new Promise((resolve) => setTimeout(resolve, 5000).unref());
+          }
+        }
+      })()
+    : Promise.resolve();
+  return {
+    async stop() {
+      abort.abort();
+      clearInterval(beat);
+      await schedule.stop();
+      await loop;
+      await options.leader.release();
+      if (options.tag) await repos.statusRepo.removeWorker(me.id).catch(() => {});
+    },
+  };
+}

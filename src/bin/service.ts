@@ -1,0 +1,89 @@
+/**
+ * The pieces every long-running or one-shot command shares: the booru client, the tagger, the booru and model rows,
+ * and the options of the tag pipeline, all from the config. `serve`, `worker`, `run --once` and `demo` use exactly
+ * this code, so they behave alike.
+ */
+import type { BooruClient } from '../booru/booru-client.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../shared/logger.js';
+import type { Tagger } from '../tagger/tagger.js';
+import { buildDiffContext } from '../worker/diff-context.js';
+import type { TagOptions } from '../worker/tag-posts.job.js';
+import { createBooruClient, loadTagger, policyOf, type Repositories, workerId } from './context.js';
+
+export interface Service {
+  booru: BooruClient;
+  tagger: Tagger;
+  booruId: number;
+  modelId: number;
+  baseUrl: string;
+  /** This process's lease owner id (host:pid). */
+  owner: string;
+  /** The options of the tag pipeline, with the diff context built from the tag facts stored now. */
+  tagOptions(extra?: Partial<TagOptions>): Promise<TagOptions>;
+  close(): Promise<void>;
+}
+
+export async function openService(
+  config: Config,
+  logger: Logger,
+  repos: Repositories,
+  baseUrl: string,
+): Promise<Service> {
+  const { client, http } = createBooruClient(config, logger, baseUrl);
+  let tagger: Tagger | null = null;
+  try {
+    tagger = await loadTagger(config, logger);
+    const booru = await repos.boorus.ensure({ name: new URL(baseUrl).host, kind: config.booruKind, baseUrl });
+    const model = tagger.model;
+    const modelId = await repos.models.ensure({
+      name: model.name,
+      version: model.version,
+      sha256: model.sha256,
+      family: model.family,
+      purpose: 'tags',
+      labels: [...model.labels],
+      manifest: { ...model.recipe },
+    });
+    await repos.boorus.setActiveModel(booru.id, modelId);
+    const loaded = tagger;
+    const owner = workerId();
+    return {
+      booru: client,
+      tagger: loaded,
+      booruId: booru.id,
+      modelId,
+      baseUrl,
+      owner,
+      async tagOptions(extra = {}) {
+        const { facts, implications } = await repos.tags.loadFacts(booru.id);
+        return {
+          booruId: booru.id,
+          modelId,
+          context: buildDiffContext(loaded.labels, facts, implications, policyOf(config)),
+          owner,
+          batchSize: config.batchSize,
+          leaseMs: config.leaseMs,
+          maxAttempts: config.maxAttempts,
+          maxMediaBytes: config.maxMediaBytes,
+          timeoutMs: config.httpTimeoutMs,
+          scoreFloor: config.scoreFloor,
+          topK: config.topK,
+          downloadConcurrency: config.downloadConcurrency,
+          decodeConcurrency: config.decodeConcurrency,
+          maxBatchWaitMs: config.maxBatchWaitMs,
+          drainTimeoutMs: config.drainTimeoutMs,
+          ...extra,
+        };
+      },
+      async close() {
+        await loaded.close();
+        await http.close();
+      },
+    };
+  } catch (error) {
+    await tagger?.close();
+    await http.close();
+    throw error;
+  }
+}

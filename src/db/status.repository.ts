@@ -1,0 +1,132 @@
+/**
+ * What the service is doing, from the database: queue depths, throughput, failures by reason, the worker processes
+ * and their execution providers. Feeds `booru-tagger status`, the status page and /metrics.
+ */
+import type { PrismaClient } from './generated/client.js';
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  provider: string;
+  model: string;
+  startedAt: Date;
+  lastSeenAt: Date;
+  tagged: number;
+}
+
+export interface ServiceStatus {
+  posts: Record<string, number>;
+  suggestions: Record<string, number>;
+  /** Posts tagged per minute, over the last minute, 10 minutes and hour. */
+  throughput: { lastMinute: number; last10Minutes: number; lastHour: number };
+  /** Failed posts grouped by error code (the part of last_error before the first colon). */
+  failuresByReason: { reason: string; count: number }[];
+  skippedByReason: { reason: string; count: number }[];
+  /** Workers seen in the last two minutes. */
+  workers: WorkerInfo[];
+}
+
+/** A worker that has not reported for this long is considered gone. */
+export const WORKER_STALE_MS = 120_000;
+
+export class StatusRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async registerWorker(worker: {
+    id: string;
+    host: string;
+    pid: number;
+    provider: string;
+    model: string;
+  }): Promise<void> {
+    await this.prisma.worker.upsert({
+      where: { id: worker.id },
+      create: worker,
+      update: { ...worker, startedAt: new Date(), lastSeenAt: new Date(), tagged: 0 },
+    });
+  }
+
+  async beatWorker(id: string, tagged: number): Promise<void> {
+    await this.prisma.worker.updateMany({ where: { id }, data: { lastSeenAt: new Date(), tagged } });
+  }
+
+  async removeWorker(id: string): Promise<void> {
+    await this.prisma.worker.deleteMany({ where: { id } });
+  }
+
+  async status(now = new Date()): Promise<ServiceStatus> {
+    const [posts, suggestions, throughput, failures, skipped, workers] = await Promise.all([
+      this.prisma.post.groupBy({ by: ['state'], _count: { _all: true } }),
+      this.prisma.suggestion.groupBy({ by: ['status'], _count: { _all: true } }),
+      this.prisma.$queryRaw<{ m1: bigint; m10: bigint; h1: bigint }[]>`
+        SELECT count(*) FILTER (WHERE tagged_at > ${now}::timestamptz - interval '1 minute') AS m1,
+               count(*) FILTER (WHERE tagged_at > ${now}::timestamptz - interval '10 minutes') AS m10,
+               count(*) AS h1
+        FROM posts WHERE tagged_at > ${now}::timestamptz - interval '1 hour'`,
+      this.prisma.$queryRaw<{ reason: string; count: bigint }[]>`
+        SELECT coalesce(split_part(last_error, ':', 1), 'unknown') AS reason, count(*) AS count
+        FROM posts WHERE state = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20`,
+      this.prisma.$queryRaw<{ reason: string; count: bigint }[]>`
+        SELECT coalesce(skip_reason, 'unknown') AS reason, count(*) AS count
+        FROM posts WHERE state = 'skipped' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20`,
+      this.prisma.worker.findMany({
+        where: { lastSeenAt: { gt: new Date(now.getTime() - WORKER_STALE_MS) } },
+        orderBy: { id: 'asc' },
+      }),
+    ]);
+    const t = throughput[0];
+    return {
+      posts: Object.fromEntries(posts.map((p) => [p.state, p._count._all])),
+      suggestions: Object.fromEntries(suggestions.map((s) => [s.status, s._count._all])),
+      throughput: {
+        lastMinute: Number(t?.m1 ?? 0),
+        last10Minutes: Math.round((Number(t?.m10 ?? 0) / 10) * 10) / 10,
+        lastHour: Math.round((Number(t?.h1 ?? 0) / 60) * 10) / 10,
+      },
+      failuresByReason: failures.map((f) => ({ reason: f.reason, count: Number(f.count) })),
+      skippedByReason: skipped.map((s) => ({ reason: s.reason, count: Number(s.count) })),
+      workers,
+    };
+  }
+}
+
+/** The status in Prometheus' text exposition format (all gauges: the values are the database's, cluster-wide). */
+export function toPrometheus(status: ServiceStatus): string {
+  const lines: string[] = [];
+  const metric = (name: string, help: string, samples: [Record<string, string>, number][]) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [labels, value] of samples) {
+      const text = Object.entries(labels)
+        .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+        .join(',');
+      lines.push(`${name}${text ? `{${text}}` : ''} ${value}`);
+    }
+  };
+  metric(
+    'booru_tagger_posts',
+    'Posts by pipeline state.',
+    Object.entries(status.posts).map(([state, n]) => [{ state }, n]),
+  );
+  metric(
+    'booru_tagger_suggestions',
+    'Suggestions by status.',
+    Object.entries(status.suggestions).map(([s, n]) => [{ status: s }, n]),
+  );
+  metric('booru_tagger_tagged_per_minute', 'Posts tagged per minute over a window.', [
+    [{ window: '1m' }, status.throughput.lastMinute],
+    [{ window: '10m' }, status.throughput.last10Minutes],
+    [{ window: '1h' }, status.throughput.lastHour],
+  ]);
+  metric(
+    'booru_tagger_failed_posts',
+    'Failed posts by reason.',
+    status.failuresByReason.map((f) => [{ reason: f.reason }, f.count]),
+  );
+  metric(
+    'booru_tagger_worker_tagged',
+    'Posts tagged by each live worker since it started.',
+    status.workers.map((w) => [{ worker: w.id, provider: w.provider, model: w.model }, w.tagged]),
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,156 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BooruRepository } from '../../src/db/booru.repository.js';
+import { ModelRepository } from '../../src/db/model.repository.js';
+import { PostRepository } from '../../src/db/post.repository.js';
+import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
+import { TaggingRepository, type TaggingResult } from '../../src/db/tagging.repository.js';
+import { aDraft, aPostUpsert } from '../helpers/factories.js';
+import { useTestDatabase } from '../helpers/test-db.js';
+
+describe('TaggingRepository', () => {
+  const database = useTestDatabase();
+  let booruId: number;
+  let modelId: number;
+  let posts: PostRepository;
+  let suggestions: SuggestionRepository;
+  let sut: TaggingRepository;
+  let nextRemoteId = 1;
+
+  beforeAll(async () => {
+    const { prisma } = database();
+    booruId = (await new BooruRepository(prisma).ensure({ name: 't', kind: 'danbooru', baseUrl: 'http://t.test' })).id;
+    modelId = await new ModelRepository(prisma).ensure({
+      name: 'm',
+      version: '1',
+      sha256: 'b'.repeat(64),
+      family: 'wd',
+      purpose: 'tags',
+      labels: [],
+      manifest: {},
+    });
+    posts = new PostRepository(prisma);
+    suggestions = new SuggestionRepository(prisma);
+    sut = new TaggingRepository(prisma);
+  });
+
+  /** Crawls `n` new posts and claims them for `owner`. */
+  async function claimed(n: number, owner = 'w1') {
+    const rows = Array.from({ length: n }, () => aPostUpsert({ remoteId: nextRemoteId++ }));
+    await posts.upsertMany(booruId, rows);
+    return posts.claimBatch({ booruId, owner, limit: n, leaseMs: 60_000 });
+  }
+
+  function resultOf(post: { id: number; tagsVersion: number }, tags: string[]): TaggingResult {
+    return {
+      postId: post.id,
+      tagsVersion: post.tagsVersion,
+      labelIdx: [0, 3],
+      scores: [0.5, 0.25],
+      floor: 0.01,
+      drafts: tags.map((tag) => aDraft({ tag })),
+    };
+  }
+
+  describe('storeResults', () => {
+    it('should store scores, suggestions and the tagged state of a whole batch', async () => {
+      const batch = await claimed(50);
+      const summary = await sut.storeResults({
+        modelId,
+        owner: 'w1',
+        results: batch.map((post, i) => resultOf(post, i % 2 === 0 ? ['cat_ears', 'smile'] : [])),
+      });
+      expect(summary).toMatchObject({ tagged: 50, lostLease: [], created: 50, kept: 0, superseded: 0 });
+      const { prisma } = database();
+      const ids = batch.map((p) => p.id);
+      expect(await prisma.prediction.count({ where: { postId: { in: ids } } })).toBe(50);
+      const stored = await prisma.prediction.findFirst({ where: { postId: ids[0] } });
+      expect(stored).toMatchObject({ labelIdx: [0, 3], scores: [0.5, 0.25], floor: expect.closeTo(0.01, 6) });
+      expect(await prisma.post.count({ where: { id: { in: ids }, state: 'tagged', leaseOwner: null } })).toBe(50);
+    });
+
+    it('should drop the results of posts whose lease another worker took over', async () => {
+      const [mine, stolen] = await claimed(2, 'w1');
+      const { prisma } = database();
+      await prisma.post.update({ where: { id: stolen!.id }, data: { leaseOwner: 'w2' } });
+      const summary = await sut.storeResults({
+        modelId,
+        owner: 'w1',
+        results: [resultOf(mine!, ['a']), resultOf(stolen!, ['b'])],
+      });
+      expect(summary).toMatchObject({ tagged: 1, lostLease: [stolen!.id], created: 1 });
+      expect(await prisma.prediction.count({ where: { postId: stolen!.id } })).toBe(0);
+      expect(await prisma.suggestion.count({ where: { postId: stolen!.id } })).toBe(0);
+      expect((await prisma.post.findUnique({ where: { id: stolen!.id } }))?.state).toBe('queued');
+    });
+
+    it('should keep, supersede and suppress like the per-post replacement when a post is scored again', async () => {
+      const [post] = await claimed(1);
+      await sut.storeResults({ modelId, owner: 'w1', results: [resultOf(post!, ['keep', 'drop', 'veto'])] });
+      const veto = (await suggestions.list({ status: 'pending', limit: 100, offset: 0 })).find(
+        (s) => s.postId === post!.id && s.tag === 'veto',
+      );
+      await suggestions.decide({ ids: [veto!.id], verdict: 'reject', user: { id: null, name: 'mod' }, origin: 'test' });
+      const { prisma } = database();
+      // The lease expired and the post came back (a second model, a crash): score it again.
+      await prisma.post.update({ where: { id: post!.id }, data: { state: 'new' } });
+      const [again] = await posts.claimBatch({ booruId, owner: 'w1', limit: 100, leaseMs: 60_000 });
+      expect(again?.id).toBe(post!.id);
+      const summary = await sut.storeResults({
+        modelId,
+        owner: 'w1',
+        results: [resultOf(again!, ['keep', 'veto', 'new'])],
+      });
+      expect(summary).toMatchObject({ tagged: 1, created: 1, kept: 1, superseded: 1, suppressed: 1 });
+      const rows = await prisma.suggestion.findMany({ where: { postId: post!.id }, orderBy: { id: 'asc' } });
+      expect(rows.map((r) => `${r.tag}:${r.status}`)).toEqual([
+        'keep:pending',
+        'drop:superseded',
+        'veto:rejected',
+        'new:pending',
+      ]);
+      expect(await prisma.prediction.count({ where: { postId: post!.id } })).toBe(1);
+    });
+
+    it('should let two workers write overlapping batches without duplicates', async () => {
+      const batch = await claimed(20);
+      const results = batch.map((post) => resultOf(post, ['x', 'y']));
+      const [a, b] = await Promise.all([
+        sut.storeResults({ modelId, owner: 'w1', results }),
+        sut.storeResults({ modelId, owner: 'w1', results: [...results].reverse() }),
+      ]);
+      // The first writer tags them all; the second finds the leases gone (the posts are tagged) and drops its copy.
+      expect(a.tagged + b.tagged).toBe(20);
+      const { prisma } = database();
+      expect(await prisma.suggestion.count({ where: { postId: { in: batch.map((p) => p.id) } } })).toBe(40);
+    });
+  });
+
+  describe('claimBatch with maxAttempts', () => {
+    it('should fail a post whose lease keeps expiring instead of claiming it forever', async () => {
+      const { prisma } = database();
+      const [post] = await claimed(1, 'crashed');
+      await prisma.post.update({
+        where: { id: post!.id },
+        data: { attempts: 3, leaseExpiresAt: new Date(Date.now() - 1000) },
+      });
+      const again = await posts.claimBatch({ booruId, owner: 'w1', limit: 100, leaseMs: 60_000, maxAttempts: 3 });
+      expect(again.map((p) => p.id)).not.toContain(post!.id);
+      const row = await prisma.post.findUnique({ where: { id: post!.id } });
+      expect(row).toMatchObject({ state: 'failed', leaseOwner: null });
+      expect(row?.lastError).toMatch(/lease expired after attempt 3/);
+    });
+  });
+
+  describe('heartbeat and release', () => {
+    it('should extend only our leases and give unstarted posts back uncounted', async () => {
+      const { prisma } = database();
+      const batch = await claimed(3, 'w9');
+      const ids = batch.map((p) => p.id);
+      expect(await posts.heartbeat(ids, 'someone-else', 60_000)).toBe(0);
+      expect(await posts.heartbeat(ids, 'w9', 120_000)).toBe(3);
+      expect(await posts.release(ids, 'w9')).toBe(3);
+      const rows = await prisma.post.findMany({ where: { id: { in: ids } } });
+      expect(rows.every((r) => r.state === 'new' && r.leaseOwner === null && r.attempts === 0)).toBe(true);
+    });
+  });
+});
