@@ -14,7 +14,7 @@ import { tagPendingPosts } from '../worker/tag-posts.job.js';
 import type { Repositories } from './context.js';
 import type { Service } from './service.js';
 
-export function buildJobHandlers(config: Config, logger: Logger, repos: Repositories, service: Service): JobHandlers {
+export function buildJobHandlers(_config: Config, logger: Logger, repos: Repositories, service: Service): JobHandlers {
   return {
     'crawl-new-posts': () =>
       crawlNewPosts(
