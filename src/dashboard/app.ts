@@ -1,26 +1,59 @@
 /**
- * The web server (DESIGN §6): server-rendered dashboard pages, a small JSON API and /healthz, on Fastify with the
- * @fastify plugins for security headers, cookies, form bodies and CSRF.
+ * The web server (DESIGN §6): server-rendered dashboard pages, the JSON API under /api (with its OpenAPI document)
+ * and /healthz, on Fastify with the @fastify plugins for security headers, cookies, form bodies and CSRF.
  */
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type HookHandlerDoneFunction,
+} from 'fastify';
+import type { ApiTokenRepository } from '../db/api-token.repository.js';
+import type { AuditRepository } from '../db/audit.repository.js';
+import type { ReviewRepository } from '../db/review.repository.js';
 import type { SuggestionRepository } from '../db/suggestion.repository.js';
 import type { UserRepository } from '../db/user.repository.js';
 import type { Logger } from '../shared/logger.js';
 import { hashSecret, newSecret } from './auth.js';
+import { LoginThrottle } from './login-throttle.js';
 import { type Action, can, type Role } from './policies.js';
+import { registerAccountRoutes } from './routes/account.routes.js';
+import { registerAdminRoutes } from './routes/admin.routes.js';
+import { registerApiRoutes } from './routes/api.routes.js';
+import { registerAssetRoutes } from './routes/assets.routes.js';
 import { registerAuthRoutes } from './routes/auth.routes.js';
-import { registerSuggestionRoutes } from './routes/suggestions.routes.js';
+import { registerPostRoutes } from './routes/post.routes.js';
+import { registerQueueRoutes } from './routes/queue.routes.js';
+import { registerTagRoutes } from './routes/tags.routes.js';
+import { databaseStatusSource, type StatusSource } from './status-source.js';
 
 export const SESSION_COOKIE = 'bt_session';
+/** Personal API tokens start with this, so a leaked one is easy to recognise (and to scan for). */
+export const TOKEN_PREFIX = 'btk_';
 
 export interface DashboardDeps {
   users: UserRepository;
   suggestions: SuggestionRepository;
+  review: ReviewRepository;
+  apiTokens: ApiTokenRepository;
+  audit: AuditRepository;
   logger: Logger;
+  /** Worker facts for the status page. (Default: what the database knows, {@link databaseStatusSource}.) */
+  statusSource?: StatusSource;
+}
+
+/** The configured defaults the thresholds page shows beside stored thresholds. */
+export interface DefaultThresholds {
+  general: number;
+  character: number;
+  remove: number;
+  removeCategories: readonly string[];
+  ratingMargin: number;
 }
 
 export interface DashboardOptions {
@@ -28,63 +61,120 @@ export interface DashboardOptions {
   sessionMs?: number;
   /** Mark cookies Secure (behind HTTPS). (Default: false.) */
   secureCookies?: boolean;
+  /** Failed sign-ins allowed per account name per window. (Default: 5.) */
+  loginMaxFailures?: number;
+  /** Login throttle window in milliseconds. (Default: 15 minutes.) */
+  loginWindowMs?: number;
+  /** What the thresholds page shows as configured defaults. (Default: DESIGN §3's.) */
+  defaultThresholds?: DefaultThresholds;
 }
 
 export interface SessionUser {
   id: number;
   name: string;
   role: Role;
-  sessionId: string;
+  /** The session row id, or null for an API token. */
+  sessionId: string | null;
+  /** How the caller authenticated: a session cookie (needs CSRF on writes) or a bearer token (does not). */
+  via: 'session' | 'token';
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     user: SessionUser | null;
   }
+  interface FastifyInstance {
+    /** Every route this dashboard registered (method and URL pattern), for the route-policy test. */
+    dashboardRoutes: { method: string; url: string }[];
+  }
+}
+
+export interface RouteContext {
+  deps: DashboardDeps & { statusSource: StatusSource };
+  sessionMs: number;
+  secureCookies: boolean;
+  throttle: LoginThrottle;
+  defaultThresholds: DefaultThresholds;
 }
 
 export async function buildDashboard(deps: DashboardDeps, options: DashboardOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'web' }) as FastifyBaseLogger,
+    // Long tag lists travel in query strings of the filters; ids in bulk forms.
+    routerOptions: { maxParamLength: 500 },
   }) as unknown as FastifyInstance;
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
-      directives: { 'img-src': ["'self'", 'data:', 'http:', 'https:'], 'form-action': ["'self'"] },
+      directives: {
+        'img-src': ["'self'", 'data:', 'http:', 'https:'],
+        'form-action': ["'self'"],
+        'script-src': ["'self'"],
+      },
     },
   });
   // The cookie secret signs the CSRF cookie only; sessions are random ids checked against the database.
   await app.register(fastifyCookie, { secret: newSecret() });
-  await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
+  await app.register(fastifyFormbody, { bodyLimit: 256 * 1024 });
   await app.register(fastifyCsrf, {
     cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/' },
     sessionPlugin: '@fastify/cookie',
   });
 
+  const routes: { method: string; url: string }[] = [];
+  app.decorate('dashboardRoutes', routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
   app.decorateRequest('user', null);
   app.addHook('onRequest', async (request) => {
+    const authorization = request.headers.authorization;
+    if (authorization !== undefined && request.url.startsWith('/api/')) {
+      // A bearer token authenticates API calls only; pages keep to sessions (and their CSRF checks).
+      const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+      const owner = token?.startsWith(TOKEN_PREFIX) ? await deps.apiTokens.findOwner(hashSecret(token)) : null;
+      if (owner) request.user = { ...owner.user, sessionId: null, via: 'token' };
+      return;
+    }
     const cookie = request.cookies[SESSION_COOKIE];
     if (!cookie) return;
     const session = await deps.users.findSession(hashSecret(cookie));
     if (session) {
-      request.user = { id: session.user.id, name: session.user.name, role: session.user.role, sessionId: session.id };
+      request.user = {
+        id: session.user.id,
+        name: session.user.name,
+        role: session.user.role,
+        sessionId: session.id,
+        via: 'session',
+      };
     }
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  const context = {
-    deps,
+  const context: RouteContext = {
+    deps: { ...deps, statusSource: deps.statusSource ?? databaseStatusSource(deps.review) },
     sessionMs: options.sessionMs ?? 12 * 3600_000,
     secureCookies: options.secureCookies ?? false,
+    throttle: new LoginThrottle({
+      ...(options.loginMaxFailures !== undefined ? { maxFailures: options.loginMaxFailures } : {}),
+      ...(options.loginWindowMs !== undefined ? { windowMs: options.loginWindowMs } : {}),
+    }),
+    defaultThresholds: options.defaultThresholds ?? {
+      general: 0.35,
+      character: 0.85,
+      remove: 0.02,
+      removeCategories: ['general'],
+      ratingMargin: 0.4,
+    },
   };
+  registerAssetRoutes(app);
   registerAuthRoutes(app, context);
-  registerSuggestionRoutes(app, context);
+  registerQueueRoutes(app, context);
+  registerTagRoutes(app, context);
+  registerPostRoutes(app, context);
+  registerAdminRoutes(app, context);
+  registerAccountRoutes(app, context);
+  registerApiRoutes(app, context);
   return app;
-}
-
-export interface RouteContext {
-  deps: DashboardDeps;
-  sessionMs: number;
-  secureCookies: boolean;
 }
 
 /** A preHandler that lets only a signed-in user allowed to `action` through (pages redirect, the API answers 401/403). */
@@ -92,11 +182,22 @@ export function requireAccess(action: Action) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const isApi = request.url.startsWith('/api/');
     if (!request.user) {
-      if (isApi) return reply.code(401).send({ error: 'unauthenticated', message: 'sign in first' });
+      if (isApi) return reply.code(401).send({ error: 'unauthenticated', message: 'sign in or send a bearer token' });
       return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
     }
     if (!can(request.user.role, action)) {
       return reply.code(403).send({ error: 'forbidden', message: `your role may not ${action}` });
     }
+  };
+}
+
+/**
+ * CSRF for state changes made with a session cookie; a bearer-token call carries no ambient credential, so it needs
+ * none. Anonymous callers are checked too (and refused).
+ */
+export function csrfUnlessToken(app: FastifyInstance) {
+  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    if (request.user?.via === 'token') return done();
+    return app.csrfProtection.call(app, request, reply, done);
   };
 }

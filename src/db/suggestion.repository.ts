@@ -200,6 +200,52 @@ export class SuggestionRepository {
     });
   }
 
+  /**
+   * Takes decisions back: approved or rejected suggestions return to pending, with one `undo` audit row each, in one
+   * transaction. Possible only until the suggestion is applied (the status guard: once the apply job has moved it
+   * on, it stays), and only while no newer pending suggestion holds the same (post, tag, action).
+   */
+  async undo(input: Omit<DecideInput, 'verdict'>): Promise<DecideResult> {
+    const ids = [...new Set(input.ids)];
+    if (ids.length === 0) return { changed: [], skipped: [] };
+    return this.prisma.$transaction(async (tx) => {
+      const changedRows = await tx.$queryRaw<{ id: number; post_id: number; from: string }[]>`
+        UPDATE suggestions s SET status = 'pending', is_open = true, decided_by_id = NULL, decided_at = NULL,
+          updated_at = now()
+        FROM (SELECT id, status::text AS from_status FROM suggestions WHERE id = ANY(${ids}::int[]) FOR UPDATE) old
+        WHERE s.id = old.id AND s.status IN ('approved', 'rejected')
+          AND NOT EXISTS (SELECT 1 FROM suggestions o WHERE o.post_id = s.post_id AND o.tag = s.tag
+                          AND o.action = s.action AND o.is_open AND o.id <> s.id)
+        RETURNING s.id, s.post_id, old.from_status AS "from"`;
+      const changed = new Set(changedRows.map((r) => r.id));
+      const rest = ids.filter((id) => !changed.has(id));
+      const others = rest.length
+        ? await tx.suggestion.findMany({ where: { id: { in: rest } }, select: { id: true, status: true } })
+        : [];
+      const statusOf = new Map(others.map((o) => [o.id, o.status]));
+      const skipped = rest.map((id) => {
+        const current = statusOf.get(id);
+        if (current === undefined) return { id, why: 'not found' };
+        if (current === 'approved' || current === 'rejected') return { id, why: 'a newer suggestion is pending' };
+        return { id, why: `cannot be undone (${current})` };
+      });
+      if (changedRows.length > 0) {
+        await tx.decision.createMany({
+          data: changedRows.map((r) => ({
+            userId: input.user.id,
+            actor: input.user.name,
+            action: 'undo',
+            suggestionId: r.id,
+            postId: r.post_id,
+            origin: input.origin,
+            detail: { from: r.from, to: 'pending' },
+          })),
+        });
+      }
+      return { changed: [...changed].sort((a, b) => a - b), skipped };
+    });
+  }
+
   /** {@link decide} for every pending suggestion (of one booru when given). */
   async decideAll(input: Omit<DecideInput, 'ids'> & { booruId?: number }): Promise<DecideResult> {
     const rows = await this.prisma.suggestion.findMany({

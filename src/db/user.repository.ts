@@ -63,6 +63,11 @@ export class UserRepository {
     ]);
   }
 
+  /** Every account, by name. */
+  async list(): Promise<StoredUser[]> {
+    return this.prisma.user.findMany({ orderBy: { name: 'asc' }, select: userSelect });
+  }
+
   async createSession(input: { id: string; userId: number; csrfToken: string; expiresAt: Date }): Promise<void> {
     await this.prisma.session.create({ data: input });
   }

@@ -6,9 +6,12 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../src/dashboard/app.js';
 import { hashPassword, verifyPassword } from '../../src/dashboard/auth.js';
+import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
+import { AuditRepository } from '../../src/db/audit.repository.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
+import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { aDraft, aPostUpsert } from '../helpers/factories.js';
@@ -91,7 +94,14 @@ describe('Dashboard', () => {
     suggestionIds = (await suggestions.list({ status: 'pending', limit: 10, offset: 0 })).map((s) => s.id);
     await users.create({ name: 'mod', role: 'moderator', passwordHash: await hashPassword('mod-password') });
     await users.create({ name: 'view', role: 'viewer', passwordHash: await hashPassword('view-password') });
-    app = await buildDashboard({ users, suggestions, logger: silentLogger });
+    app = await buildDashboard({
+      users,
+      suggestions,
+      review: new ReviewRepository(prisma),
+      apiTokens: new ApiTokenRepository(prisma),
+      audit: new AuditRepository(prisma),
+      logger: silentLogger,
+    });
   });
 
   afterAll(async () => {
@@ -197,7 +207,7 @@ describe('Dashboard', () => {
         decision: `approve:${first}`,
       });
       expect(approved.statusCode).toBe(303);
-      expect(decodeURIComponent(approved.headers.location as string)).toContain('Approved 1');
+      expect(new URL(approved.headers.location as string, 'http://x').searchParams.get('done')).toContain('Approved 1');
       page = await sut.request('GET', '/');
       await sut.request('POST', '/suggestions/decide', {
         _csrf: Browser.csrfOf(page),

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type RouteContext, SESSION_COOKIE } from '../app.js';
 import { hashSecret, newSecret, verifyPassword } from '../auth.js';
+import { safeBack } from '../filters.js';
 import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';
 
@@ -19,31 +20,44 @@ function loginPage(csrfToken: string, next: string, error: string | null): strin
   });
 }
 
-/** Only same-site paths are followed after signing in. */
-function safeNext(next: unknown): string {
-  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') ? next : '/';
-}
-
 export function registerAuthRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { users } = context.deps;
+  const { users, audit } = context.deps;
 
   app.get('/login', async (request, reply) => {
-    const next = safeNext((request.query as { next?: string }).next);
+    const next = safeBack((request.query as { next?: string }).next);
     return reply.type('text/html').send(loginPage(reply.generateCsrf(), next, null));
   });
 
   app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
     const body = (request.body ?? {}) as { name?: string; password?: string; next?: string };
-    const user = body.name ? await users.findByName(body.name) : null;
-    const ok = user !== null && !user.disabledAt && (await verifyPassword(body.password ?? '', user.passwordHash));
-    if (!ok || !user) {
+    const name = typeof body.name === 'string' ? body.name.slice(0, 100) : '';
+    const wait = context.throttle.retryAfterMs(name, request.ip);
+    if (wait > 0) {
+      const minutes = Math.ceil(wait / 60_000);
+      reply.code(429).header('retry-after', String(Math.ceil(wait / 1000)));
+      return reply
+        .type('text/html')
+        .send(
+          loginPage(
+            reply.generateCsrf(),
+            safeBack(body.next),
+            `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+          ),
+        );
+    }
+    const user = name ? await users.findByName(name) : null;
+    // Verify even for an unknown name (against a fixed dummy), so timing does not reveal which names exist.
+    const ok = await verifyPassword(body.password ?? '', user?.passwordHash ?? DUMMY_HASH);
+    if (!ok || !user || user.disabledAt) {
+      context.throttle.recordFailure(name, request.ip);
       reply.code(401);
       return reply
         .type('text/html')
-        .send(loginPage(reply.generateCsrf(), safeNext(body.next), 'Wrong name or password.'));
+        .send(loginPage(reply.generateCsrf(), safeBack(body.next), 'Wrong name or password.'));
     }
+    context.throttle.recordSuccess(name);
     // A fresh session id on every sign-in (no fixation), dropping any session the browser came with.
-    if (request.user) await users.deleteSession(request.user.sessionId);
+    if (request.user?.sessionId) await users.deleteSession(request.user.sessionId);
     const secret = newSecret();
     await users.createSession({
       id: hashSecret(secret),
@@ -51,6 +65,7 @@ export function registerAuthRoutes(app: FastifyInstance, context: RouteContext):
       csrfToken: newSecret(16),
       expiresAt: new Date(Date.now() + context.sessionMs),
     });
+    await audit.record({ userId: user.id, actor: user.name, action: 'login', origin: `web ${request.ip}` });
     reply.setCookie(SESSION_COOKIE, secret, {
       httpOnly: true,
       sameSite: 'lax',
@@ -58,12 +73,15 @@ export function registerAuthRoutes(app: FastifyInstance, context: RouteContext):
       path: '/',
       maxAge: Math.floor(context.sessionMs / 1000),
     });
-    return reply.redirect(safeNext(body.next), 303);
+    return reply.redirect(safeBack(body.next), 303);
   });
 
   app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
-    if (request.user) await users.deleteSession(request.user.sessionId);
+    if (request.user?.sessionId) await users.deleteSession(request.user.sessionId);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.redirect('/login', 303);
   });
 }
+
+/** A valid scrypt hash of a random password nobody knows (same cost as real ones). */
+const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';

@@ -1,0 +1,36 @@
+/** Deciding and undoing, shared by the form routes and the JSON API. */
+import type { DecideResult } from '../db/suggestion.types.js';
+import type { RouteContext, SessionUser } from './app.js';
+
+export type Verdict = 'approve' | 'reject' | 'undo';
+
+/**
+ * Approves, rejects or undoes suggestions as `user`. Approvals of suggestions on a report-only booru (no tag-edit
+ * API) are refused per suggestion and reported in `skipped`.
+ */
+export async function decideAs(
+  context: RouteContext,
+  user: SessionUser,
+  ids: number[],
+  verdict: Verdict,
+  origin: string,
+): Promise<DecideResult> {
+  const { suggestions, review } = context.deps;
+  const decider = { id: user.id, name: user.name };
+  if (verdict === 'undo') return suggestions.undo({ ids, user: decider, origin });
+  const reportOnly = verdict === 'approve' ? new Set(await review.listReportOnly(ids)) : new Set<number>();
+  const result = await suggestions.decide({
+    ids: ids.filter((id) => !reportOnly.has(id)),
+    verdict,
+    user: decider,
+    origin,
+  });
+  return {
+    changed: result.changed,
+    skipped: [...result.skipped, ...[...reportOnly].map((id) => ({ id, why: 'report-only booru: no tag-edit API' }))],
+  };
+}
+
+export function originOf(user: SessionUser, ip: string): string {
+  return user.via === 'token' ? `api ${ip}` : `web ${ip}`;
+}

@@ -1,0 +1,131 @@
+/** The audit log, thresholds, status and reports pages. */
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../app.js';
+import { requireAccess } from '../app.js';
+import type { QueryInput } from '../filters.js';
+import { html } from '../views/html.js';
+import { layout } from '../views/layout.js';
+
+export const AUDIT_PAGE = 100;
+
+export function parseAuditQuery(query: QueryInput): { beforeId?: number; actor?: string; action?: string } {
+  const out: { beforeId?: number; actor?: string; action?: string } = {};
+  const before = Number(query['before']);
+  if (Number.isInteger(before) && before > 0) out.beforeId = before;
+  if (typeof query['actor'] === 'string' && query['actor'] !== '') out.actor = query['actor'].slice(0, 100);
+  if (typeof query['action'] === 'string' && query['action'] !== '') out.action = query['action'].slice(0, 50);
+  return out;
+}
+
+export function registerAdminRoutes(app: FastifyInstance, context: RouteContext): void {
+  const { review, statusSource: status } = context.deps;
+
+  app.get('/audit', { preHandler: requireAccess('view') }, async (request, reply) => {
+    const query = parseAuditQuery(request.query as QueryInput);
+    const rows = await review.listAudit({ ...query, limit: AUDIT_PAGE + 1 });
+    const shown = rows.slice(0, AUDIT_PAGE);
+    const csrf = reply.generateCsrf();
+    const next = rows.length > AUDIT_PAGE ? shown[shown.length - 1]?.id : undefined;
+    const keep = new URLSearchParams({
+      ...(query.actor ? { actor: query.actor } : {}),
+      ...(query.action ? { action: query.action } : {}),
+    });
+    const body = html`<h1>Audit log</h1>
+      <form method="get" action="/audit" class="filter-form">
+        <label>Who <input name="actor" value="${query.actor ?? ''}" size="12"></label>
+        <label>What <select name="action">${['', 'approve', 'reject', 'undo', 'apply', 'login', 'token'].map(
+          (a) => html`<option value="${a}" ${query.action === a ? html`selected` : ''}>${a || 'any'}</option>`,
+        )}</select></label>
+        <button type="submit">Filter</button>
+      </form>
+      <table>
+        <thead><tr><th>#</th><th>When</th><th>Who</th><th>What</th><th>Post</th><th>Tag</th><th class="hide-narrow">Detail</th><th class="hide-narrow">From</th></tr></thead>
+        <tbody>${shown.map(
+          (d) => html`<tr><td>${d.id}</td><td>${d.at.toISOString()}</td><td>${d.actor}</td><td>${d.action}</td>
+            <td>${d.postId ? html`<a href="/posts/${d.postId}">#${d.remoteId ?? d.postId}</a>` : ''}</td><td>${d.tag ?? ''}</td>
+            <td class="hide-narrow"><pre class="detail">${d.detail ? JSON.stringify(d.detail) : ''}</pre></td><td class="hide-narrow">${d.origin ?? ''}</td></tr>`,
+        )}</tbody>
+      </table>
+      ${shown.length === 0 ? html`<p>No entries.</p>` : ''}
+      ${next ? html`<nav class="pager"><a rel="next" href="/audit?${keep.toString()}${keep.size ? '&' : ''}before=${next}">Older entries</a></nav>` : ''}`;
+    return reply
+      .type('text/html')
+      .send(layout({ title: 'Audit log', user: request.user, csrfToken: csrf, body, section: 'audit' }));
+  });
+
+  app.get('/thresholds', { preHandler: requireAccess('view') }, async (request, reply) => {
+    const rows = await review.listThresholds();
+    const d = context.defaultThresholds;
+    const csrf = reply.generateCsrf();
+    const body = html`<h1>Thresholds</h1>
+      <h2>Configured defaults</h2>
+      <table><thead><tr><th>Scope</th><th>Action</th><th>Value</th><th>Setting</th></tr></thead><tbody>
+        <tr><td>category general</td><td>add</td><td>score ≥ ${d.general}</td><td><code>TAGGER_THRESHOLD_GENERAL</code></td></tr>
+        <tr><td>category character</td><td>add</td><td>score ≥ ${d.character}</td><td><code>TAGGER_THRESHOLD_CHARACTER</code></td></tr>
+        <tr><td>categories ${d.removeCategories.join(', ')}</td><td>remove</td><td>score ≤ ${d.remove}</td><td><code>TAGGER_THRESHOLD_REMOVE</code>, <code>TAGGER_REMOVE_CATEGORIES</code></td></tr>
+        <tr><td>rating</td><td>rating</td><td>margin ${d.ratingMargin}</td><td><code>TAGGER_RATING_MARGIN</code></td></tr>
+      </tbody></table>
+      <h2>Stored per category and per tag</h2>
+      ${
+        rows.length === 0
+          ? html`<p>No stored thresholds: every suggestion uses the defaults above. Learned per-tag recommendations (from
+            moderators' decisions) will appear here once that job exists; they override the defaults only when enabled.</p>`
+          : html`<table><thead><tr><th>Booru</th><th>Scope</th><th>Key</th><th>Action</th><th>Value</th><th>Source</th><th>Enabled</th><th class="hide-narrow">Evidence</th><th class="hide-narrow">Updated</th></tr></thead><tbody>${rows.map(
+              (
+                t,
+              ) => html`<tr><td>${t.booruName}</td><td>${t.scope}</td><td>${t.key}</td><td>${t.action}</td><td>${t.value}</td>
+                <td>${t.source === 'learned' ? html`<strong>learned recommendation</strong>` : t.source}</td><td>${t.enabled ? 'yes' : 'no'}</td>
+                <td class="hide-narrow"><pre class="detail">${t.evidence ? JSON.stringify(t.evidence) : ''}</pre></td><td class="hide-narrow">${t.updatedAt.toISOString()}</td></tr>`,
+            )}</tbody></table>`
+      }`;
+    return reply
+      .type('text/html')
+      .send(layout({ title: 'Thresholds', user: request.user, csrfToken: csrf, body, section: 'thresholds' }));
+  });
+
+  app.get('/status', { preHandler: requireAccess('view') }, async (request, reply) => {
+    const s = await status.getStatus();
+    const csrf = reply.generateCsrf();
+    const counts = (record: Record<string, number>) =>
+      html`<table><tbody>${Object.entries(record).map(([k, v]) => html`<tr><th scope="row">${k.replace('_', ' ')}</th><td>${v}</td></tr>`)}</tbody></table>`;
+    const body = html`<h1>Status</h1>
+      <p class="muted">Source: ${s.source}</p>
+      <table><tbody>
+        <tr><th scope="row">Execution provider</th><td>${s.provider ?? 'not reported'}</td></tr>
+        <tr><th scope="row">Throughput</th><td>${s.throughputPerMinute === null ? 'unknown' : `${s.throughputPerMinute} posts/min (last hour)`}</td></tr>
+        <tr><th scope="row">Last post tagged</th><td>${s.lastTaggedAt ? s.lastTaggedAt.toISOString() : 'never'}</td></tr>
+      </tbody></table>
+      <h2>Workers</h2>
+      ${
+        s.workers.length === 0
+          ? html`<p>No worker holds a lease now.</p>`
+          : html`<table><thead><tr><th>Worker</th><th>Last seen</th><th>Detail</th></tr></thead><tbody>${s.workers.map(
+              (w) => html`<tr><td>${w.id}</td><td>${w.lastSeen.toISOString()}</td><td>${w.detail ?? ''}</td></tr>`,
+            )}</tbody></table>`
+      }
+      <h2>Posts by pipeline state</h2>${counts(s.posts)}
+      <h2>Suggestions by status</h2>${counts(s.suggestions)}
+      <h2>Failures and skips by reason</h2>
+      ${
+        s.failuresByReason.length === 0
+          ? html`<p>None.</p>`
+          : html`<table><thead><tr><th>Reason</th><th>Posts</th></tr></thead><tbody>${s.failuresByReason.map(
+              (f) => html`<tr><td>${f.reason}</td><td>${f.count}</td></tr>`,
+            )}</tbody></table>`
+      }`;
+    return reply
+      .type('text/html')
+      .send(layout({ title: 'Status', user: request.user, csrfToken: csrf, body, section: 'status' }));
+  });
+
+  app.get('/reports', { preHandler: requireAccess('view') }, async (request, reply) => {
+    const csrf = reply.generateCsrf();
+    const body = html`<h1>Reports</h1>
+      <p>Tag-suggestion reports (accuracy per tag, throughput, exports as Markdown, HTML, CSV, JSON and DText) come with
+      a later issue. Until then, the <a href="/audit">audit log</a> and the <a href="/status">status page</a> show what
+      happened, and <code>booru-tagger suggestions --json</code> exports the suggestions.</p>`;
+    return reply
+      .type('text/html')
+      .send(layout({ title: 'Reports', user: request.user, csrfToken: csrf, body, section: 'reports' }));
+  });
+}

@@ -1,0 +1,345 @@
+/**
+ * Every route of the review dashboard on a real database: each one refuses anonymous and under-privileged callers
+ * (enumerated from the registered routes, so a new route without a policy fails here), CSRF on session writes,
+ * personal API tokens, login throttling, undo until applied, report-only boorus, facets and escaping.
+ */
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDashboard } from '../../src/dashboard/app.js';
+import { hashPassword } from '../../src/dashboard/auth.js';
+import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
+import { AuditRepository } from '../../src/db/audit.repository.js';
+import { BooruRepository } from '../../src/db/booru.repository.js';
+import { ModelRepository } from '../../src/db/model.repository.js';
+import { PostRepository } from '../../src/db/post.repository.js';
+import { ReviewRepository } from '../../src/db/review.repository.js';
+import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
+import { UserRepository } from '../../src/db/user.repository.js';
+import { aDraft, aPostUpsert } from '../helpers/factories.js';
+import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+
+/** Who may call each route. A route missing here fails the enumeration test. */
+const POLICY: Record<string, 'public' | 'viewer' | 'moderator'> = {
+  'GET /healthz': 'public',
+  'GET /login': 'public',
+  'POST /login': 'public',
+  'POST /logout': 'public',
+  'GET /assets/keys.js': 'public',
+  'GET /api/openapi.json': 'public',
+  'GET /': 'viewer',
+  'GET /tags': 'viewer',
+  'GET /tags/grid': 'viewer',
+  'GET /posts/:id': 'viewer',
+  'GET /audit': 'viewer',
+  'GET /thresholds': 'viewer',
+  'GET /status': 'viewer',
+  'GET /reports': 'viewer',
+  'GET /account': 'viewer',
+  'POST /account/tokens': 'viewer',
+  'POST /account/tokens/revoke': 'viewer',
+  'POST /suggestions/decide': 'moderator',
+  'GET /api/me': 'viewer',
+  'GET /api/suggestions': 'viewer',
+  'GET /api/facets': 'viewer',
+  'GET /api/queue': 'viewer',
+  'GET /api/tags': 'viewer',
+  'GET /api/tags/grid': 'viewer',
+  'GET /api/posts/:id': 'viewer',
+  'GET /api/audit': 'viewer',
+  'GET /api/thresholds': 'viewer',
+  'GET /api/status': 'viewer',
+  'POST /api/suggestions/approve': 'moderator',
+  'POST /api/suggestions/reject': 'moderator',
+  'POST /api/suggestions/undo': 'moderator',
+};
+
+class Client {
+  readonly cookies = new Map<string, string>();
+  csrf = '';
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly bearer?: string,
+  ) {}
+
+  async request(method: string, url: string, form?: Record<string, string | string[]>, json?: unknown) {
+    const pairs = Object.entries(form ?? {}).flatMap(([k, v]): [string, string][] =>
+      Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v]],
+    );
+    const headers: Record<string, string> = { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
+    let payload: string | undefined;
+    if (form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      payload = new URLSearchParams(pairs).toString();
+    } else if (json !== undefined) {
+      headers['content-type'] = 'application/json';
+      if (this.csrf) headers['x-csrf-token'] = this.csrf;
+      payload = JSON.stringify(json);
+    }
+    if (this.bearer) headers['authorization'] = `Bearer ${this.bearer}`;
+    const response = await this.app.inject({
+      method: method as 'GET',
+      url,
+      headers,
+      ...(payload !== undefined ? { payload } : {}),
+    });
+    for (const cookie of response.cookies as { name: string; value: string }[]) {
+      if (cookie.value === '') this.cookies.delete(cookie.name);
+      else this.cookies.set(cookie.name, cookie.value);
+    }
+    const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
+    if (token) this.csrf = token;
+    return response;
+  }
+
+  async signIn(name: string, password: string): Promise<LightMyRequestResponse> {
+    await this.request('GET', '/login');
+    const response = await this.request('POST', '/login', { _csrf: this.csrf, name, password, next: '/' });
+    await this.request('GET', '/account');
+    return response;
+  }
+}
+
+describe('Dashboard routes', () => {
+  const database = useTestDatabase();
+  let app: FastifyInstance;
+  let postId: number;
+  let gelbooruSuggestion: number;
+  let pending: number[];
+  let suggestions: SuggestionRepository;
+
+  beforeAll(async () => {
+    const { prisma } = database();
+    const users = new UserRepository(prisma);
+    suggestions = new SuggestionRepository(prisma);
+    const boorus = new BooruRepository(prisma);
+    const danbooru = await boorus.ensure({ name: 'dan', kind: 'danbooru', baseUrl: 'http://dan.test' });
+    const gelbooru = await boorus.ensure({ name: 'gel', kind: 'gelbooru', baseUrl: 'http://gel.test' });
+    const modelId = await new ModelRepository(prisma).ensure({
+      name: 'm',
+      version: '1',
+      sha256: 'c'.repeat(64),
+      family: 'wd',
+      purpose: 'tags',
+      labels: [],
+      manifest: {},
+    });
+    const posts = new PostRepository(prisma);
+    await posts.upsertMany(danbooru.id, [aPostUpsert({ remoteId: 10 }), aPostUpsert({ remoteId: 11 })]);
+    await posts.upsertMany(gelbooru.id, [aPostUpsert({ remoteId: 10 })]);
+    const p10 = (await posts.findByRemoteId(danbooru.id, 10))!;
+    const p11 = (await posts.findByRemoteId(danbooru.id, 11))!;
+    const g10 = (await posts.findByRemoteId(gelbooru.id, 10))!;
+    postId = p10.id;
+    for (const [post, drafts] of [
+      [p10, [aDraft({ tag: 'cat_ears', score: 0.95 }), aDraft({ tag: '"><img src=x onerror=alert(1)>', score: 0.6 })]],
+      [p11, [aDraft({ tag: 'cat_ears', score: 0.7 }), aDraft({ tag: 'solo', action: 'remove', score: 0.01 })]],
+      [g10, [aDraft({ tag: 'cat_ears', score: 0.8 })]],
+    ] as const) {
+      await suggestions.replacePending({ postId: post.id, modelId, tagsVersion: post.tagsVersion, drafts });
+    }
+    const all = await prisma.suggestion.findMany({ orderBy: { id: 'asc' } });
+    gelbooruSuggestion = all.find((s) => s.postId === g10.id)!.id;
+    pending = all.filter((s) => s.postId !== g10.id).map((s) => s.id);
+    for (const [name, role] of [
+      ['view', 'viewer'],
+      ['mod', 'moderator'],
+      ['admin', 'admin'],
+    ] as const) {
+      await users.create({ name, role, passwordHash: await hashPassword(`${name}-password`) });
+    }
+    app = await buildDashboard(
+      {
+        users,
+        suggestions,
+        review: new ReviewRepository(prisma),
+        apiTokens: new ApiTokenRepository(prisma),
+        audit: new AuditRepository(prisma),
+        logger: silentLogger,
+      },
+      { loginMaxFailures: 3 },
+    );
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const urlOf = (url: string) =>
+    url.replace(':id', String(postId)) + (url.endsWith('/grid') ? '?tag=cat_ears&action=add' : '');
+
+  describe('policy', () => {
+    it('should have a policy for every registered route', () => {
+      const routes = app.dashboardRoutes.map((r) => `${r.method} ${r.url}`);
+      expect(routes.filter((r) => !(r in POLICY))).toEqual([]);
+      expect(Object.keys(POLICY).filter((r) => !routes.includes(r))).toEqual([]);
+    });
+
+    it('should refuse every non-public route to an anonymous caller, with or without a CSRF token', async () => {
+      const sut = new Client(app);
+      await sut.request('GET', '/login');
+      for (const { method, url } of app.dashboardRoutes) {
+        if (POLICY[`${method} ${url}`] === 'public') continue;
+        const response =
+          method === 'GET'
+            ? await sut.request(method, urlOf(url))
+            : await sut.request(method, urlOf(url), { _csrf: sut.csrf, decision: `approve:${pending[0]}`, ids: '1' });
+        const refused = url.startsWith('/api/') ? [401, 403] : [303, 403];
+        expect(refused, `${method} ${url} answered ${response.statusCode}`).toContain(response.statusCode);
+        if (response.statusCode === 303) expect(response.headers.location).toMatch(/^\/login/);
+      }
+      expect(await database().prisma.suggestion.count({ where: { status: { not: 'pending' } } })).toBe(0);
+    });
+
+    it('should refuse moderator routes to a viewer, and answer viewer routes', async () => {
+      const sut = new Client(app);
+      await sut.signIn('view', 'view-password');
+      for (const { method, url } of app.dashboardRoutes) {
+        const policy = POLICY[`${method} ${url}`];
+        if (policy === 'public') continue;
+        if (policy === 'moderator') {
+          const response = url.startsWith('/api/')
+            ? await sut.request(method, urlOf(url), undefined, { ids: [pending[0]] })
+            : await sut.request(method, urlOf(url), { _csrf: sut.csrf, decision: `approve:${pending[0]}` });
+          expect(response.statusCode, `${method} ${url}`).toBe(403);
+        } else if (method === 'GET') {
+          expect((await sut.request(method, urlOf(url))).statusCode, `${method} ${url}`).toBe(200);
+        }
+      }
+      expect(await database().prisma.suggestion.count({ where: { status: { not: 'pending' } } })).toBe(0);
+    });
+
+    it('should refuse a session write without the CSRF token, even from an admin', async () => {
+      const sut = new Client(app);
+      await sut.signIn('admin', 'admin-password');
+      const form = await sut.request('POST', '/suggestions/decide', { decision: `approve:${pending[0]}` });
+      expect(form.statusCode).toBe(403);
+      sut.csrf = '';
+      const api = await sut.request('POST', '/api/suggestions/approve', undefined, { ids: [pending[0]] });
+      expect(api.statusCode).toBe(403);
+      const token = await sut.request('POST', '/account/tokens', { name: 'x' });
+      expect(token.statusCode).toBe(403);
+    });
+  });
+
+  describe('pages', () => {
+    it('should escape booru-supplied tag names everywhere they are shown', async () => {
+      const sut = new Client(app);
+      await sut.signIn('view', 'view-password');
+      for (const url of ['/', '/tags', `/posts/${postId}`, '/tags/grid?tag=cat_ears', '/audit']) {
+        const body = (await sut.request('GET', url)).body;
+        expect(body, url).not.toContain('<img src=x');
+      }
+      expect((await sut.request('GET', '/')).body).toContain('&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
+      // The API returns the raw name as JSON, never as HTML.
+      expect((await sut.request('GET', '/api/suggestions')).headers['content-type']).toMatch(/^application\/json/);
+    });
+
+    it('should show a Gelbooru post as report-only, without approve buttons', async () => {
+      const sut = new Client(app);
+      await sut.signIn('mod', 'mod-password');
+      const page = await sut.request('GET', '/?booru=2');
+      expect(page.body).toContain('Report-only: gelbooru has no tag-edit API');
+      expect(page.body).not.toContain(`value="approve:${gelbooruSuggestion}"`);
+      const api = await sut.request('POST', '/api/suggestions/approve', undefined, { ids: [gelbooruSuggestion] });
+      expect(api.json()).toEqual({
+        changed: [],
+        skipped: [{ id: gelbooruSuggestion, why: expect.stringMatching(/report-only/) }],
+      });
+    });
+
+    it('should count suggestions per facet under the other filters', async () => {
+      const sut = new Client(app);
+      await sut.signIn('view', 'view-password');
+      const facets = (await sut.request('GET', '/api/facets?action=add')).json();
+      expect(facets.action).toEqual([
+        { value: 'add', count: 4 },
+        { value: 'remove', count: 1 },
+      ]);
+      expect(facets.booruId).toEqual([
+        { value: '1', count: 3 },
+        { value: '2', count: 1 },
+      ]);
+      const page = await sut.request('GET', '/?tag=cat_ears');
+      expect(page.body).toContain('3 pending suggestions of “cat_ears”');
+    });
+  });
+
+  describe('decisions', () => {
+    it('should approve in bulk from the tag grid form, undo, and refuse to undo once applied', async () => {
+      const sut = new Client(app);
+      await sut.signIn('mod', 'mod-password');
+      const grid = await sut.request('GET', '/tags/grid?tag=cat_ears&action=add');
+      const ids = [...grid.body.matchAll(/name="ids" value="(\d+)"/g)].map((m) => m[1]!);
+      expect(ids).toHaveLength(2); // the Gelbooru one has no checkbox
+      const done = await sut.request('POST', '/suggestions/decide', {
+        _csrf: sut.csrf,
+        decision: 'approve:selected',
+        ids,
+        back: '/tags/grid?tag=cat_ears&action=add',
+      });
+      expect(done.headers.location).toMatch(/^\/tags\/grid\?tag=cat_ears&action=add&done=Approved\+2/);
+      const [first, second] = ids.map(Number) as [number, number];
+      await suggestions.recordApplyOutcomes({
+        postId,
+        edit: { oldTagString: 'a', newTagString: 'a cat_ears', resultTags: ['a', 'cat_ears'], outcome: 'applied' },
+        outcomes: [{ suggestionId: first, status: 'applied', outcome: 'applied' }],
+      });
+      await sut.request('GET', '/');
+      const undo = await sut.request('POST', '/api/suggestions/undo', undefined, { ids: [first, second] });
+      expect(undo.json()).toEqual({ changed: [second], skipped: [{ id: first, why: 'cannot be undone (applied)' }] });
+      const post = await sut.request('GET', `/posts/${postId}`);
+      expect(post.body).toContain('status-applied');
+      expect(post.body).toContain('cat_ears');
+      const audit = (await sut.request('GET', '/api/audit?action=undo')).json();
+      expect(audit.entries.map((e: { suggestionId: number; actor: string }) => [e.suggestionId, e.actor])).toEqual([
+        [second, 'mod'],
+      ]);
+    });
+  });
+
+  describe('API tokens', () => {
+    it('should create a token shown once, act with its role on /api only, and die when revoked', async () => {
+      const sut = new Client(app);
+      await sut.signIn('mod', 'mod-password');
+      const created = await sut.request('POST', '/account/tokens', { _csrf: sut.csrf, name: 'bot' });
+      const token = /data-token>(btk_[\w-]+)</.exec(created.body)?.[1];
+      expect(token).toBeTruthy();
+      const bot = new Client(app, token);
+      expect((await bot.request('GET', '/api/me')).json()).toMatchObject({
+        name: 'mod',
+        role: 'moderator',
+        via: 'token',
+      });
+      const target = pending.find((id) => id !== undefined)!;
+      const rejected = await bot.request('POST', '/api/suggestions/reject', undefined, { ids: [target] });
+      expect(rejected.statusCode).toBe(200);
+      expect((await bot.request('GET', '/')).statusCode).toBe(303); // pages need a session
+      expect((await bot.request('POST', '/account/tokens', { name: 'more' })).statusCode).toBe(403);
+      const id = /name="id" value="(\d+)"/.exec((await sut.request('GET', '/account')).body)?.[1];
+      await sut.request('POST', '/account/tokens/revoke', { _csrf: sut.csrf, id: id! });
+      expect((await bot.request('GET', '/api/me')).statusCode).toBe(401);
+      expect((await new Client(app, 'btk_forged').request('GET', '/api/me')).statusCode).toBe(401);
+    });
+  });
+
+  describe('login throttling', () => {
+    it('should refuse sign-ins after too many failures for one name, even with the right password', async () => {
+      const sut = new Client(app);
+      for (let i = 0; i < 3; i++) expect((await sut.signIn('admin', 'wrong')).statusCode).toBe(401);
+      const throttled = await sut.signIn('admin', 'admin-password');
+      expect(throttled.statusCode).toBe(429);
+      expect(throttled.headers['retry-after']).toBeDefined();
+      expect(throttled.body).toContain('Too many failed sign-ins');
+    });
+  });
+
+  describe('OpenAPI document', () => {
+    it('should describe every API route', async () => {
+      const doc = (await new Client(app).request('GET', '/api/openapi.json')).json();
+      const apiRoutes = app.dashboardRoutes
+        .filter((r) => r.url.startsWith('/api/') && r.url !== '/api/openapi.json')
+        .map((r) => r.url.replace(':id', '{id}'));
+      for (const url of apiRoutes) expect(Object.keys(doc.paths), url).toContain(url);
+    });
+  });
+});
