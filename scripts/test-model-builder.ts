@@ -3,6 +3,7 @@
  * scripts/make-test-model.ts and by tests that need a variant (a fixed batch dimension). Deterministic.
  */
 import onnxProto from 'onnx-proto';
+import type { FamilyModelSpec } from '../src/tagger/test-family-specs.js';
 import { TEST_MODEL_INPUT_SIZE, TEST_MODEL_LABELS } from '../src/tagger/test-model-spec.js';
 
 const { onnx } = onnxProto;
@@ -138,6 +139,102 @@ ${rows.join('\n')}
 
 σ is the logistic function. Solid colours therefore score near 0 or 1 and mixed images in between; tests predict
 every score with \`expectedTestModelScores(meanB, meanG, meanR)\`. The \`count\` column is a placeholder.
+
+sha256 of model.onnx: \`${modelSha256}\`. Licence: MIT, as the project.
+`;
+}
+
+/** A linear-over-channel-means graph of any family layout (see src/tagger/test-family-specs.ts). Deterministic. */
+export function buildFamilyModel(spec: FamilyModelSpec): Uint8Array {
+  const batch = spec.batch ?? 'batch';
+  const k = spec.labels.length;
+  const size = spec.inputSize;
+  const weights: number[] = [];
+  for (let c = 0; c < 3; c++) for (const label of spec.labels) weights.push(label.weights[c]!);
+  const bias = spec.labels.map((label) => label.bias);
+  // NHWC: mean over W (axis 2) then H (axis 1); NCHW: over W (axis 3) then H (axis 2). Two small means, not one big
+  // one, for float32 precision (see buildTestModel).
+  const [first, second] = spec.layout === 'NHWC' ? [2, 1] : [3, 2];
+  const reduce = (name: string, input: string, axis: number) => ({
+    name,
+    opType: 'ReduceMean',
+    input: [input],
+    output: [name],
+    attribute: [
+      { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [axis] },
+      { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+    ],
+  });
+  const logitsName = spec.graphActivation === 'sigmoid' ? 'logits' : spec.outputName;
+  const nodes = [
+    reduce('row_means', spec.inputName, first),
+    reduce('channel_means', 'row_means', second),
+    { name: 'matmul', opType: 'MatMul', input: ['channel_means', 'weights'], output: ['weighted'] },
+    { name: 'add_bias', opType: 'Add', input: ['weighted', 'bias'], output: [logitsName] },
+    ...(spec.graphActivation === 'sigmoid'
+      ? [{ name: 'sigmoid', opType: 'Sigmoid', input: ['logits'], output: [spec.outputName] }]
+      : []),
+  ];
+  const outputs = [tensorValueInfo(spec.outputName, [batch, k])];
+  if (spec.decoyOutput) {
+    nodes.push({ name: 'decoy', opType: 'Identity', input: ['channel_means'], output: ['features'] });
+    outputs.unshift(tensorValueInfo('features', [batch, 3]));
+  }
+  const inputDims = spec.layout === 'NHWC' ? [batch, size, size, 3] : [batch, 3, size, size];
+  const model = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: 'booru-tagger scripts/make-family-test-model.ts',
+    producerVersion: '1',
+    docString: `Test model ${spec.folder}: linear over the channel means. See README.md.`,
+    graph: {
+      name: spec.folder.replaceAll('-', '_'),
+      input: [tensorValueInfo(spec.inputName, inputDims)],
+      output: outputs,
+      initializer: [floatTensor('weights', [3, k], weights), floatTensor('bias', [k], bias)],
+      node: nodes,
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** The files of a family test model folder besides model.onnx and README.md. */
+export function buildFamilyVocabulary(spec: FamilyModelSpec): Record<string, string> {
+  const files: Record<string, string> = {};
+  if (spec.manifest !== null) files['model.json'] = `${JSON.stringify(spec.manifest, null, 2)}\n`;
+  if (spec.folder === 'test-deepdanbooru') {
+    // DeepDanbooru's tags.txt has no trailing newline; tags-character.txt lists the characters.
+    files['tags.txt'] = spec.labels.map((label) => label.name).join('\n');
+    files['tags-character.txt'] = `${spec.labels
+      .filter((label) => label.category === 4)
+      .map((label) => label.name)
+      .join('\n')}\n`;
+  } else {
+    const rows = spec.labels.map((label, i) => `${i},${label.name},${label.category},0`);
+    files['selected_tags.csv'] = ['tag_id,name,category,count', ...rows].join('\n') + '\n';
+  }
+  return files;
+}
+
+export function buildFamilyReadme(spec: FamilyModelSpec, modelSha256: string): string {
+  const rows = spec.labels.map(
+    (label, i) => `| ${i} | \`${label.name}\` | ${label.category} | ${label.weights.join(', ')} | ${label.bias} |`,
+  );
+  const units = spec.folder === 'test-deepdanbooru' ? 'RGB, 0–1' : 'RGB, (x/255 − 0.5) / 0.5';
+  return `# ${spec.folder}: a test model with scores known by construction
+
+Written by \`npx tsx scripts/make-family-test-model.ts\` from \`src/tagger/test-family-specs.ts\`; do not edit by hand.
+Every run writes byte-identical files.
+
+A real ONNX graph (opset ${OPSET}, IR version ${IR_VERSION}): input \`${spec.inputName}\` float32 ${spec.layout}
+\`[${spec.batch ?? 'batch'}, ${spec.layout === 'NHWC' ? `${spec.inputSize}, ${spec.inputSize}, 3` : `3, ${spec.inputSize}, ${spec.inputSize}`}]\` (${units}),
+output \`${spec.outputName}\` \`[${spec.batch ?? 'batch'}, ${spec.labels.length}]\`${spec.graphActivation === 'sigmoid' ? ' (probabilities: the graph ends in a sigmoid)' : ' (logits; model.json asks the loader for a sigmoid)'}${spec.decoyOutput ? ', listed after a decoy output `features` (the channel means) that a loader must not read' : ''}.
+
+score = σ(w · mean(channels) + b), with the channel means in the tensor's own order and units:
+
+| output | label | category | w | b |
+|---|---|---|---|---|
+${rows.join('\n')}
 
 sha256 of model.onnx: \`${modelSha256}\`. Licence: MIT, as the project.
 `;

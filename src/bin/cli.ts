@@ -217,6 +217,43 @@ export function buildProgram(): Command {
     print(db.migrations.length === 0 ? 'database is up to date' : `applied ${db.migrations.join(', ')}`);
   });
 
+  const models = program.command('models').description('model management: list, fetch NAME, inspect DIR');
+  withSettings(
+    models.command('list').description('installed, bundled and fetchable models').option('--json', 'print JSON'),
+  ).action(async (options) => {
+    const { config } = runtimeOf(options);
+    const { listModels } = await import('./models.command.js');
+    await listModels(config, { json: Boolean(options.json), print });
+  });
+  withSettings(
+    models
+      .command('fetch')
+      .description('download a known public model (resumable, sha256-verified) into the models folder')
+      .argument('<name>', 'a name from `models list`')
+      .option('--sha256 <hex>', 'expected sha256 for a file the catalog has no pinned checksum for')
+      .option('--allow-unpinned', 'accept a file without a pinned checksum (its hash is recorded in SHA256SUMS)'),
+  ).action(async (name: string, options) => {
+    const { config, logger } = runtimeOf(options);
+    const { fetchModel } = await import('./models.command.js');
+    await fetchModel(config, logger, name, {
+      ...(typeof options.sha256 === 'string' ? { sha256: options.sha256 } : {}),
+      allowUnpinned: Boolean(options.allowUnpinned),
+      print,
+      progress: Boolean(process.stderr.isTTY),
+    });
+  });
+  withSettings(
+    models
+      .command('inspect')
+      .description('print the recipe, tensors and vocabulary the loader infers for a model folder')
+      .argument('<dir>', 'model folder')
+      .option('--json', 'print JSON'),
+  ).action(async (dir: string, options) => {
+    const { config, logger } = runtimeOf(options);
+    const { inspectModel } = await import('./models.command.js');
+    await inspectModel(config, logger, dir, { json: Boolean(options.json), print });
+  });
+
   const users = program.command('users').description('dashboard accounts');
   withSettings(
     users

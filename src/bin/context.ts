@@ -3,6 +3,7 @@
  * constructor injection. Nothing here is a module-level singleton.
  */
 import { readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DanbooruClient } from '../booru/danbooru.client.js';

@@ -4,6 +4,7 @@
  */
 import type { ImplicationGraph } from './implications.js';
 import type { LabelMapping } from './tag-vocabulary.js';
+import { mcutByCategory, resolveAddThreshold, type TagThresholdOverride } from './thresholds.js';
 import { type ModelLabel, type Rating, RATINGS, type SuggestionDraft, TagCategory } from './types.js';
 
 /** Tags the booru computes itself from the file (BOORU-API §1.5): never proposed for removal. */
@@ -31,10 +32,7 @@ export const AUTOMATIC_TAGS: ReadonlySet<string> = new Set([
   'tagme',
 ]);
 
-export interface TagThresholdOverride {
-  add?: number;
-  remove?: number;
-}
+export type { TagThresholdOverride } from './thresholds.js';
 
 export interface DiffPolicy {
   /** Add threshold per category; a category without one is never proposed for addition (artist, meta). */
@@ -47,6 +45,11 @@ export interface DiffPolicy {
   perTag: ReadonlyMap<string, TagThresholdOverride>;
   /** The model's rating must beat the post's rating by this much for a rating suggestion. */
   ratingMargin: number;
+  /**
+   * Categories whose add threshold is MCut over the image's scores instead of the fixed one, each with a floor the
+   * MCut threshold never goes below (core/thresholds.ts). Per-tag thresholds still win. (Default: none)
+   */
+  mcut?: ReadonlyMap<number, number>;
 }
 
 /** The models' published defaults: general 0.35, character 0.85, removal ≤ 0.02, general tags removable. */
@@ -86,16 +89,20 @@ export function computeTagDiff(input: DiffInput): SuggestionDraft[] {
   const onPost = new Set(tags);
   const impliedByPost = implications.impliedBy(onPost);
   const best = bestScoreByTag(input);
+  const mcut =
+    policy.mcut === undefined || policy.mcut.size === 0
+      ? new Map<number, number>()
+      : mcutByCategory(input.labels, input.scores, policy.mcut);
 
   const adds: SuggestionDraft[] = [];
   const removes: SuggestionDraft[] = [];
   for (const [tag, { score, category }] of best) {
     const categoryName = CATEGORY_NAMES.get(category) ?? `category ${category}`;
     if (!onPost.has(tag)) {
-      const threshold = policy.perTag.get(tag)?.add ?? policy.addThresholds.get(category);
+      const resolved = resolveAddThreshold(tag, category, categoryName, policy, mcut);
       // Scores are float32: compare at that precision, so a score printed as 0.35 meets a 0.35 threshold.
-      if (threshold === undefined || score < Math.fround(threshold) || impliedByPost.has(tag)) continue;
-      const source = policy.perTag.get(tag)?.add === undefined ? categoryName : 'tag';
+      if (resolved === null || score < Math.fround(resolved.threshold) || impliedByPost.has(tag)) continue;
+      const { threshold, source } = resolved;
       adds.push({ tag, action: 'add', category, score, reason: `score ${fmt(score)} ≥ ${fmt(threshold)} (${source})` });
       continue;
     }
@@ -133,8 +140,10 @@ function bestScoreByTag(input: DiffInput): Map<string, { score: number; category
 }
 
 /**
- * The rating label names of the model families, mapped onto Danbooru's ratings. DeepDanbooru's `rating:safe`
- * predates the 2022 split of safe into general and sensitive; it is read as general.
+ * The rating label names of the model families, mapped onto Danbooru's ratings: WD's `general|sensitive|
+ * questionable|explicit` one to one; DeepDanbooru's `rating:safe|questionable|explicit` as safe→g, questionable→q,
+ * explicit→e (`rating:safe` predates Danbooru's 2022 split of safe into general and sensitive, so a DeepDanbooru
+ * model never proposes s); the short forms g/s/q/e too. Other names (an NSFW classifier's `porn`…) map to null.
  */
 export function ratingOfLabel(name: string): Rating | null {
   const bare = name.toLowerCase().replace(/^rating:/, '');

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'MEDIA_FETCH'
   | 'MODEL_INVALID'
   | 'MODEL_RUNTIME'
+  | 'MODEL_FETCH'
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'FORBIDDEN';

@@ -11,8 +11,8 @@ import { pipeline } from 'node:stream/promises';
 import type { ModelLabel } from '../core/types.js';
 import { AppError } from '../shared/errors.js';
 import { type ModelManifest, parseModelManifest } from './model-manifest.js';
-import { DEFAULT_RECIPES, type ModelFamily, type PreprocessRecipe } from './recipe.js';
-import { parseSelectedTagsCsv } from './vocabulary.js';
+import { DEFAULT_RECIPES, type ModelFamily, type ModelPurpose, type PreprocessRecipe } from './recipe.js';
+import { parseNameList, parseSelectedTagsCsv, parseTagsTxt } from './vocabulary.js';
 
 export const MODEL_FILE = 'model.onnx';
 export const MANIFEST_FILE = 'model.json';
@@ -30,6 +30,10 @@ export interface ModelFolder {
   /** sha256 of `model.onnx`, lowercase hex. */
   sha256: string;
   family: ModelFamily;
+  /** What the outputs are for: tag scores or a rating classifier. (Default: tags) */
+  purpose: ModelPurpose;
+  /** The vocabulary file read (`selected_tags.csv` or `tags.txt`). */
+  vocabularyFile: string;
   /** `labels[i]` names output i. */
   labels: ModelLabel[];
   /** The family's defaults with the manifest's overrides applied. */
@@ -38,18 +42,36 @@ export interface ModelFolder {
   manifest: ModelManifest | null;
 }
 
-interface FamilyVocabulary {
+interface VocabularyFile {
   file: string;
-  parse(text: string, source: string): ModelLabel[];
+  /** Reads the file; `dir` lets a reader consult side files (DeepDanbooru's tags-character.txt). */
+  read(text: string, source: string, dir: string): Promise<ModelLabel[]>;
 }
 
-// One entry per family, in detection order. DeepDanbooru lands here as { file: 'tags.txt', parse: parseTagsTxt }.
-const VOCABULARIES: Record<ModelFamily, FamilyVocabulary> = {
-  wd: { file: 'selected_tags.csv', parse: parseSelectedTagsCsv },
+const SELECTED_TAGS: VocabularyFile = {
+  file: 'selected_tags.csv',
+  read: async (text, source) => parseSelectedTagsCsv(text, source),
+};
+const TAGS_TXT: VocabularyFile = {
+  file: 'tags.txt',
+  read: async (text, source, dir) => {
+    const characterFile = join(dir, 'tags-character.txt');
+    const characters = (await exists(characterFile)) ? parseNameList(await readText(characterFile)) : new Set<string>();
+    return parseTagsTxt(text, source, characters);
+  },
 };
 
-/** Files that mark a family this version cannot run yet, so the error says what it found. */
-const PLANNED_VOCABULARIES: Record<string, string> = { 'tags.txt': 'DeepDanbooru' };
+// Detection order: the first vocabulary file found names the family. `custom` takes either file; its recipe comes
+// from model.json.
+const VOCABULARIES: Record<ModelFamily, readonly VocabularyFile[]> = {
+  wd: [SELECTED_TAGS],
+  deepdanbooru: [TAGS_TXT],
+  custom: [SELECTED_TAGS, TAGS_TXT],
+};
+const DETECTED: ReadonlyArray<[ModelFamily, VocabularyFile]> = [
+  ['wd', SELECTED_TAGS],
+  ['deepdanbooru', TAGS_TXT],
+];
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -75,21 +97,20 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-async function detectFamily(dir: string, manifest: ModelManifest | null): Promise<ModelFamily> {
-  if (manifest?.family !== undefined) return manifest.family;
-  for (const [family, vocabulary] of Object.entries(VOCABULARIES) as Array<[ModelFamily, FamilyVocabulary]>) {
-    if (await exists(join(dir, vocabulary.file))) return family;
+async function findVocabulary(
+  dir: string,
+  manifest: ModelManifest | null,
+): Promise<{ family: ModelFamily; vocabulary: VocabularyFile }> {
+  const candidates: ReadonlyArray<[ModelFamily, VocabularyFile]> =
+    manifest?.family === undefined
+      ? DETECTED
+      : VOCABULARIES[manifest.family].map((v) => [manifest.family as ModelFamily, v] as [ModelFamily, VocabularyFile]);
+  for (const [family, vocabulary] of candidates) {
+    if (await exists(join(dir, vocabulary.file))) return { family, vocabulary };
   }
-  for (const [file, familyName] of Object.entries(PLANNED_VOCABULARIES)) {
-    if (await exists(join(dir, file))) {
-      throw new AppError(
-        'MODEL_INVALID',
-        `${dir}: found ${file}, a ${familyName} model; that family is not supported yet`,
-      );
-    }
-  }
-  const expected = Object.values(VOCABULARIES).map((v) => v.file);
-  throw new AppError('MODEL_INVALID', `${dir}: no vocabulary file (expected one of: ${expected.join(', ')})`);
+  const expected = [...new Set(candidates.map(([, v]) => v.file))];
+  const family = manifest?.family === undefined ? '' : ` (family ${manifest.family})`;
+  throw new AppError('MODEL_INVALID', `${dir}: no vocabulary file${family} (expected one of: ${expected.join(', ')})`);
 }
 
 function applyManifest(defaults: Readonly<PreprocessRecipe>, manifest: ModelManifest | null): PreprocessRecipe {
@@ -102,7 +123,9 @@ function applyManifest(defaults: Readonly<PreprocessRecipe>, manifest: ModelMani
     'scale',
     'mean',
     'std',
+    'fit',
     'pad',
+    'alpha',
     'resize',
     'outputActivation',
     'inputName',
@@ -112,6 +135,21 @@ function applyManifest(defaults: Readonly<PreprocessRecipe>, manifest: ModelMani
     if (manifest[key] !== undefined) Object.assign(recipe, { [key]: manifest[key] });
   }
   return recipe;
+}
+
+/** model.json's `labelCategories` applied by name; naming a label the vocabulary lacks is an error (a typo). */
+function applyLabelCategories(labels: ModelLabel[], manifest: ModelManifest | null, source: string): ModelLabel[] {
+  const overrides = manifest?.labelCategories;
+  if (overrides === undefined) return labels;
+  const names = new Set(labels.map((label) => label.name));
+  const unknown = Object.keys(overrides).filter((name) => !names.has(name));
+  if (unknown.length > 0) {
+    throw new AppError(
+      'MODEL_INVALID',
+      `${source}: labelCategories names labels the vocabulary lacks: ${unknown.join(', ')}`,
+    );
+  }
+  return labels.map((label) => ({ name: label.name, category: overrides[label.name] ?? label.category }));
 }
 
 /**
@@ -128,13 +166,13 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
   const manifestPath = join(absoluteDir, MANIFEST_FILE);
   const manifest = (await exists(manifestPath)) ? parseModelManifest(await readText(manifestPath), manifestPath) : null;
 
-  const family = await detectFamily(absoluteDir, manifest);
-  const vocabulary = VOCABULARIES[family];
+  const { family, vocabulary } = await findVocabulary(absoluteDir, manifest);
   const vocabularyPath = join(absoluteDir, vocabulary.file);
-  if (!(await exists(vocabularyPath))) {
-    throw new AppError('MODEL_INVALID', `${absoluteDir}: ${vocabulary.file} is missing (family ${family})`);
-  }
-  const labels = vocabulary.parse(await readText(vocabularyPath), vocabularyPath);
+  const labels = applyLabelCategories(
+    await vocabulary.read(await readText(vocabularyPath), vocabularyPath, absoluteDir),
+    manifest,
+    manifestPath,
+  );
   const sha256 = await sha256File(modelPath);
 
   return {
@@ -144,6 +182,8 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
     version: manifest?.version ?? sha256.slice(0, 12),
     sha256,
     family,
+    purpose: manifest?.purpose ?? 'tags',
+    vocabularyFile: vocabulary.file,
     labels,
     recipe: applyManifest(DEFAULT_RECIPES[family], manifest),
     manifest,

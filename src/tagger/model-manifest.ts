@@ -4,7 +4,10 @@
  */
 import { z } from 'zod';
 import { AppError } from '../shared/errors.js';
-import { RESIZE_KERNELS } from './recipe.js';
+import { MODEL_FAMILIES, RESIZE_KERNELS, type ResizeKernel } from './recipe.js';
+
+/** Kernel names other tools use, mapped onto sharp's. */
+const KERNEL_ALIASES = { bilinear: 'linear', bicubic: 'cubic' } as const satisfies Record<string, ResizeKernel>;
 
 const rgbTriple = z.tuple([z.number(), z.number(), z.number()]);
 
@@ -15,18 +18,31 @@ export const modelManifestSchema = z
     /** Version stamped on every prediction. (Default: the first 12 hex digits of model.onnx's sha256) */
     version: z.string().min(1).optional(),
     /** Model family. (Default: inferred from the vocabulary file) */
-    family: z.enum(['wd']).optional(),
+    family: z.enum(MODEL_FAMILIES).optional(),
+    /** What the outputs are for: `tags` (the diff) or `rating` (a rating classifier). (Default: tags) */
+    purpose: z.enum(['tags', 'rating']).optional(),
     inputSize: z.number().int().min(1).max(8192).optional(),
     layout: z.enum(['NHWC', 'NCHW']).optional(),
     channels: z.enum(['RGB', 'BGR']).optional(),
     scale: z.enum(['0-255', '0-1']).optional(),
     mean: rgbTriple.optional(),
     std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).optional(),
+    fit: z.enum(['pad', 'contain', 'squish']).optional(),
     pad: z.enum(['white', 'black', 'edge']).optional(),
-    resize: z.enum(RESIZE_KERNELS).optional(),
+    alpha: z.enum(['white', 'drop']).optional(),
+    /** A sharp kernel; `bilinear` and `bicubic` (PIL/TF names) are read as `linear` and `cubic`. */
+    resize: z
+      .enum([...RESIZE_KERNELS, ...(Object.keys(KERNEL_ALIASES) as Array<keyof typeof KERNEL_ALIASES>)])
+      .transform(
+        (kernel): ResizeKernel =>
+          kernel in KERNEL_ALIASES ? KERNEL_ALIASES[kernel as keyof typeof KERNEL_ALIASES] : (kernel as ResizeKernel),
+      )
+      .optional(),
     outputActivation: z.enum(['none', 'sigmoid', 'softmax']).optional(),
     inputName: z.string().min(1).optional(),
     outputName: z.string().min(1).optional(),
+    /** Category per label name, overriding the vocabulary file's (e.g. DeepDanbooru tags.txt has none). */
+    labelCategories: z.record(z.string(), z.number().int().min(0).max(99)).optional(),
     /** Default thresholds by category name (`general`, `character`…) or tag name, 0–1. */
     thresholds: z.record(z.string(), z.number().min(0).max(1)).optional(),
     description: z.string().optional(),

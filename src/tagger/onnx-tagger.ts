@@ -15,23 +15,86 @@ import { type PreprocessRecipe, tensorLength } from './recipe.js';
 import type { Device, ExecutionProvider, Tagger, TaggerModelInfo } from './tagger.js';
 
 export interface OnnxTaggerOptions {
-  /** Where to run. `cuda`/`webgpu` fail with MODEL_RUNTIME when unavailable; `auto` tries CUDA, then the CPU. */
+  /** Where to run. `cuda[:N]`/`webgpu` fail with MODEL_RUNTIME when unavailable; `auto` tries CUDA, then the CPU. */
   device: Device;
+  /**
+   * Most images per model run; bigger batches are split, and a GPU out-of-memory halves it for the rest of the
+   * session. (Default: {@link DEFAULT_MAX_BATCH} for the provider in use)
+   */
+  maxBatch?: number;
   /** onnxruntime intra-op threads. (Default: onnxruntime's choice, one per physical core) */
   threads?: number;
   /** Images above this many pixels are refused with MEDIA_TOO_LARGE. (Default: 64,000,000) */
   maxPixels?: number;
+  /** A decode taking longer fails with MEDIA_TOO_LARGE, in seconds. (Default: 30) */
+  decodeTimeoutSeconds?: number;
   logger: Logger;
 }
 
+type DeviceKind = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+
 // What each device asks onnxruntime for, in order. WebGPU is only tried when asked for by name: it is unmeasured on
 // our GPUs, and a software Vulkan adapter could "succeed" and be slower than the CPU.
-const PROVIDER_ATTEMPTS: Record<Device, ExecutionProvider[]> = {
+const PROVIDER_ATTEMPTS: Record<DeviceKind, ExecutionProvider[]> = {
   auto: ['cuda', 'cpu'],
   cpu: ['cpu'],
   cuda: ['cuda'],
   webgpu: ['webgpu'],
 };
+
+/**
+ * Images per model run by provider when not configured: on the CPU a bigger batch buys little and holds more memory;
+ * on a GPU a batch of 32 at 448² is about 77 MB of input and fits any card that fits a WD v3 model.
+ */
+export const DEFAULT_MAX_BATCH: Readonly<Record<ExecutionProvider, number>> = { cpu: 8, cuda: 32, webgpu: 16 };
+
+/** `cuda:1` → { kind: 'cuda', deviceId: 1 }; throws USAGE for anything that is not a {@link Device}. */
+export function parseDevice(device: string): { kind: DeviceKind; deviceId: number } {
+  const match = /^(auto|cpu|cuda|webgpu)(?::(\d{1,2}))?$/.exec(device);
+  if (match === null || (match[2] !== undefined && match[1] !== 'cuda')) {
+    throw new AppError('USAGE', `device "${device}" is not one of auto, cpu, cuda, cuda:N, webgpu`);
+  }
+  return { kind: match[1] as DeviceKind, deviceId: match[2] === undefined ? 0 : Number(match[2]) };
+}
+
+/** True for the errors a GPU (or the CPU allocator) gives when a batch does not fit in memory. */
+export function isOutOfMemory(error: unknown): boolean {
+  const message =
+    error instanceof Error
+      ? `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}`
+      : String(error);
+  return /out of memory|CUDA_ERROR_OUT_OF_MEMORY|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|Failed to allocate memory|bad_alloc/i.test(
+    message,
+  );
+}
+
+/**
+ * Runs `items` through `run` in slices of at most `chunk`. When a slice fails for lack of memory, the slice size is
+ * halved and the slice retried (down to 1, or never when `resizable` is false: a fixed-batch graph); `onShrink`
+ * hears each halving. Returns the results in order and the slice size that worked last.
+ */
+export async function runInChunks<T, R>(
+  items: readonly T[],
+  chunk: number,
+  run: (slice: readonly T[]) => Promise<R[]>,
+  options: { resizable: boolean; onShrink?: (from: number, to: number, error: Error) => void },
+): Promise<{ results: R[]; chunk: number }> {
+  const results: R[] = [];
+  let size = Math.max(1, chunk);
+  for (let start = 0; start < items.length; ) {
+    const slice = items.slice(start, start + size);
+    try {
+      results.push(...(await run(slice)));
+      start += slice.length;
+    } catch (thrown) {
+      if (!options.resizable || size === 1 || !isOutOfMemory(thrown)) throw thrown;
+      const smaller = Math.max(1, Math.floor(Math.min(size, slice.length) / 2));
+      options.onShrink?.(size, smaller, coerceError(thrown));
+      size = smaller;
+    }
+  }
+  return { results, chunk: size };
+}
 
 const PROVIDER_NEEDS: Record<ExecutionProvider, string> = {
   cpu: 'a valid ONNX model',
@@ -113,26 +176,51 @@ function inspectGraph(session: ort.InferenceSession, folder: ModelFolder, logger
  * has none; probing it anyway makes onnxruntime print a native "failed to load" line on every start.
  */
 export function cudaProviderInstalled(): boolean {
+  return missingCudaProviderFiles().length === 0;
+}
+
+/** The CUDA provider libraries onnxruntime-node needs beside its binding that are absent (full paths). */
+export function missingCudaProviderFiles(): string[] {
   const root = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
   const binding = join(root, 'bin', 'napi-v6', process.platform, process.arch);
-  return existsSync(join(binding, 'libonnxruntime_providers_cuda.so'));
+  const [shared, cuda] =
+    process.platform === 'win32'
+      ? ['onnxruntime_providers_shared.dll', 'onnxruntime_providers_cuda.dll']
+      : ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
+  return [join(binding, shared), join(binding, cuda)].filter((path) => !existsSync(path));
 }
 
 async function createSession(
   folder: ModelFolder,
   options: OnnxTaggerOptions,
 ): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
-  let attempts = PROVIDER_ATTEMPTS[options.device];
-  if (options.device === 'auto' && !cudaProviderInstalled()) {
+  const { kind, deviceId } = parseDevice(options.device);
+  let attempts = PROVIDER_ATTEMPTS[kind];
+  const missing = attempts.includes('cuda') ? missingCudaProviderFiles() : [];
+  if (missing.length > 0 && kind === 'auto') {
     options.logger.warn(
+      { missing },
       'no CUDA execution provider installed beside onnxruntime-node: running on the CPU (see README, GPU)',
     );
     attempts = attempts.filter((provider) => provider !== 'cuda');
+  } else if (missing.length > 0) {
+    throw new AppError(
+      'MODEL_RUNTIME',
+      `device "${options.device}" needs onnxruntime-node's CUDA execution provider, which is not installed: missing ` +
+        `${missing.join(', ')}. Install it on the GPU machine (README, GPU), or use DEVICE=auto or DEVICE=cpu.`,
+      { details: { missing, device: options.device } },
+    );
   }
   for (const provider of attempts) {
     try {
+      const executionProvider =
+        provider === 'cuda'
+          ? { name: 'cuda' as const, deviceId }
+          : provider === 'webgpu'
+            ? { name: 'webgpu' as const }
+            : 'cpu';
       const session = await ort.InferenceSession.create(folder.modelPath, {
-        executionProviders: [provider],
+        executionProviders: [executionProvider],
         graphOptimizationLevel: 'all',
         interOpNumThreads: 1,
         ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
@@ -162,6 +250,18 @@ async function createSession(
   throw new AppError('MODEL_RUNTIME', `no execution provider to try for device "${options.device}"`);
 }
 
+/** Reads a model's rating outputs (category 9) as a distribution: the rating model's answer, or a tagger's. */
+export function ratingScores(
+  labels: readonly ModelLabel[],
+  scores: ArrayLike<number>,
+): Array<{ name: string; score: number }> {
+  const out: Array<{ name: string; score: number }> = [];
+  labels.forEach((label, i) => {
+    if (label.category === 9) out.push({ name: label.name, score: scores[i] ?? 0 });
+  });
+  return out.sort((a, b) => b.score - a.score);
+}
+
 /** Turns raw model outputs into probabilities in place, per the recipe. */
 export function applyOutputActivation(row: Float32Array, activation: PreprocessRecipe['outputActivation']): void {
   if (activation === 'sigmoid') {
@@ -188,6 +288,10 @@ export class OnnxTagger implements Tagger {
   private readonly session: ort.InferenceSession;
   private readonly graph: GraphShape;
   private readonly maxPixels: number;
+  private readonly decodeTimeoutSeconds: number | undefined;
+  private readonly logger: Logger;
+  /** Images per run; halved for good after a GPU out-of-memory. */
+  private maxBatch: number;
   private closed = false;
 
   private constructor(
@@ -195,7 +299,7 @@ export class OnnxTagger implements Tagger {
     session: ort.InferenceSession,
     provider: ExecutionProvider,
     graph: GraphShape,
-    maxPixels: number,
+    options: OnnxTaggerOptions,
   ) {
     this.labels = folder.labels;
     this.recipe = Object.freeze({
@@ -209,6 +313,8 @@ export class OnnxTagger implements Tagger {
       version: folder.version,
       sha256: folder.sha256,
       family: folder.family,
+      purpose: folder.purpose,
+      ...(folder.manifest?.thresholds === undefined ? {} : { manifestThresholds: folder.manifest.thresholds }),
       labels: this.labels,
       recipe: this.recipe,
     };
@@ -216,7 +322,20 @@ export class OnnxTagger implements Tagger {
     this.provider = provider;
     this.inputSize = graph.inputSize;
     this.graph = graph;
-    this.maxPixels = maxPixels;
+    this.maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+    this.decodeTimeoutSeconds = options.decodeTimeoutSeconds;
+    this.logger = options.logger;
+    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH[provider];
+  }
+
+  /** The graph's fixed batch dimension, or null when it takes any batch. */
+  get fixedBatch(): number | null {
+    return this.graph.fixedBatch;
+  }
+
+  /** Images per model run now (after any out-of-memory halving). */
+  get batchLimit(): number {
+    return this.graph.fixedBatch ?? this.maxBatch;
   }
 
   /**
@@ -233,14 +352,16 @@ export class OnnxTagger implements Tagger {
       await session.release();
       throw error;
     }
-    const tagger = new OnnxTagger(folder, session, provider, graph, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+    const tagger = new OnnxTagger(folder, session, provider, graph, options);
     options.logger.info(
       {
         model: folder.name,
         version: folder.version,
         family: folder.family,
+        purpose: folder.purpose,
         provider,
         device: options.device,
+        maxBatch: tagger.batchLimit,
         inputSize: graph.inputSize,
         labels: folder.labels.length,
         fixedBatch: graph.fixedBatch,
@@ -251,7 +372,10 @@ export class OnnxTagger implements Tagger {
   }
 
   preprocess(image: Buffer): Promise<Float32Array> {
-    return preprocessImage(image, this.recipe, { maxPixels: this.maxPixels });
+    return preprocessImage(image, this.recipe, {
+      maxPixels: this.maxPixels,
+      ...(this.decodeTimeoutSeconds === undefined ? {} : { timeoutSeconds: this.decodeTimeoutSeconds }),
+    });
   }
 
   async predictBatch(tensors: readonly Float32Array[]): Promise<ScoreVector[]> {
@@ -262,13 +386,23 @@ export class OnnxTagger implements Tagger {
         throw new AppError('MODEL_RUNTIME', `tensor ${i} has ${tensor.length} values, the model takes ${length}`);
       }
     });
-    // A graph with a fixed batch dimension (often 1) takes exactly that many images per run.
-    const chunk = this.graph.fixedBatch ?? Math.max(tensors.length, 1);
-    const scores: ScoreVector[] = [];
-    for (let start = 0; start < tensors.length; start += chunk) {
-      scores.push(...(await this.run(tensors.slice(start, start + chunk), chunk, length)));
-    }
-    return scores;
+    // A graph with a fixed batch dimension (often 1) takes exactly that many images per run, zero-padded.
+    const fixed = this.graph.fixedBatch;
+    const { results, chunk } = await runInChunks(
+      tensors,
+      fixed ?? this.maxBatch,
+      (slice) => this.run(slice, fixed ?? slice.length, length),
+      {
+        resizable: fixed === null,
+        onShrink: (from, to, error) =>
+          this.logger.warn(
+            { err: error, from, to, provider: this.provider, model: this.model.name },
+            `out of memory at batch ${from}: retrying at ${to}, and keeping that size`,
+          ),
+      },
+    );
+    if (fixed === null) this.maxBatch = chunk;
+    return results;
   }
 
   async predictImages(images: readonly Buffer[]): Promise<Array<ScoreVector | AppError>> {

@@ -2,7 +2,8 @@
  * Image bytes → model input tensor, with sharp. For the WD family this reproduces the reference `prepare_image`
  * (DESIGN §4): first frame, EXIF orientation applied, alpha composited on white, padded to a centred white square
  * (offsets floored, as PIL's `paste((max-w)//2, (max-h)//2)`), resized to the input size only when it differs,
- * RGB→BGR, float 0–255, NHWC. Other recipes vary layout, channel order, scale, mean/std, pad and kernel.
+ * RGB→BGR, float 0–255, NHWC. DeepDanbooru resizes to fit first and pads with the edge; other recipes vary layout,
+ * channel order, scale, mean/std, fit (pad, contain, squish), pad colour, alpha handling and kernel.
  *
  * Every failure is an {@link AppError}: MEDIA_CORRUPT (undecodable, truncated, empty), MEDIA_TOO_LARGE (over the
  * pixel limit), MEDIA_UNSUPPORTED (a video, archive or other non-image container).
@@ -14,7 +15,12 @@ import type { PreprocessRecipe } from './recipe.js';
 export interface PreprocessLimits {
   /** Largest width × height decoded; bigger images fail with MEDIA_TOO_LARGE before decoding. */
   maxPixels: number;
+  /** Longest a decode may take, in seconds; a slower one fails with MEDIA_TOO_LARGE. (Default: 30) */
+  timeoutSeconds?: number;
 }
+
+/** A default for {@link PreprocessLimits.timeoutSeconds}. */
+export const DEFAULT_DECODE_TIMEOUT_SECONDS = 30;
 
 /** A default for {@link PreprocessLimits.maxPixels}: 8000 × 8000. */
 export const DEFAULT_MAX_PIXELS = 64_000_000;
@@ -43,6 +49,8 @@ function sniffUnsupported(bytes: Buffer): string | null {
     if (format === 'Flash (SWF)' && ![0x46, 0x43, 0x5a].includes(bytes[0]!)) continue;
     if (signature.every((b, i) => bytes[offset + i] === b)) return format;
   }
+  // POSIX tar (an ugoira packed as .tar): "ustar" at offset 257.
+  if (bytes.length >= 262 && bytes.toString('latin1', 257, 262) === 'ustar') return 'tar archive';
   if (bytes.length >= 12 && bytes.toString('latin1', 4, 8) === 'ftyp') {
     const brand = bytes.toString('latin1', 8, 12);
     if (!IMAGE_BRANDS.has(brand)) return `ISO media (brand "${brand.trim()}", a video)`;
@@ -58,6 +66,9 @@ function mediaError(thrown: unknown): AppError {
   if (/exceeds pixel limit/i.test(reason)) {
     return new AppError('MEDIA_TOO_LARGE', `image is too large to decode: ${reason}`, { cause: error });
   }
+  if (/timeout/i.test(reason)) {
+    return new AppError('MEDIA_TOO_LARGE', `image took too long to decode: ${reason}`, { cause: error });
+  }
   if (/unsupported image format/i.test(reason)) {
     return new AppError('MEDIA_CORRUPT', 'not a decodable image (unknown format or corrupt bytes)', { cause: error });
   }
@@ -70,19 +81,25 @@ function sharpInput(bytes: Buffer, limits: PreprocessLimits): Sharp {
   return sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1, autoOrient: true });
 }
 
+/** Fails fast on inputs that are not images at all: empty files and known non-image containers. */
+function refuseNonImages(bytes: Buffer): void {
+  if (bytes.length === 0) throw new AppError('MEDIA_CORRUPT', 'image is empty (0 bytes)');
+  const unsupported = sniffUnsupported(bytes);
+  if (unsupported !== null) throw new AppError('MEDIA_UNSUPPORTED', `not a still image: ${unsupported}`);
+}
+
 /**
- * Decodes `bytes` and returns the padded, resized square as packed RGB bytes (`inputSize² × 3`, row-major): the
- * stage before any channel reordering or scaling. Exported for tests and benchmarks.
+ * Decodes `bytes` and returns the model's square as packed RGB bytes (`inputSize² × 3`, row-major), per the
+ * recipe's `fit`, `pad`, `alpha` and `resize`: the stage before any channel reordering or scaling. Exported for tests
+ * and benchmarks.
  */
 export async function letterboxImage(
   bytes: Buffer,
   recipe: PreprocessRecipe,
   limits: PreprocessLimits,
 ): Promise<Buffer> {
-  if (bytes.length === 0) throw new AppError('MEDIA_CORRUPT', 'image is empty (0 bytes)');
-  const unsupported = sniffUnsupported(bytes);
-  if (unsupported !== null) throw new AppError('MEDIA_UNSUPPORTED', `not a still image: ${unsupported}`);
-
+  refuseNonImages(bytes);
+  const timeout = { seconds: limits.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_SECONDS };
   try {
     const metadata = await sharpInput(bytes, limits).metadata();
     const { width, height } = metadata.autoOrient;
@@ -93,37 +110,131 @@ export async function letterboxImage(
         `image is ${width}×${height}, over the limit of ${limits.maxPixels} pixels`,
       );
     }
-    const side = Math.max(width, height);
     const size = recipe.inputSize;
-    const left = Math.floor((side - width) / 2);
-    const top = Math.floor((side - height) / 2);
+    const padColour = recipe.pad === 'black' ? BLACK : WHITE;
+    const extendWith = recipe.pad === 'edge' ? 'copy' : 'background';
 
-    // Alpha is flattened before padding, so the pad colour never mixes with transparency.
-    let square = sharpInput(bytes, limits).flatten({ background: WHITE }).toColourspace('srgb');
-    if (side !== width || side !== height) {
-      square = square.extend({
+    // Alpha is flattened (or dropped) before padding, so the pad colour never mixes with transparency.
+    let decoded = sharpInput(bytes, limits);
+    decoded = recipe.alpha === 'drop' ? decoded.removeAlpha() : decoded.flatten({ background: WHITE });
+    decoded = decoded.toColourspace('srgb');
+
+    // 'pad' pads at the image's own size first: the padded square is what the kernel sees (WD's reference order).
+    const side = Math.max(width, height);
+    const [rawWidth, rawHeight] = recipe.fit === 'pad' ? [side, side] : [width, height];
+    if (recipe.fit === 'pad' && (side !== width || side !== height)) {
+      const left = Math.floor((side - width) / 2);
+      const top = Math.floor((side - height) / 2);
+      decoded = decoded.extend({
         left,
         top,
         right: side - width - left,
         bottom: side - height - top,
-        background: recipe.pad === 'black' ? BLACK : WHITE,
-        extendWith: recipe.pad === 'edge' ? 'copy' : 'background',
+        background: padColour,
+        extendWith,
       });
     }
-    // sharp always resizes before it extends, so padding then resizing (the reference order, which decides what the
-    // kernel sees at the image's edges) takes a second pass over the padded square.
-    const { data, info } = await square.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== side || info.height !== side) {
+    const { data, info } = await decoded
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .timeout(timeout)
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== rawWidth || info.height !== rawHeight) {
       throw new AppError(
         'MEDIA_UNSUPPORTED',
-        `decoded to ${info.width}×${info.height}×${info.channels}, expected ${side}×${side}×3`,
+        `decoded to ${info.width}×${info.height}×${info.channels}, expected ${rawWidth}×${rawHeight}×3`,
       );
     }
-    if (side === size) return data;
-    return await sharp(data, { raw: { width: side, height: side, channels: 3 } })
+    // sharp always resizes before it extends, so each fit is one more pass over the decoded pixels.
+    const raw = () => sharp(data, { raw: { width: rawWidth, height: rawHeight, channels: 3 } });
+    if (recipe.fit === 'contain') {
+      const scale = size / Math.max(width, height);
+      const fitWidth = Math.max(1, Math.round(width * scale));
+      const fitHeight = Math.max(1, Math.round(height * scale));
+      if (fitWidth === size && fitHeight === size && width === size) return data;
+      let contained = raw();
+      if (fitWidth !== width || fitHeight !== height) {
+        contained = contained.resize(fitWidth, fitHeight, { kernel: recipe.resize, fit: 'fill' });
+      }
+      const left = Math.floor((size - fitWidth) / 2);
+      const top = Math.floor((size - fitHeight) / 2);
+      return await contained
+        .extend({
+          left,
+          top,
+          right: size - fitWidth - left,
+          bottom: size - fitHeight - top,
+          background: padColour,
+          extendWith,
+        })
+        .raw({ depth: 'uchar' })
+        .timeout(timeout)
+        .toBuffer();
+    }
+    if (rawWidth === size && rawHeight === size) return data;
+    return await raw()
       .resize(size, size, { kernel: recipe.resize, fit: 'fill' })
       .raw({ depth: 'uchar' })
+      .timeout(timeout)
       .toBuffer();
+  } catch (error) {
+    throw mediaError(error);
+  }
+}
+
+/** What a file is, without decoding its pixels: for logs, skip reasons and the media corpus test. */
+export interface MediaFacts {
+  /** sharp's name of the format (`jpeg`, `png`, `gif`, `webp`, `heif`…). */
+  format: string;
+  width: number;
+  height: number;
+  /** Frames: the APNG `acTL` count for PNG, sharp's page count for GIF, WebP and AVIF. */
+  frames: number;
+  animated: boolean;
+}
+
+/** Frames an APNG declares in its `acTL` chunk (before the first IDAT), or null when the PNG has none. */
+export function apngFrameCount(bytes: Uint8Array): number | null {
+  const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (bytes.length < 8 || signature.some((b, i) => bytes[i] !== b)) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 8; at + 12 <= bytes.length; ) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(bytes[at + 4]!, bytes[at + 5]!, bytes[at + 6]!, bytes[at + 7]!);
+    if (type === 'acTL') return at + 12 <= bytes.length ? view.getUint32(at + 8) : null;
+    if (type === 'IDAT' || type === 'IEND') return null;
+    at += 12 + length;
+  }
+  return null;
+}
+
+/** Whether an ISO-BMFF file's `ftyp` box lists an image-sequence brand (animated AVIF/HEIF). */
+function isImageSequence(bytes: Buffer): boolean {
+  if (bytes.length < 16 || bytes.toString('latin1', 4, 8) !== 'ftyp') return false;
+  const boxSize = Math.min(bytes.readUInt32BE(0), bytes.length);
+  for (let at = 8; at + 4 <= boxSize; at += 4) {
+    if (at === 12) continue; // minor version
+    const brand = bytes.toString('latin1', at, at + 4);
+    if (brand === 'avis' || brand === 'msf1' || brand === 'hevs') return true;
+  }
+  return false;
+}
+
+/**
+ * Reads a file's format, size and frame count from its header (MEDIA_* AppError when it is not an image sharp can
+ * read). Animated means more than one frame: the tagger then uses the first, as Danbooru's own thumbnails do.
+ */
+export async function inspectMedia(bytes: Buffer, limits: PreprocessLimits): Promise<MediaFacts> {
+  refuseNonImages(bytes);
+  try {
+    const metadata = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning' }).metadata();
+    const { width, height } = metadata.autoOrient;
+    const apngFrames = metadata.format === 'png' ? apngFrameCount(bytes) : null;
+    const frames = apngFrames ?? metadata.pages ?? 1;
+    // A HEIF/AVIF file holds several images for other reasons too (a grid's tiles, thumbnails): only an image
+    // sequence (brand `avis`/`msf1`) is an animation.
+    const animated = frames > 1 && (metadata.format !== 'heif' || isImageSequence(bytes));
+    return { format: metadata.format ?? 'unknown', width, height, frames, animated };
   } catch (error) {
     throw mediaError(error);
   }

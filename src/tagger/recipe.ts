@@ -16,8 +16,15 @@ export const RESIZE_KERNELS = [
 ] as const;
 export type ResizeKernel = (typeof RESIZE_KERNELS)[number];
 
-/** Model families the loader recognises. DeepDanbooru (`tags.txt`) is planned and slots in beside `wd`. */
-export type ModelFamily = 'wd';
+/**
+ * Model families the loader recognises: `wd` (selected_tags.csv), `deepdanbooru` (tags.txt) and `custom`, whose
+ * whole recipe comes from model.json (ML-Danbooru, animetimm, NSFW classifiers…).
+ */
+export const MODEL_FAMILIES = ['wd', 'deepdanbooru', 'custom'] as const;
+export type ModelFamily = (typeof MODEL_FAMILIES)[number];
+
+/** What a model's outputs are for: tag scores (the diff) or a rating classifier (rating suggestions only). */
+export type ModelPurpose = 'tags' | 'rating';
 
 export interface PreprocessRecipe {
   /** Edge of the square model input, in pixels. */
@@ -32,9 +39,20 @@ export interface PreprocessRecipe {
   mean?: readonly [number, number, number];
   /** Divides per channel after subtracting `mean`, given in R, G, B order. (Default: none) */
   std?: readonly [number, number, number];
+  /**
+   * How a non-square image becomes a square: `pad` pads it to a centred square at its own size, then resizes (WD's
+   * reference order); `contain` resizes it to fit inside `inputSize` keeping its aspect, then pads (DeepDanbooru);
+   * `squish` resizes straight to `inputSize`×`inputSize`, ignoring the aspect (no padding).
+   */
+  fit: 'pad' | 'contain' | 'squish';
   /** What fills the sides when the image is padded to a square: white, black, or its own edge pixels repeated. */
   pad: 'white' | 'black' | 'edge';
-  /** Kernel that resizes the padded square to `inputSize`. */
+  /**
+   * Transparency: `white` composites it on white (WD); `drop` discards the alpha channel and keeps the colour
+   * underneath (DeepDanbooru's `decode_png(channels=3)`).
+   */
+  alpha: 'white' | 'drop';
+  /** Kernel that resizes to `inputSize`. */
   resize: ResizeKernel;
   /** What the output needs to become probabilities: nothing, a sigmoid per output, or a softmax over the row. */
   outputActivation: 'none' | 'sigmoid' | 'softmax';
@@ -54,12 +72,53 @@ export const WD_RECIPE: Readonly<PreprocessRecipe> = Object.freeze({
   layout: 'NHWC',
   channels: 'BGR',
   scale: '0-255',
+  fit: 'pad',
   pad: 'white',
+  alpha: 'white',
   resize: 'cubic',
   outputActivation: 'none',
 });
 
-export const DEFAULT_RECIPES: Readonly<Record<ModelFamily, Readonly<PreprocessRecipe>>> = { wd: WD_RECIPE };
+/**
+ * DeepDanbooru (KichangKim/DeepDanbooru `load_image_for_evaluate`): decode to 3 channels (alpha dropped), resize to
+ * fit 512×512 keeping the aspect (TF `AREA`; sharp's `linear` reduce is the nearest kernel it has), centre it on a
+ * 512 square padded with its own edge pixels (skimage `warp(mode='edge')`), RGB, /255, NHWC. The model ends in a
+ * sigmoid, so outputs are probabilities already.
+ */
+export const DEEPDANBOORU_RECIPE: Readonly<PreprocessRecipe> = Object.freeze({
+  inputSize: 512,
+  layout: 'NHWC',
+  channels: 'RGB',
+  scale: '0-1',
+  fit: 'contain',
+  pad: 'edge',
+  alpha: 'drop',
+  resize: 'linear',
+  outputActivation: 'none',
+});
+
+/**
+ * A starting point for `custom` models, which should state their recipe in model.json: the torchvision/timm
+ * convention (NCHW, RGB, 0–1) at 224, white pad, bicubic, raw outputs. The input size is taken from the graph when
+ * the graph fixes it.
+ */
+export const CUSTOM_RECIPE: Readonly<PreprocessRecipe> = Object.freeze({
+  inputSize: 224,
+  layout: 'NCHW',
+  channels: 'RGB',
+  scale: '0-1',
+  fit: 'pad',
+  pad: 'white',
+  alpha: 'white',
+  resize: 'cubic',
+  outputActivation: 'none',
+});
+
+export const DEFAULT_RECIPES: Readonly<Record<ModelFamily, Readonly<PreprocessRecipe>>> = {
+  wd: WD_RECIPE,
+  deepdanbooru: DEEPDANBOORU_RECIPE,
+  custom: CUSTOM_RECIPE,
+};
 
 /** Number of float32 values in one image's tensor. */
 export function tensorLength(recipe: Pick<PreprocessRecipe, 'inputSize'>): number {

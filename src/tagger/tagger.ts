@@ -4,10 +4,13 @@
  */
 import type { ModelLabel, ScoreVector } from '../core/types.js';
 import type { AppError } from '../shared/errors.js';
-import type { ModelFamily, PreprocessRecipe } from './recipe.js';
+import type { ModelFamily, ModelPurpose, PreprocessRecipe } from './recipe.js';
 
-/** Where inference should run. `auto` tries CUDA and falls back to the CPU with a warning. */
-export type Device = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+/**
+ * Where inference should run. `auto` tries CUDA (GPU 0) and falls back to the CPU with a warning; `cuda:N` picks
+ * GPU N; `cuda`, `cuda:N` and `webgpu` fail with MODEL_RUNTIME instead of falling back.
+ */
+export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}` | 'webgpu';
 
 /** The execution provider a session actually runs on. */
 export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
@@ -19,8 +22,12 @@ export interface TaggerModelInfo {
   /** sha256 of model.onnx, lowercase hex. */
   sha256: string;
   family: ModelFamily;
+  /** `tags` for a tagger, `rating` for a rating classifier (its labels are all category 9). */
+  purpose: ModelPurpose;
   /** Same as {@link Tagger.labels}: the vocabulary, for registering the model. */
   labels: readonly ModelLabel[];
+  /** Default thresholds from model.json, by category name (`general`, `character`) or tag name. */
+  manifestThresholds?: Readonly<Record<string, number>>;
   /** How images are preprocessed and outputs read, as in effect (after model.json and the graph's own shape). */
   recipe: Readonly<PreprocessRecipe>;
 }

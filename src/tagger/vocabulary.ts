@@ -1,6 +1,6 @@
 /**
  * Readers of model vocabulary files. Each returns the labels in output order or throws MODEL_INVALID naming the file
- * and line. DeepDanbooru's `tags.txt` reader belongs here too when that family lands.
+ * and line: WD `selected_tags.csv` and DeepDanbooru `tags.txt`.
  */
 import type { ModelLabel } from '../core/types.js';
 import { AppError } from '../shared/errors.js';
@@ -117,4 +117,46 @@ export function parseSelectedTagsCsv(text: string, source = 'selected_tags.csv')
   }
   if (labels.length === 0) throw new AppError('MODEL_INVALID', `${source} has a header but no tags`);
   return labels;
+}
+
+/** DeepDanbooru's rating pseudo-tags, category 9 like WD's rating rows. */
+const RATING_LABEL = /^rating:(safe|questionable|explicit|general|sensitive)$/;
+
+/**
+ * Reads a DeepDanbooru `tags.txt`: one tag per line, line i is output i, with or without a trailing newline (the v3
+ * release has none). `rating:safe|questionable|explicit` get category 9; names in `characterTags` (the project's
+ * `tags-character.txt`, when the folder has one) get category 4; everything else is general (0).
+ */
+export function parseTagsTxt(
+  text: string,
+  source = 'tags.txt',
+  characterTags: ReadonlySet<string> = new Set(),
+): ModelLabel[] {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const lines = body.split(/\r?\n/);
+  if (lines.at(-1) === '') lines.pop();
+  const labels: ModelLabel[] = [];
+  const seen = new Map<string, number>();
+  for (const [i, raw] of lines.entries()) {
+    const line = i + 1;
+    const name = raw.trim();
+    if (name === '') throw invalid(source, line, 'blank line (rows must map one-to-one onto model outputs)');
+    const earlier = seen.get(name);
+    if (earlier !== undefined) throw invalid(source, line, `tag "${name}" already appears on line ${earlier}`);
+    seen.set(name, line);
+    const category = RATING_LABEL.test(name) ? 9 : characterTags.has(name) ? 4 : 0;
+    labels.push({ name, category });
+  }
+  if (labels.length === 0) throw new AppError('MODEL_INVALID', `${source} has no tags`);
+  return labels;
+}
+
+/** A plain list of names, one per line (DeepDanbooru's `tags-character.txt`). Blank lines are ignored. */
+export function parseNameList(text: string): Set<string> {
+  return new Set(
+    text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== ''),
+  );
 }

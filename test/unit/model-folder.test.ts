@@ -106,15 +106,57 @@ describe('loadModelFolder', () => {
 
     const error = await loadError(dir);
 
-    expect(error.message).toMatch(/no vocabulary file \(expected one of: selected_tags\.csv\)/);
+    expect(error.message).toMatch(/no vocabulary file \(expected one of: selected_tags\.csv, tags\.txt\)/);
   });
 
-  it('should say that a DeepDanbooru folder (tags.txt) is not supported yet', async () => {
-    const dir = await aModelFolder({ 'selected_tags.csv': null, 'tags.txt': 'rating:safe\n1girl\n' });
+  it('should read a folder with tags.txt as a DeepDanbooru model with the DeepDanbooru recipe', async () => {
+    const dir = await aModelFolder({ 'selected_tags.csv': null, 'tags.txt': '1girl\nhatsune_miku\nrating:safe' });
+    await writeFile(join(dir, 'tags-character.txt'), 'hatsune_miku\n');
 
-    const error = await loadError(dir);
+    const sut = await loadModelFolder(dir);
 
-    expect(error.message).toMatch(/tags\.txt, a DeepDanbooru model; that family is not supported yet/);
+    expect(sut.family).toBe('deepdanbooru');
+    expect(sut.vocabularyFile).toBe('tags.txt');
+    expect(sut.labels).toEqual([
+      { name: '1girl', category: 0 },
+      { name: 'hatsune_miku', category: 4 },
+      { name: 'rating:safe', category: 9 },
+    ]);
+    expect(sut.recipe).toMatchObject({ inputSize: 512, channels: 'RGB', scale: '0-1', fit: 'contain', pad: 'edge' });
+  });
+
+  it('should read a custom rating model from model.json, accepting the bilinear alias and arbitrary rating names', async () => {
+    const csv = 'tag_id,name,category,count\n0,drawing,9,0\n1,hentai,9,0\n2,neutral,9,0\n3,porn,9,0\n4,sexy,9,0\n';
+    const manifest = {
+      family: 'custom',
+      purpose: 'rating',
+      inputSize: 224,
+      layout: 'NHWC',
+      channels: 'RGB',
+      scale: '0-1',
+      fit: 'squish',
+      resize: 'bilinear',
+      outputActivation: 'none',
+    };
+    const dir = await aModelFolder({ 'selected_tags.csv': csv, 'model.json': JSON.stringify(manifest) });
+
+    const sut = await loadModelFolder(dir);
+
+    expect(sut.family).toBe('custom');
+    expect(sut.purpose).toBe('rating');
+    expect(sut.labels.map((l) => l.name)).toEqual(['drawing', 'hentai', 'neutral', 'porn', 'sexy']);
+    expect(sut.recipe).toMatchObject({ inputSize: 224, layout: 'NHWC', fit: 'squish', resize: 'linear' });
+  });
+
+  it('should apply labelCategories from model.json and refuse names the vocabulary lacks', async () => {
+    const dir = await aModelFolder({
+      'model.json': JSON.stringify({ labelCategories: { hatsune_miku: 4, red_theme: 3 } }),
+    });
+    const sut = await loadModelFolder(dir);
+    expect(sut.labels.find((l) => l.name === 'red_theme')?.category).toBe(3);
+
+    const bad = await aModelFolder({ 'model.json': JSON.stringify({ labelCategories: { no_such_tag: 0 } }) });
+    expect((await loadError(bad)).message).toMatch(/labelCategories names labels the vocabulary lacks: no_such_tag/);
   });
 
   it.each([
