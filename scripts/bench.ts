@@ -1,56 +1,64 @@
 /**
- * `npm run bench`: throughput numbers as one JSON object on stdout (progress on stderr).
+ * `npm run bench`: throughput numbers as one JSON object on stdout (progress on stderr). CPU only (DEVICE=cpu).
  *
  * - preprocess: sharp decode + WD letterbox to 448 + Float32 tensor, per format, ms/image (1600×1200 sources).
  * - inference: the bundled test model on prepared tensors, batch 1 and 32, ms/image.
- * - endToEnd: the local fake Danbooru → crawl → download → tag → diff → suggestions in PostgreSQL, in-process,
- *   posts/s (needs PostgreSQL: BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres).
- * - dbStage: storing scores + replacing pending suggestions alone, posts/s.
+ * - endToEnd: the local fake Danbooru → crawl → download → tag → diff → suggestions in PostgreSQL, in-process, on the
+ *   test model with flat-colour images at the default batch size, posts/s; `dbStagePostsPerSecond` is the database
+ *   stage below at the default batch size (it used to be per-post repository calls; the worker now writes batches).
+ * - models.test, models.realistic: for the bundled test model and for a ConvNeXt-T-like model at 448 with 10,861
+ *   labels and random weights (scripts/make-bench-model.ts, written on first use), bare inference (prepared tensors,
+ *   tight loop, per batch size; the best is kept) and end to end through `runOnce` at that batch size on noisy WebP
+ *   images, and their ratio (goal on the realistic model: ≥ 0.9).
+ * - dbStage: claim + compact scores + diff + `tagging.storeResults` per batch, no model, realistic vocabulary, posts/s
+ *   (goal ≥ 2,000).
+ * - memory: one `booru-tagger run --once` process over BENCH_MEMORY_POSTS posts on the test model: its peak RSS.
+ * - workers: 1 and 2 `booru-tagger run --once` processes at once on one database and one fake booru (served here).
  *
- * Sizes: BENCH_POSTS (default 300), BENCH_IMAGES (default 24).
+ * Needs PostgreSQL for everything after `inference`: BENCH_DATABASE_URL (default
+ * postgresql://postgres@127.0.0.1:5432/postgres); each part uses a throwaway database.
+ *
+ * Sizes (environment): BENCH_IMAGES (24), BENCH_POSTS (300), BENCH_TEST_BATCHES (1,8,16,32,64),
+ * BENCH_TEST_IMAGES (256 per batch size), BENCH_TEST_POSTS (1000), BENCH_MODEL_DIR (a temp folder),
+ * BENCH_REALISTIC_BATCHES (1,4,8), BENCH_REALISTIC_IMAGES (8 per batch size), BENCH_REALISTIC_POSTS (32, rounded up
+ * to whole batches), BENCH_DB_POSTS (2000), BENCH_DB_BATCHES (16,64), BENCH_MEMORY_POSTS (5000), BENCH_WORKER_POSTS
+ * (1000), BENCH_SECTIONS (all: preprocess,inference,endToEnd,test,realistic,dbStage,memory,workers).
  */
-import pg from 'pg';
+import { cpus, loadavg } from 'node:os';
 import { pino } from 'pino';
-import sharp, { type Sharp } from 'sharp';
-import { loadTagger, openRepositories, policyOf } from '../src/bin/context.js';
+import { loadTagger } from '../src/bin/context.js';
 import { loadConfig } from '../src/config/config.js';
-import { DanbooruClient } from '../src/booru/danbooru.client.js';
-import { BooruHttp } from '../src/booru/http.js';
-import { FakeDanbooruServer } from '../src/demo/fake-danbooru.server.js';
+import { loadModelFolder } from '../src/tagger/model-folder.js';
 import { preprocessImage } from '../src/tagger/preprocess.js';
 import { WD_RECIPE } from '../src/tagger/recipe.js';
-import { buildDiffContext, diffPost } from '../src/worker/diff-context.js';
-import { runOnce } from '../src/worker/run-once.js';
-import { NO_TAG_FACTS } from '../src/core/tag-vocabulary.js';
+import { benchDbStage, type DbStageResult } from './bench-db-stage.js';
+import { type BareResult, benchBare, benchEndToEnd, type EndToEndResult, loadBenchTagger } from './bench-models.js';
+import { envInt, envIntList, log, noisyWebps, round, solidWebps, sourceImage, timeIt } from './bench-support.js';
+import { benchWorkerProcesses } from './bench-workers.js';
+import { DEFAULT_BENCH_MODEL_DIR, ensureBenchModel } from './make-bench-model.js';
 
-const env = process.env;
-const POSTS = Number(env['BENCH_POSTS'] ?? 300);
-const IMAGES = Number(env['BENCH_IMAGES'] ?? 24);
-const ADMIN_URL = env['BENCH_DATABASE_URL'] ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const IMAGES = envInt('BENCH_IMAGES', 24);
+const POSTS = envInt('BENCH_POSTS', 300);
+const TEST_BATCHES = envIntList('BENCH_TEST_BATCHES', [1, 8, 16, 32, 64]);
+const TEST_IMAGES = envInt('BENCH_TEST_IMAGES', 256);
+const TEST_POSTS = envInt('BENCH_TEST_POSTS', 1000);
+const MODEL_DIR = process.env['BENCH_MODEL_DIR'] || DEFAULT_BENCH_MODEL_DIR;
+const REALISTIC_BATCHES = envIntList('BENCH_REALISTIC_BATCHES', [1, 4, 8]);
+const REALISTIC_IMAGES = envInt('BENCH_REALISTIC_IMAGES', 8);
+const REALISTIC_POSTS = envInt('BENCH_REALISTIC_POSTS', 32);
+const DB_POSTS = envInt('BENCH_DB_POSTS', 2000);
+const DB_BATCHES = envIntList('BENCH_DB_BATCHES', [16, 64]);
+const MEMORY_POSTS = envInt('BENCH_MEMORY_POSTS', 5000);
+const WORKER_POSTS = envInt('BENCH_WORKER_POSTS', 1000);
+const ALL_SECTIONS = ['preprocess', 'inference', 'endToEnd', 'test', 'realistic', 'dbStage', 'memory', 'workers'];
+const SECTIONS = new Set((process.env['BENCH_SECTIONS'] || ALL_SECTIONS.join(',')).split(',').map((s) => s.trim()));
+for (const section of SECTIONS) {
+  if (!ALL_SECTIONS.includes(section)) throw new Error(`BENCH_SECTIONS: unknown section ${section}`);
+}
 const logger = pino({ level: 'silent' });
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-
-async function timeIt(fn: () => Promise<void>): Promise<number> {
-  const started = performance.now();
-  await fn();
-  return performance.now() - started;
-}
-
-/** A noisy 1600×1200 picture, so encoders cannot cheat on flat colour. */
-async function sourceImage(): Promise<Sharp> {
-  const width = 1600;
-  const height = 1200;
-  const raw = Buffer.alloc(width * height * 3);
-  let seed = 12345;
-  for (let i = 0; i < raw.length; i++) {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    raw[i] = ((i % (width * 3)) / 12 + (seed >> 24)) & 0xff;
-  }
-  return sharp(raw, { raw: { width, height, channels: 3 } });
-}
 
 async function benchPreprocess(): Promise<Record<string, number>> {
-  const image = await sourceImage();
+  const image = sourceImage();
   const encoded: Record<string, Buffer> = {
     jpeg: await image.clone().jpeg({ quality: 90 }).toBuffer(),
     png: await image.clone().png().toBuffer(),
@@ -71,8 +79,7 @@ async function benchPreprocess(): Promise<Record<string, number>> {
 }
 
 async function benchInference(): Promise<Record<string, number>> {
-  const config = loadConfig({ DEVICE: 'cpu' });
-  const tagger = await loadTagger(config, logger);
+  const tagger = await loadTagger(loadConfig({ DEVICE: 'cpu' }), logger);
   const tensor = new Float32Array(448 * 448 * 3).fill(128);
   const out: Record<string, number> = {};
   for (const batch of [1, 32]) {
@@ -90,128 +97,152 @@ async function benchInference(): Promise<Record<string, number>> {
   return out;
 }
 
-async function freshDatabase(): Promise<string | null> {
-  const name = `booru_tagger_bench_${process.pid}`;
-  const client = new pg.Client({ connectionString: ADMIN_URL });
+interface ModelBench {
+  model: Record<string, unknown>;
+  bare: BareResult;
+  endToEnd: EndToEndResult | null;
+  /** endToEnd.postsPerSecond / bare.imagesPerSecond. */
+  endToEndOverBare: number | null;
+  note?: string;
+}
+
+async function benchModel(
+  label: string,
+  modelDir: string | undefined,
+  sizes: { batches: number[]; imagesPerBatch: number; posts: number },
+  model: Record<string, unknown>,
+): Promise<ModelBench> {
+  const images = await noisyWebps();
+  const tagger = await loadBenchTagger(modelDir);
   try {
-    await client.connect();
-  } catch (error) {
-    log(`PostgreSQL unreachable at ${ADMIN_URL}: end-to-end and db numbers skipped (${(error as Error).message})`);
-    return null;
+    const bare = await benchBare(tagger, images, sizes.batches, sizes.imagesPerBatch, label);
+    const posts = Math.ceil(sizes.posts / bare.bestBatch) * bare.bestBatch;
+    const endToEnd = await benchEndToEnd(tagger, { posts, images, batchSize: bare.bestBatch, label });
+    return {
+      model: { ...model, name: tagger.model.name, labels: tagger.labels.length, provider: tagger.provider },
+      bare,
+      endToEnd,
+      endToEndOverBare: endToEnd ? round(endToEnd.postsPerSecond / bare.imagesPerSecond) : null,
+    };
+  } finally {
+    await tagger.close();
   }
-  await client.query(`DROP DATABASE IF EXISTS ${name}`);
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
-async function dropDatabase(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  await client.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
-  await client.end();
+const started = performance.now();
+const config = loadConfig({});
+const result: Record<string, unknown> = {
+  machine: { cpus: cpus().length, node: process.version, loadAverageAtStart: loadavg().map(round) },
+};
+const notes: string[] = [
+  'CPU only (DEVICE=cpu); each part uses its own fresh PostgreSQL database. Timings on a shared machine are noisy.',
+];
+if (SECTIONS.has('preprocess')) result['preprocess'] = await benchPreprocess();
+if (SECTIONS.has('inference')) result['inference'] = await benchInference();
+
+let dbStage: DbStageResult[] | null = null;
+const realisticInfo =
+  SECTIONS.has('realistic') || SECTIONS.has('dbStage') ? await ensureBenchModel(MODEL_DIR, { log }) : null;
+if (SECTIONS.has('dbStage') && realisticInfo) {
+  const folder = await loadModelFolder(realisticInfo.dir);
+  dbStage = await benchDbStage(folder, DB_POSTS, [...new Set([config.batchSize, ...DB_BATCHES])]);
+  if (dbStage) result['dbStage'] = dbStage;
 }
+const dbAtDefaultBatch = dbStage?.find((r) => r.batchSize === config.batchSize) ?? null;
 
-async function benchEndToEnd(databaseUrl: string): Promise<Record<string, number>> {
-  const booru = new FakeDanbooruServer();
-  const colors = [
-    [230, 20, 20],
-    [20, 220, 30],
-    [20, 30, 230],
-    [10, 230, 240],
-  ];
-  const files = await Promise.all(
-    colors.map(async ([r, g, b]) => {
-      const base = sharp({ create: { width: 720, height: 540, channels: 3, background: { r: r!, g: g!, b: b! } } });
-      return base.webp({ quality: 90 }).toBuffer();
-    }),
-  );
-  for (let i = 0; i < POSTS; i++) {
-    booru.addPostWithMedia({ id: 1 + i, tag_string: '1girl solo red_theme', rating: 'g', md5: `m${i}` }, [
-      { type: '720x720', ext: 'webp', width: 720, height: 540, bytes: files[i % files.length]! },
-    ]);
-  }
-  const started = await booru.start();
-  const config = loadConfig({ DATABASE_URL: databaseUrl, BOORU_URL: started.url, DEVICE: 'cpu' });
-  const { db, repos } = await openRepositories(config, logger);
-  const http = new BooruHttp({ baseUrl: started.url, userAgent: 'booru-tagger-bench', logger });
-  const tagger = await loadTagger(config, logger);
-  const booruRow = await repos.boorus.ensure({ name: 'bench', kind: 'danbooru', baseUrl: started.url });
-  const modelId = await repos.models.ensure({
-    ...tagger.model,
-    purpose: 'tags',
-    labels: [...tagger.model.labels],
-    manifest: { ...tagger.model.recipe },
-  });
-  let summary: Awaited<ReturnType<typeof runOnce>> | undefined;
-  const ms = await timeIt(async () => {
-    summary = await runOnce(
-      { ...repos, booru: new DanbooruClient(http, { logger }), tagger, logger },
-      {
-        booruId: booruRow.id,
-        modelId,
-        owner: 'bench',
-        policy: policyOf(config),
-        batchSize: config.batchSize,
-        leaseMs: config.leaseMs,
-        maxAttempts: config.maxAttempts,
-        maxMediaBytes: config.maxMediaBytes,
-        timeoutMs: config.httpTimeoutMs,
-        scoreFloor: config.scoreFloor,
-        topK: config.topK,
-        maxPosts: 0,
-      },
-    );
-  });
-  log(`end to end: ${summary?.tag.tagged} posts in ${round(ms)} ms`);
-
-  // The database stage alone: scores + diff + suggestions for posts already crawled.
-  const posts = await db.prisma.post.findMany({ select: { id: true, tags: true, rating: true, tagsVersion: true } });
-  const context = buildDiffContext(tagger.labels, NO_TAG_FACTS, [], policyOf(config));
-  const scores = new Float32Array(tagger.labels.length).fill(0.5);
-  const dbMs = await timeIt(async () => {
-    for (const post of posts) {
-      await repos.predictions.upsert({
-        postId: post.id,
-        modelId,
-        labelIdx: [...scores.keys()],
-        scores: [...scores],
-        floor: 0.01,
-        tagsVersion: post.tagsVersion,
-      });
-      const drafts = diffPost(context, post, scores, 0);
-      await repos.suggestions.replacePending({ postId: post.id, modelId, tagsVersion: post.tagsVersion, drafts });
+if (SECTIONS.has('endToEnd')) {
+  const tagger = await loadBenchTagger(undefined);
+  try {
+    const e2e = await benchEndToEnd(tagger, {
+      posts: POSTS,
+      images: await solidWebps(),
+      batchSize: config.batchSize,
+      label: 'test model (flat colours)',
+    });
+    if (e2e) {
+      result['endToEnd'] = {
+        posts: e2e.posts,
+        endToEndPostsPerSecond: e2e.postsPerSecond,
+        ...(dbAtDefaultBatch ? { dbStagePostsPerSecond: dbAtDefaultBatch.postsPerSecond } : {}),
+      };
     }
-  });
-  await tagger.close();
-  await http.close();
-  await db.close();
-  await started.close();
-  const tagged = summary?.tag.tagged ?? 0;
-  return {
-    posts: tagged,
-    endToEndPostsPerSecond: round((tagged * 1000) / ms),
-    dbStagePostsPerSecond: round((posts.length * 1000) / dbMs),
+  } finally {
+    await tagger.close();
+  }
+}
+
+const models: Record<string, ModelBench> = {};
+if (SECTIONS.has('test')) {
+  models['test'] = await benchModel(
+    'test model',
+    undefined,
+    { batches: TEST_BATCHES, imagesPerBatch: TEST_IMAGES, posts: TEST_POSTS },
+    { kind: 'bundled models/test-colors (ReduceMean → MatMul → Sigmoid)' },
+  );
+}
+if (SECTIONS.has('realistic') && realisticInfo) {
+  const { dir, parameters, fileBytes, labelSource } = realisticInfo;
+  models['realistic'] = {
+    ...(await benchModel(
+      'realistic model',
+      dir,
+      { batches: REALISTIC_BATCHES, imagesPerBatch: REALISTIC_IMAGES, posts: REALISTIC_POSTS },
+      {
+        kind: 'ConvNeXt-T-like at 448, random weights',
+        dir,
+        parameters,
+        fileMiB: round(fileBytes / 2 ** 20),
+        labelSource,
+      },
+    )),
+    note:
+      `Slow on a CPU: bare timed over ${REALISTIC_IMAGES} images per batch size and end to end over ` +
+      `${REALISTIC_POSTS}+ posts only (BENCH_REALISTIC_IMAGES, BENCH_REALISTIC_POSTS), so these numbers are rough.`,
   };
 }
+if (Object.keys(models).length > 0) result['models'] = models;
 
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
-}
-
-const result: Record<string, unknown> = {
-  machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
-  preprocess: await benchPreprocess(),
-  inference: await benchInference(),
-};
-const databaseUrl = await freshDatabase();
-if (databaseUrl) {
-  try {
-    result['endToEnd'] = await benchEndToEnd(databaseUrl);
-  } finally {
-    await dropDatabase(databaseUrl);
+if (SECTIONS.has('memory')) {
+  const run = await benchWorkerProcesses(1, MEMORY_POSTS);
+  if (run) {
+    result['memory'] = {
+      posts: run.posts,
+      model: 'test',
+      peakRssMiB: run.peakRssMiBByWorker[0],
+      measured: 'VmHWM of one `booru-tagger run --once` process (the fake booru runs in the bench process)',
+      seconds: run.seconds,
+      postsPerSecond: run.postsPerSecond,
+      everyPostTaggedOnce: run.everyPostTaggedOnce,
+    };
   }
 }
+if (SECTIONS.has('workers')) {
+  const one = await benchWorkerProcesses(1, WORKER_POSTS);
+  const two = await benchWorkerProcesses(2, WORKER_POSTS);
+  if (one && two) {
+    result['workers'] = { model: 'test', one, two, speedup: round(two.postsPerSecond / one.postsPerSecond) };
+    notes.push(
+      'workers: throughput counts process start-up and model load; postsPerSecondExcludingStartup uses the ' +
+        "slowest worker's own run time. Two workers share the same cores as the fake booru.",
+    );
+  }
+}
+
+const realistic = models['realistic'];
+result['goals'] = {
+  realisticEndToEndOverBare: {
+    value: realistic?.endToEndOverBare ?? null,
+    goal: 0.9,
+    met: realistic?.endToEndOverBare == null ? null : realistic.endToEndOverBare >= 0.9,
+  },
+  dbStagePostsPerSecond: {
+    value: dbAtDefaultBatch?.postsPerSecond ?? null,
+    batchSize: config.batchSize,
+    goal: 2000,
+    met: dbAtDefaultBatch ? dbAtDefaultBatch.postsPerSecond >= 2000 : null,
+  },
+};
+result['notes'] = notes;
+result['seconds'] = round((performance.now() - started) / 1000);
+(result['machine'] as Record<string, unknown>)['loadAverageAtEnd'] = loadavg().map(round);
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
