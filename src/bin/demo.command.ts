@@ -7,8 +7,6 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/config.js';
 import { buildDashboard } from '../dashboard/app.js';
 import { dashboardOptionsOf } from '../dashboard/options.js';
-import { ApiTokenRepository } from '../db/api-token.repository.js';
-import { ReviewRepository } from '../db/review.repository.js';
 import { generatePassword, hashPassword } from '../dashboard/auth.js';
 import { makeDemoPosts } from '../demo/demo-posts.js';
 import { FakeDanbooruServer } from '../demo/fake-danbooru.server.js';
@@ -19,6 +17,7 @@ import { startWorker } from './jobs.js';
 import { untilSignal } from './serve.command.js';
 import { openService } from './service.js';
 import { openRepositories } from './context.js';
+import { workerStatusSource } from './status-source.js';
 
 export interface DemoOptions {
   once: boolean;
@@ -58,8 +57,7 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
     const web = await buildDashboard(
       {
         ...repos,
-        review: new ReviewRepository(db.prisma),
-        apiTokens: new ApiTokenRepository(db.prisma),
+        statusSource: workerStatusSource(repos.review, repos.statusRepo),
         logger,
       },
       dashboardOptionsOf(config),

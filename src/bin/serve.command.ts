@@ -6,13 +6,12 @@
 import type { Config } from '../config/config.js';
 import { buildDashboard } from '../dashboard/app.js';
 import { dashboardOptionsOf } from '../dashboard/options.js';
-import { ApiTokenRepository } from '../db/api-token.repository.js';
-import { ReviewRepository } from '../db/review.repository.js';
 import { createLeaderLock } from '../db/leader-lock.js';
 import { toPrometheus } from '../db/status.repository.js';
 import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { openRepositories } from './context.js';
+import { workerStatusSource } from './status-source.js';
 import { type RunningWorker, startWorker } from './jobs.js';
 import { openService, type Service } from './service.js';
 
@@ -59,8 +58,7 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
       ? await buildDashboard(
           {
             ...repos,
-            review: new ReviewRepository(db.prisma),
-            apiTokens: new ApiTokenRepository(db.prisma),
+            statusSource: workerStatusSource(repos.review, repos.statusRepo),
             logger,
           },
           dashboardOptionsOf(config),
