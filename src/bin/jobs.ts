@@ -9,6 +9,7 @@ import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { applyApproved } from '../worker/apply-approved.job.js';
 import { crawlNewPosts } from '../worker/crawl-posts.job.js';
+import { rediffChangedPosts } from '../worker/rediff-posts.job.js';
 import { type JobHandlers, type RunningSchedule, startSchedule } from '../worker/schedule.js';
 import { tagPendingPosts } from '../worker/tag-posts.job.js';
 import type { Repositories } from './context.js';
@@ -22,6 +23,13 @@ export function buildJobHandlers(_config: Config, logger: Logger, repos: Reposit
         { booruId: service.booruId, minMediaSize: service.tagger.inputSize, maxPosts: 0 },
       ),
     'apply-approved': () => applyApproved({ ...repos, booru: service.booru, logger }, { booruId: service.booruId }),
+    'rediff-changed': async () => {
+      const { context } = await service.tagOptions();
+      return rediffChangedPosts(
+        { tagging: repos.tagging, logger },
+        { booruId: service.booruId, modelId: service.modelId, context },
+      );
+    },
   };
 }
 

@@ -73,56 +73,7 @@ export class TaggingRepository {
         ON CONFLICT (post_id, model_id) DO UPDATE SET label_idx = EXCLUDED.label_idx, scores = EXCLUDED.scores,
           floor = EXCLUDED.floor, tags_version = EXCLUDED.tags_version, created_at = now()`;
 
-      const existing = await tx.suggestion.findMany({
-        where: {
-          postId: { in: results.map((r) => r.postId) },
-          status: { in: ['pending', 'rejected', 'approved', 'applied', 'already_applied'] },
-        },
-        select: { id: true, postId: true, tag: true, action: true, status: true, score: true },
-      });
-      const byPost = new Map<number, typeof existing>();
-      for (const s of existing) byPost.set(s.postId, [...(byPost.get(s.postId) ?? []), s]);
-      const creates: Prisma.SuggestionCreateManyInput[] = [];
-      const keeps: Prisma.Sql[] = [];
-      const supersede: number[] = [];
-      for (const result of results) {
-        const plan = planReplacement(byPost.get(result.postId) ?? [], result.drafts, input.rejectMargin ?? 0.1);
-        summary.suppressed += plan.suppressed;
-        summary.kept += plan.keep.length;
-        supersede.push(...plan.supersede);
-        for (const { id, draft } of plan.keep) {
-          keeps.push(
-            Prisma.sql`(${id}::int, ${draft.score}::real, ${draft.reason}, ${draft.category}::int, ${result.tagsVersion}::int)`,
-          );
-        }
-        for (const draft of plan.create) {
-          creates.push({
-            postId: result.postId,
-            tag: draft.tag,
-            action: draft.action,
-            category: draft.category,
-            score: draft.score,
-            reason: draft.reason,
-            modelId: input.modelId,
-            tagsVersion: result.tagsVersion,
-          });
-        }
-      }
-      if (supersede.length > 0) {
-        const { count } = await tx.suggestion.updateMany({
-          where: { id: { in: supersede }, status: 'pending' },
-          data: { status: 'superseded', isOpen: null },
-        });
-        summary.superseded = count;
-      }
-      if (keeps.length > 0) {
-        await tx.$executeRaw`
-          UPDATE suggestions AS s SET score = v.score, reason = v.reason, category = v.category,
-            tags_version = v.tags_version, model_id = ${input.modelId}, updated_at = now()
-          FROM (VALUES ${Prisma.join(keeps)}) AS v(id, score, reason, category, tags_version)
-          WHERE s.id = v.id`;
-      }
-      if (creates.length > 0) summary.created = (await tx.suggestion.createMany({ data: creates })).count;
+      await replaceSuggestions(tx, input.modelId, results, input.rejectMargin ?? 0.1, summary);
 
       const { count } = await tx.post.updateMany({
         where: { id: { in: results.map((r) => r.postId) } },
@@ -132,4 +83,133 @@ export class TaggingRepository {
       return summary;
     });
   }
+
+  /**
+   * Tagged posts whose tags changed after they were scored by `modelId` (a human edit, a re-scan): their stored
+   * scores, to diff again without re-inference.
+   */
+  async listStale(booruId: number, modelId: number, limit: number): Promise<StaleScores[]> {
+    const rows = await this.prisma.$queryRaw<
+      {
+        id: number;
+        tags: string[];
+        rating: string | null;
+        tags_version: number;
+        label_idx: number[];
+        scores: number[];
+        floor: number;
+      }[]
+    >`
+      SELECT p.id, p.tags, p.rating, p.tags_version, pr.label_idx, pr.scores, pr.floor
+      FROM posts p JOIN predictions pr ON pr.post_id = p.id AND pr.model_id = ${modelId}
+      WHERE p.booru_id = ${booruId} AND p.state = 'tagged' AND pr.tags_version < p.tags_version
+      ORDER BY p.id LIMIT ${limit}`;
+    return rows.map((r) => ({
+      postId: r.id,
+      tags: r.tags,
+      rating: r.rating,
+      tagsVersion: r.tags_version,
+      labelIdx: r.label_idx,
+      scores: r.scores.map(Number),
+      floor: Number(r.floor),
+    }));
+  }
+
+  /** Stores a re-diff of tagged posts: suggestions replaced, the scores marked as seen at the new tags version. */
+  async storeRediffs(input: {
+    modelId: number;
+    results: readonly { postId: number; tagsVersion: number; drafts: readonly SuggestionDraft[] }[];
+    rejectMargin?: number;
+  }): Promise<Omit<StoreResultsSummary, 'lostLease'>> {
+    const summary = { tagged: 0, created: 0, kept: 0, superseded: 0, suppressed: 0 };
+    if (input.results.length === 0) return summary;
+    return this.prisma.$transaction(async (tx) => {
+      const ids = input.results.map((r) => r.postId);
+      const locked = await tx.$queryRaw<{ id: number; tags_version: number }[]>`
+        SELECT id, tags_version FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'tagged' ORDER BY id FOR UPDATE`;
+      // A post edited again since it was read is left for the next pass.
+      const current = new Map(locked.map((r) => [r.id, r.tags_version]));
+      const results = input.results.filter((r) => current.get(r.postId) === r.tagsVersion);
+      await replaceSuggestions(tx, input.modelId, results, input.rejectMargin ?? 0.1, summary);
+      for (const r of results) {
+        await tx.prediction.updateMany({
+          where: { postId: r.postId, modelId: input.modelId },
+          data: { tagsVersion: r.tagsVersion },
+        });
+      }
+      return summary;
+    });
+  }
+}
+
+export interface StaleScores {
+  postId: number;
+  tags: string[];
+  rating: string | null;
+  tagsVersion: number;
+  labelIdx: number[];
+  scores: number[];
+  floor: number;
+}
+
+type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+/** Applies {@link planReplacement} to every post of the batch in a few statements. */
+async function replaceSuggestions(
+  tx: Tx,
+  modelId: number,
+  results: readonly Pick<TaggingResult, 'postId' | 'tagsVersion' | 'drafts'>[],
+  rejectMargin: number,
+  summary: Pick<StoreResultsSummary, 'created' | 'kept' | 'superseded' | 'suppressed'>,
+): Promise<void> {
+  const existing = await tx.suggestion.findMany({
+    where: {
+      postId: { in: results.map((r) => r.postId) },
+      status: { in: ['pending', 'rejected', 'approved', 'applied', 'already_applied'] },
+    },
+    select: { id: true, postId: true, tag: true, action: true, status: true, score: true },
+  });
+  const byPost = new Map<number, typeof existing>();
+  for (const s of existing) byPost.set(s.postId, [...(byPost.get(s.postId) ?? []), s]);
+  const creates: Prisma.SuggestionCreateManyInput[] = [];
+  const keeps: Prisma.Sql[] = [];
+  const supersede: number[] = [];
+  for (const result of results) {
+    const plan = planReplacement(byPost.get(result.postId) ?? [], result.drafts, rejectMargin);
+    summary.suppressed += plan.suppressed;
+    summary.kept += plan.keep.length;
+    supersede.push(...plan.supersede);
+    for (const { id, draft } of plan.keep) {
+      keeps.push(
+        Prisma.sql`(${id}::int, ${draft.score}::real, ${draft.reason}, ${draft.category}::int, ${result.tagsVersion}::int)`,
+      );
+    }
+    for (const draft of plan.create) {
+      creates.push({
+        postId: result.postId,
+        tag: draft.tag,
+        action: draft.action,
+        category: draft.category,
+        score: draft.score,
+        reason: draft.reason,
+        modelId: modelId,
+        tagsVersion: result.tagsVersion,
+      });
+    }
+  }
+  if (supersede.length > 0) {
+    const { count } = await tx.suggestion.updateMany({
+      where: { id: { in: supersede }, status: 'pending' },
+      data: { status: 'superseded', isOpen: null },
+    });
+    summary.superseded = count;
+  }
+  if (keeps.length > 0) {
+    await tx.$executeRaw`
+      UPDATE suggestions AS s SET score = v.score, reason = v.reason, category = v.category,
+    tags_version = v.tags_version, model_id = ${modelId}, updated_at = now()
+      FROM (VALUES ${Prisma.join(keeps)}) AS v(id, score, reason, category, tags_version)
+      WHERE s.id = v.id`;
+  }
+  if (creates.length > 0) summary.created = (await tx.suggestion.createMany({ data: creates })).count;
 }

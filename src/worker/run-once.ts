@@ -11,6 +11,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { type CrawlSummary, crawlNewPosts } from './crawl-posts.job.js';
 import { buildDiffContext } from './diff-context.js';
+import { rediffChangedPosts } from './rediff-posts.job.js';
 import { type TagSummary, tagPendingPosts } from './tag-posts.job.js';
 
 export interface RunOnceDeps {
@@ -64,5 +65,7 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
   const { facts, implications } = await deps.tags.loadFacts(options.booruId);
   const context = buildDiffContext(deps.tagger.labels, facts, implications, options.policy);
   const tag = await tagPendingPosts(deps, { ...options, context });
+  // Posts whose tags changed since they were scored (re-scan, write-back) get their suggestions re-diffed.
+  await rediffChangedPosts(deps, { booruId: options.booruId, modelId: options.modelId, context });
   return { crawl, tag, seconds: (performance.now() - started) / 1000 };
 }

@@ -14,6 +14,8 @@ export const SCHEDULE = {
   'crawl-new-posts': '0 * * * * *',
   /** Write approved suggestions back to the booru. */
   'apply-approved': '30 * * * * *',
+  /** Diff again, from stored scores, the posts whose tags changed since they were scored. */
+  'rediff-changed': '15 */5 * * * *',
 } as const;
 
 export type JobName = keyof typeof SCHEDULE;

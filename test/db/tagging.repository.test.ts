@@ -4,8 +4,12 @@ import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TaggingRepository, type TaggingResult } from '../../src/db/tagging.repository.js';
-import { aDraft, aPostUpsert } from '../helpers/factories.js';
-import { useTestDatabase } from '../helpers/test-db.js';
+import { defaultDiffPolicy } from '../../src/core/tag-diff.js';
+import { NO_TAG_FACTS } from '../../src/core/tag-vocabulary.js';
+import { buildDiffContext } from '../../src/worker/diff-context.js';
+import { rediffChangedPosts } from '../../src/worker/rediff-posts.job.js';
+import { aBooruPost, aDraft, aPostUpsert } from '../helpers/factories.js';
+import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
 describe('TaggingRepository', () => {
   const database = useTestDatabase();
@@ -151,6 +155,47 @@ describe('TaggingRepository', () => {
       expect(await posts.release(ids, 'w9')).toBe(3);
       const rows = await prisma.post.findMany({ where: { id: { in: ids } } });
       expect(rows.every((r) => r.state === 'new' && r.leaseOwner === null && r.attempts === 0)).toBe(true);
+    });
+  });
+
+  describe('re-diff of posts edited after scoring', () => {
+    it('should supersede what a human did meanwhile and propose what the new tags call for, without re-inference', async () => {
+      const labels = [
+        { name: 'cat_ears', category: 0 },
+        { name: 'smile', category: 0 },
+      ];
+      const context = buildDiffContext(labels, NO_TAG_FACTS, [], defaultDiffPolicy());
+      const [post] = await claimed(1);
+      // Scored: cat_ears 0.9 (add), smile 0.001 (not on the post yet).
+      await sut.storeResults({
+        modelId,
+        owner: 'w1',
+        results: [
+          {
+            postId: post!.id,
+            tagsVersion: post!.tagsVersion,
+            labelIdx: [0, 1],
+            scores: [0.9, 0.001],
+            floor: 0.01,
+            drafts: [aDraft({ tag: 'cat_ears', score: 0.9 })],
+          },
+        ],
+      });
+      // A human adds cat_ears (the suggestion) and smile (which the model scores 0.001) on the booru; a re-scan stores it.
+      await posts.refreshFromBooru(
+        post!.id,
+        aBooruPost({ remoteId: post!.remoteId, tags: ['1girl', 'cat_ears', 'smile', 'solo'] }),
+      );
+      const summary = await rediffChangedPosts({ tagging: sut, logger: silentLogger }, { booruId, modelId, context });
+      expect(summary).toMatchObject({ posts: 1, created: 1, superseded: 1 });
+      const { prisma } = database();
+      const rows = await prisma.suggestion.findMany({ where: { postId: post!.id }, orderBy: { id: 'asc' } });
+      expect(rows.map((r) => `${r.action} ${r.tag}:${r.status}`)).toEqual([
+        'add cat_ears:superseded',
+        'remove smile:pending',
+      ]);
+      // Done: nothing is stale any more.
+      expect(await sut.listStale(booruId, modelId, 10)).toEqual([]);
     });
   });
 });
