@@ -135,6 +135,20 @@ export function buildProgram(): Command {
     print(options.json ? JSON.stringify(summary) : formatApply(summary));
   });
 
+  withSettings(
+    program
+      .command('sync-tags')
+      .description('refresh tags, aliases and implications from the booru (incremental after the first pass)')
+      .option('--full', 're-read everything instead of what changed since the last pass')
+      .option('--json', 'print a summary object on stdout'),
+  ).action(async (options) => {
+    const { config, logger } = runtimeOf(options);
+    if (!config.booruUrl) throw new ConfigError([`BOORU_URL (or ${flagOf('booruUrl')}) is required for \`sync-tags\``]);
+    const { formatSyncTags, runSyncTags } = await import('./sync-tags.command.js');
+    const result = await runSyncTags(config, logger, config.booruUrl, { full: Boolean(options.full) });
+    print(options.json ? JSON.stringify(result) : formatSyncTags(result));
+  });
+
   const suggestions = withSettings(
     program
       .command('suggestions')

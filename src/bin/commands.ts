@@ -6,7 +6,8 @@ import type { Logger } from '../shared/logger.js';
 import { AppError } from '../shared/errors.js';
 import { applyApproved, type ApplySummary } from '../worker/apply-approved.job.js';
 import { runOnce } from '../worker/run-once.js';
-import { createBooruClient, openRepositories, policyOf, type Repositories } from './context.js';
+import { readyBooru } from '../booru/booru-factory.js';
+import { createBooruClient, openRepositories, tagBudgetOf, policyOf, type Repositories } from './context.js';
 import { openService } from './service.js';
 
 export interface CycleSummary {
@@ -76,8 +77,12 @@ export async function applyCycle(
 ): Promise<ApplySummary> {
   const { client, http } = createBooruClient(config, logger, baseUrl);
   try {
-    const booru = await repos.boorus.ensure({ name: new URL(baseUrl).host, kind: config.booruKind, baseUrl });
-    return await applyApproved({ ...repos, booru: client, logger }, { booruId: booru.id });
+    const booru = await repos.boorus.ensure({
+      name: new URL(baseUrl).host,
+      kind: (await readyBooru(client)).kind,
+      baseUrl,
+    });
+    return await applyApproved({ ...repos, booru: client, logger, budget: tagBudgetOf(config) }, { booruId: booru.id });
   } finally {
     await http.close();
   }

@@ -3,10 +3,12 @@
  * constructor injection. Nothing here is a module-level singleton.
  */
 import { readFileSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { DanbooruClient } from '../booru/danbooru.client.js';
+import type { BooruClient } from '../booru/booru-client.js';
+import { createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
+import { E621_MAX_RATE } from '../booru/e621.client.js';
+import { TagChangeBudget } from '../booru/rate-limiter.js';
 import { BooruHttp } from '../booru/http.js';
 import { type Config, PACKAGE_ROOT, SETTINGS, userAgentOf } from '../config/config.js';
 import { MCUT_FLOORS, parseTagThresholds, type TagThresholdOverride } from '../core/thresholds.js';
@@ -84,26 +86,40 @@ export async function openRepositories(
   };
 }
 
-/** The booru client for the configured URL and dialect. */
+/**
+ * The booru client for the configured URL and dialect (`auto` probes the site on first use; `readyBooru` probes
+ * now), over one shared HTTP helper with the configured politeness: read and write rates, the 429 pause, retries.
+ */
 export function createBooruClient(
   config: Config,
   logger: Logger,
   baseUrl = config.booruUrl,
-): { client: DanbooruClient; http: BooruHttp } {
+): { client: BooruClient; http: BooruHttp } {
   if (!baseUrl) throw new AppError('USAGE', 'BOORU_URL (or --booru-url) is required for this command');
-  if (config.booruKind !== 'danbooru') {
-    throw new AppError('USAGE', `BOORU_KIND=${config.booruKind} is not supported yet; only danbooru is`);
-  }
+  const kind = config.booruKind;
+  const queryAuth = kind === 'auto' ? undefined : QUERY_AUTH[kind];
   const http = new BooruHttp({
     baseUrl,
     userAgent: userAgentOf(config),
     credentials:
       config.booruLogin && config.booruApiKey ? { login: config.booruLogin, apiKey: config.booruApiKey } : null,
+    ...(queryAuth ? { queryAuth } : {}),
     headersTimeoutMs: config.httpTimeoutMs,
     bodyTimeoutMs: config.httpTimeoutMs,
+    // e621 answers 503 beyond 2 requests per second: never faster, whatever is configured.
+    readRate: kind === 'e621' ? Math.min(config.readRate || E621_MAX_RATE, E621_MAX_RATE) : config.readRate,
+    writeRate: config.writeRate,
+    writeBurst: config.writeBurst,
+    retry: { retries: config.httpRetries, rateLimitDelayMs: config.rateLimitBackoffMs },
+    ...(config.mediaHosts?.length ? { mediaHosts: config.mediaHosts } : {}),
     logger,
   });
-  return { client: new DanbooruClient(http, { logger }), http };
+  return { client: createBooruClientFor(kind, http, logger), http };
+}
+
+/** The per-minute tag-change budget from the config (one per process: it models the account's limit). */
+export function tagBudgetOf(config: Config): TagChangeBudget {
+  return new TagChangeBudget(config.tagBudgetPerMinute);
 }
 
 export async function loadTagger(config: Config, logger: Logger): Promise<OnnxTagger> {

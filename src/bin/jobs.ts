@@ -10,19 +10,24 @@ import type { Logger } from '../shared/logger.js';
 import { applyApproved } from '../worker/apply-approved.job.js';
 import { crawlNewPosts } from '../worker/crawl-posts.job.js';
 import { rediffChangedPosts } from '../worker/rediff-posts.job.js';
+import { rescanChangedPosts } from '../worker/rescan-posts.job.js';
+import { syncTags } from '../worker/sync-tags.job.js';
 import { type JobHandlers, type RunningSchedule, startSchedule } from '../worker/schedule.js';
 import { tagPendingPosts } from '../worker/tag-posts.job.js';
-import type { Repositories } from './context.js';
+import { type Repositories, tagBudgetOf } from './context.js';
 import type { Service } from './service.js';
 
-export function buildJobHandlers(_config: Config, logger: Logger, repos: Repositories, service: Service): JobHandlers {
+export function buildJobHandlers(config: Config, logger: Logger, repos: Repositories, service: Service): JobHandlers {
+  // One budget per process: it models the booru account's per-minute tag-change limit across apply runs.
+  const budget = tagBudgetOf(config);
   return {
     'crawl-new-posts': () =>
       crawlNewPosts(
         { booru: service.booru, posts: repos.posts, cursors: repos.cursors, logger },
         { booruId: service.booruId, minMediaSize: service.tagger.inputSize, maxPosts: 0 },
       ),
-    'apply-approved': () => applyApproved({ ...repos, booru: service.booru, logger }, { booruId: service.booruId }),
+    'apply-approved': () =>
+      applyApproved({ ...repos, booru: service.booru, logger, budget }, { booruId: service.booruId }),
     'rediff-changed': async () => {
       const { context } = await service.tagOptions();
       return rediffChangedPosts(
@@ -30,6 +35,16 @@ export function buildJobHandlers(_config: Config, logger: Logger, repos: Reposit
         { booruId: service.booruId, modelId: service.modelId, context },
       );
     },
+    'rescan-changed': () =>
+      rescanChangedPosts(
+        { ...repos, booru: service.booru, logger },
+        {
+          booruId: service.booruId,
+          minMediaSize: service.tagger.inputSize,
+          windowMs: config.rescanWindowHours * 3_600_000,
+        },
+      ),
+    'sync-tags': () => syncTags({ ...repos, booru: service.booru, logger }, { booruId: service.booruId }),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { buildDiffContext } from '../worker/diff-context.js';
 import type { TagOptions } from '../worker/tag-posts.job.js';
+import { readyBooru } from '../booru/booru-factory.js';
 import { createBooruClient, loadTagger, policyOf, type Repositories, workerId } from './context.js';
 
 export interface Service {
@@ -34,7 +35,11 @@ export async function openService(
   let tagger: Tagger | null = null;
   try {
     tagger = await loadTagger(config, logger);
-    const booru = await repos.boorus.ensure({ name: new URL(baseUrl).host, kind: config.booruKind, baseUrl });
+    const booru = await repos.boorus.ensure({
+      name: new URL(baseUrl).host,
+      kind: (await readyBooru(client)).kind,
+      baseUrl,
+    });
     const model = tagger.model;
     const modelId = await repos.models.ensure({
       name: model.name,

@@ -38,15 +38,86 @@ export interface TagEditResult {
   outcomes: TagEditOutcome[];
 }
 
+/** What a dialect can do; callers (apply, rescan, tag sync, the dashboard) branch on these, never on `kind`. */
+export interface BooruCapabilities {
+  /** False where the booru has no tag-edit API (Gelbooru): its suggestions are report-only. */
+  canEditTags: boolean;
+  /** {@link BooruClient.listPostsByChange} works (the booru can order posts by last change). */
+  canListChanges: boolean;
+  /** {@link BooruClient.listTagRelations} works (aliases and implications are readable by name). */
+  canSyncRelations: boolean;
+}
+
+/** A post of a listing that could not be read; recorded by id so the crawl can account for it. */
+export interface RejectedPost {
+  remoteId: number;
+  message: string;
+}
+
+/** One page of a post listing. */
+export interface PostPage {
+  /** Parsed posts, without duplicates. */
+  posts: BooruPost[];
+  /** Items with a readable id whose other fields did not parse. An item without any id fails the whole page. */
+  rejected: RejectedPost[];
+}
+
+/** A tag as the booru describes it, mapped onto Danbooru's categories (0 general, 1 artist, 3, 4, 5 meta). */
+export interface BooruTag {
+  /** The booru's tag id (the sync cursor). */
+  remoteId: number;
+  name: string;
+  category: number;
+  postCount: number;
+  isDeprecated: boolean;
+  updatedAt: Date | null;
+}
+
+/** An alias or implication as the booru lists it (every status: only active ones are applied). */
+export interface BooruTagRelation {
+  remoteId: number;
+  antecedent: string;
+  consequent: string;
+  /** active, deleted, retired, pending, processing, queued… */
+  status: string;
+  updatedAt: Date | null;
+}
+
+/** One page of a tag or relation listing: ascending by id, ids > `afterId`. */
+export interface TagListQuery {
+  afterId: number;
+  /** Only rows the booru changed after this instant (incremental sync); null/absent = all. */
+  updatedSince?: Date | null;
+  limit?: number;
+}
+
 export interface BooruClient {
   readonly kind: BooruKind;
-  /** Posts with id > `afterId`, ascending by id, without duplicates; at most `limit` (booru maximum applies). */
-  listPostsSince(afterId: number, limit?: number): Promise<BooruPost[]>;
+  readonly capabilities: BooruCapabilities;
+  /**
+   * One page of posts with id > `afterId`, ascending by id, without duplicates; at most `limit` (booru maximum
+   * applies). An empty page means there is nothing newer.
+   */
+  listPostsSince(afterId: number, limit?: number): Promise<PostPage>;
+  /**
+   * Page `page` (1-based) of posts ordered by last change, newest first. Callers stop paging once a page holds
+   * posts changed before the instant they care about.
+   * @throws AppError USAGE when `capabilities.canListChanges` is false.
+   */
+  listPostsByChange(page: number, limit?: number): Promise<PostPage>;
+  /** Tags with id > `query.afterId`, ascending by id. */
+  listTags(query: TagListQuery): Promise<BooruTag[]>;
+  /**
+   * Aliases or implications with id > `query.afterId`, ascending by id.
+   * @throws AppError USAGE when `capabilities.canSyncRelations` is false.
+   */
+  listTagRelations(kind: 'alias' | 'implication', query: TagListQuery): Promise<BooruTagRelation[]>;
   /** One post, or null when the booru does not know it (404, expunged). */
   getPost(remoteId: number): Promise<BooruPost | null>;
   /**
    * Writes a tag change so that concurrent human edits are merged, not overwritten, then verifies it.
-   * @throws BooruError BOORU_NOT_FOUND when the post is gone; other BooruErrors from the transport.
+   * @throws BooruError BOORU_NOT_FOUND when the post is gone; other BooruErrors from the transport; AppError USAGE
+   *   when `capabilities.canEditTags` is false.
    */
   updateTags(remoteId: number, change: TagChange): Promise<TagEditResult>;
   /** Media bytes of one of a post's variant URLs. */

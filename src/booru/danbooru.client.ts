@@ -1,18 +1,30 @@
 /**
- * Danbooru adapter (BOORU-API §1): lists new posts by id cursor, reads posts, writes tag changes in the snapshot form
- * and verifies them with a fresh read.
+ * Danbooru adapter (BOORU-API §1): lists new posts by id cursor and recently changed posts, reads posts, tags,
+ * aliases and implications, writes tag changes in the snapshot form and verifies them with a fresh read.
  */
-import { buildSnapshotEdit, classifyEditOutcome, classifyRatingOutcome, ratingToSend } from '../core/tag-edit.js';
-import type { BooruPost, TagChange } from '../core/types.js';
+import type { TagChange } from '../core/types.js';
+import type { BooruPost } from '../core/types.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { BooruError } from './booru-error.js';
-import type { BooruClient, MediaLimits, TagEditResult } from './booru-client.js';
-import { toBooruPost } from './danbooru.schemas.js';
+import type {
+  BooruCapabilities,
+  BooruClient,
+  BooruTag,
+  BooruTagRelation,
+  MediaLimits,
+  PostPage,
+  TagEditResult,
+  TagListQuery,
+} from './booru-client.js';
+import { badResponse, parsePostPage, runVerifiedEdit } from './adapter-support.js';
+import { parseDanbooruRelations, parseDanbooruTags, toBooruPost } from './danbooru.schemas.js';
 import type { BooruHttp } from './http.js';
 
 /** Danbooru's maximum `limit` for /posts.json. */
 export const DANBOORU_MAX_PAGE = 200;
+/** Danbooru's maximum `limit` for other listings (tags, aliases, implications). */
+export const DANBOORU_MAX_LIST = 1000;
 
 export interface DanbooruClientOptions {
   logger: Logger;
@@ -20,6 +32,7 @@ export interface DanbooruClientOptions {
 
 export class DanbooruClient implements BooruClient {
   readonly kind = 'danbooru' as const;
+  readonly capabilities: BooruCapabilities = { canEditTags: true, canListChanges: true, canSyncRelations: true };
   private readonly logger: Logger;
 
   constructor(
@@ -33,19 +46,24 @@ export class DanbooruClient implements BooruClient {
    * `GET /posts.json?tags=id:>N order:id&limit=…` (one search term for `order:`, within the anonymous 2-term limit).
    * Includes deleted, banned and pending posts: callers record and skip them. Sorted and de-duplicated here anyway.
    */
-  async listPostsSince(afterId: number, limit = DANBOORU_MAX_PAGE): Promise<BooruPost[]> {
+  async listPostsSince(afterId: number, limit = DANBOORU_MAX_PAGE): Promise<PostPage> {
     const path = '/posts.json';
-    const pageSize = Math.max(1, Math.min(DANBOORU_MAX_PAGE, Math.floor(limit)));
-    const json = await this.http.getJson(path, { tags: `id:>${Math.floor(afterId)} order:id`, limit: pageSize });
-    if (!Array.isArray(json)) {
-      throw this.badResponse('GET', path, `expected an array of posts, got ${typeof json}`);
-    }
-    const byId = new Map<number, BooruPost>();
-    json.forEach((item, index) => {
-      const post = this.parsePost(item, 'GET', `${path}[${index}]`);
-      if (post.remoteId > afterId) byId.set(post.remoteId, post);
+    const json = await this.http.getJson(path, {
+      tags: `id:>${Math.floor(afterId)} order:id`,
+      limit: clamp(limit, DANBOORU_MAX_PAGE),
     });
-    return [...byId.values()].sort((a, b) => a.remoteId - b.remoteId);
+    return this.postPage(json, path, (post) => post.remoteId > afterId);
+  }
+
+  /** `GET /posts.json?tags=order:change&page=N`: newest change first (updated_at DESC). */
+  async listPostsByChange(page: number, limit = DANBOORU_MAX_PAGE): Promise<PostPage> {
+    const path = '/posts.json';
+    const json = await this.http.getJson(path, {
+      tags: 'order:change',
+      limit: clamp(limit, DANBOORU_MAX_PAGE),
+      page: Math.max(1, Math.floor(page)),
+    });
+    return this.postPage(json, path);
   }
 
   /** `GET /posts/<id>.json`; 404 (unknown or expunged) ⇒ null. */
@@ -59,68 +77,68 @@ export class DanbooruClient implements BooruClient {
     }
   }
 
+  /** `GET /tags.json?page=a<ID>&limit=1000[&search[updated_at]=>T]` (a-pages come DESC: sorted here). */
+  async listTags(query: TagListQuery): Promise<BooruTag[]> {
+    const path = '/tags.json';
+    const json = await this.http.getJson(path, this.listQuery(query));
+    return parseDanbooruTags(json, `${this.http.baseUrl}${path}`, query.afterId);
+  }
+
+  /** `GET /tag_aliases.json` or `/tag_implications.json`, every status (retired ones must be un-applied too). */
+  async listTagRelations(kind: 'alias' | 'implication', query: TagListQuery): Promise<BooruTagRelation[]> {
+    const path = kind === 'alias' ? '/tag_aliases.json' : '/tag_implications.json';
+    const json = await this.http.getJson(path, this.listQuery(query));
+    return parseDanbooruRelations(json, `${this.http.baseUrl}${path}`, query.afterId);
+  }
+
   /**
-   * 1. read the post (to know `updated_at` and which changes are already in place; nothing to do ⇒ no write);
-   * 2. `PUT /posts/<id>.json` form-encoded with `post[old_tag_string]` and `post[tag_string]` (never a bare
-   *    tag_string, which would wipe every tag added since the snapshot); the snapshot form is idempotent, so the
-   *    helper may retry it;
-   * 3. read the post again and classify each tag: HTTP 200 does not mean saved.
+   * `PUT /posts/<id>.json` form-encoded with `post[old_tag_string]` and `post[tag_string]` (never a bare tag_string,
+   * which would wipe every tag added since the snapshot; the snapshot form is idempotent, so the helper may retry it),
+   * and `post[old_rating]` + `post[rating]` for a rating, merged the same way. Verified by a fresh read.
    */
-  async updateTags(remoteId: number, change: TagChange): Promise<TagEditResult> {
+  updateTags(remoteId: number, change: TagChange): Promise<TagEditResult> {
     const path = `/posts/${remoteId}.json`;
-    const edit = buildSnapshotEdit(change);
-    const before = await this.getPost(remoteId);
-    if (!before)
-      throw new BooruError('BOORU_NOT_FOUND', `post ${remoteId} not found`, {
-        method: 'GET',
+    return runVerifiedEdit(
+      {
+        kind: this.kind,
+        logger: this.logger,
         url: `${this.http.baseUrl}${path}`,
-      });
-
-    const beforeTags = new Set(before.tags);
-    const rating = ratingToSend(change, before.rating);
-    const nothingToDo =
-      change.add.every((tag) => beforeTags.has(tag)) &&
-      change.remove.every((tag) => !beforeTags.has(tag)) &&
-      rating === null;
-    if (nothingToDo) {
-      const outcomes = classifyEditOutcome(change, before.tags, { before: before.tags });
-      const ratingOutcome = classifyRatingOutcome(change, before.rating, before.rating);
-      if (ratingOutcome) outcomes.push(ratingOutcome);
-      return { oldTagString: '', newTagString: '', before, after: before, sent: false, saved: false, outcomes };
-    }
-
-    // The rating uses the same merge as tags: `old_rating` is what the diff saw, so Danbooru changes only that.
-    const ratingForm: Record<string, string> =
-      rating === null ? {} : { 'post[old_rating]': change.rating?.from ?? '', 'post[rating]': rating };
-    await this.http.requestJson('PUT', path, {
-      form: { 'post[old_tag_string]': edit.oldTagString, 'post[tag_string]': edit.newTagString, ...ratingForm },
-    });
-    const after = await this.getPost(remoteId);
-    if (!after)
-      throw new BooruError('BOORU_NOT_FOUND', `post ${remoteId} vanished during the edit`, {
-        method: 'GET',
-        url: path,
-      });
-
-    const saved =
-      (after.updatedAt !== null && before.updatedAt !== null && after.updatedAt > before.updatedAt) ||
-      after.tags.join(' ') !== before.tags.join(' ') ||
-      after.rating !== before.rating;
-    const outcomes = classifyEditOutcome(change, after.tags, { before: before.tags, saved });
-    const ratingOutcome = classifyRatingOutcome(change, before.rating, after.rating);
-    if (ratingOutcome) outcomes.push(ratingOutcome);
-    const refused = outcomes.filter((o) => o.outcome === 'refused');
-    if (refused.length > 0) {
-      this.logger.warn(
-        { postId: remoteId, saved, refused: refused.map((o) => `${o.action === 'add' ? '' : '-'}${o.tag}`) },
-        'tag edit partly refused by the booru',
-      );
-    }
-    return { ...edit, before, after, sent: true, saved, outcomes };
+        getPost: (id) => this.getPost(id),
+        send: async (_id, edit, _change, rating) => {
+          const ratingForm: Record<string, string> =
+            rating === null ? {} : { 'post[old_rating]': change.rating?.from ?? '', 'post[rating]': rating };
+          await this.http.requestJson('PUT', path, {
+            form: { 'post[old_tag_string]': edit.oldTagString, 'post[tag_string]': edit.newTagString, ...ratingForm },
+          });
+          return edit;
+        },
+      },
+      remoteId,
+      change,
+    );
   }
 
   downloadMedia(url: string, limits: MediaLimits): Promise<Buffer> {
     return this.http.getBytes(url, limits);
+  }
+
+  private listQuery(query: TagListQuery): Record<string, string | number | undefined> {
+    return {
+      page: `a${Math.max(0, Math.floor(query.afterId))}`,
+      limit: clamp(query.limit ?? DANBOORU_MAX_LIST, DANBOORU_MAX_LIST),
+      'search[updated_at]': query.updatedSince ? `>${query.updatedSince.toISOString()}` : undefined,
+    };
+  }
+
+  private postPage(json: unknown, path: string, keep?: (post: BooruPost) => boolean): PostPage {
+    const url = `${this.http.baseUrl}${path}`;
+    if (!Array.isArray(json)) throw badResponse('GET', url, `expected an array of posts, got ${typeof json}`);
+    return parsePostPage(
+      json,
+      (item, index) => this.parsePost(item, 'GET', `${path}[${index}]`),
+      { method: 'GET', url },
+      keep,
+    );
   }
 
   private parsePost(json: unknown, method: string, where: string): BooruPost {
@@ -138,8 +156,8 @@ export class DanbooruClient implements BooruClient {
       throw thrown;
     }
   }
+}
 
-  private badResponse(method: string, path: string, message: string): BooruError {
-    return new BooruError('BOORU_BAD_RESPONSE', message, { method, url: `${this.http.baseUrl}${path}` });
-  }
+export function clamp(limit: number, max: number): number {
+  return Math.max(1, Math.min(max, Math.floor(limit)));
 }

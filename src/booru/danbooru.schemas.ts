@@ -173,3 +173,66 @@ export function toBooruPost(json: unknown, where = 'post'): BooruPost {
   }
   return mapDanbooruPost(parsed.data);
 }
+
+const tagRowSchema = z.looseObject({
+  id: z.number().int().positive(),
+  name: z.string().min(1),
+  post_count: z.number().int().nullish(),
+  category: z.number().int().nullish(),
+  is_deprecated: z.boolean().nullish(),
+  updated_at: timestamp,
+});
+
+const relationRowSchema = z.looseObject({
+  id: z.number().int().positive(),
+  antecedent_name: z.string().min(1),
+  consequent_name: z.string().min(1),
+  status: z.string().min(1),
+  updated_at: timestamp,
+});
+
+function parseRows<T>(json: unknown, schema: z.ZodType<T>, what: string, url: string): T[] {
+  const parsed = z.array(schema).safeParse(json);
+  if (!parsed.success) {
+    throw new AppError('BOORU_BAD_RESPONSE', `malformed ${what} listing from ${url}: ${describeIssues(parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+/** `/tags.json` rows (Danbooru; also e621, whose categories {@link mapCategory} translates). Ascending by id. */
+export function parseDanbooruTags(
+  json: unknown,
+  url: string,
+  afterId: number,
+  mapCategory: (category: number) => number = (c) => c,
+): import('./booru-client.js').BooruTag[] {
+  return parseRows(json, tagRowSchema, 'tag', url)
+    .filter((row) => row.id > afterId)
+    .map((row) => ({
+      remoteId: row.id,
+      name: row.name.toLowerCase(),
+      category: mapCategory(row.category ?? 0),
+      postCount: row.post_count ?? 0,
+      isDeprecated: row.is_deprecated ?? false,
+      updatedAt: row.updated_at ? new Date(row.updated_at) : null,
+    }))
+    .sort((a, b) => a.remoteId - b.remoteId);
+}
+
+/** `/tag_aliases.json` and `/tag_implications.json` rows (Danbooru and e621). Ascending by id. */
+export function parseDanbooruRelations(
+  json: unknown,
+  url: string,
+  afterId: number,
+): import('./booru-client.js').BooruTagRelation[] {
+  return parseRows(json, relationRowSchema, 'relation', url)
+    .filter((row) => row.id > afterId)
+    .map((row) => ({
+      remoteId: row.id,
+      antecedent: row.antecedent_name.toLowerCase(),
+      consequent: row.consequent_name.toLowerCase(),
+      status: row.status,
+      updatedAt: row.updated_at ? new Date(row.updated_at) : null,
+    }))
+    .sort((a, b) => a.remoteId - b.remoteId);
+}

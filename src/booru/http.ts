@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { AppError, ConfigError, coerceError } from '../shared/errors.js';
 import { BooruError, redactUrl } from './booru-error.js';
 import { discard, parseJson, type RawResponse, throwForStatus, transportError } from './http-errors.js';
+import { RateLimiter } from './rate-limiter.js';
 
 export interface BooruCredentials {
   login: string;
@@ -22,7 +23,10 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Upper bound of one backoff in ms. (Default: 30 000) */
   maxDelayMs: number;
-  /** Wait after HTTP 429 in ms; Danbooru's penalty bucket needs ≈31 s, so at least 35 s. (Default: 35 000) */
+  /**
+   * Pause after HTTP 429 in ms, for every request of this helper (not only the one refused): Danbooru's penalty
+   * bucket needs ≈31 s and every request while limited extends it, so at least 35 s in production. (Default: 35 000)
+   */
   rateLimitDelayMs: number;
   /** Further attempts after HTTP 429; then BOORU_RATE_LIMITED (retryable) is thrown. (Default: 1) */
   rateLimitRetries: number;
@@ -33,8 +37,29 @@ export interface BooruHttpOptions {
   baseUrl: string;
   /** Required and unique, e.g. `booru-tagger/0.1 (+operator contact)`: Cloudflare blocks browser and library UAs. */
   userAgent: string;
-  /** Sent as HTTP Basic auth, never as query or body parameters. */
+  /** Sent as HTTP Basic auth (default), or as query parameters where the dialect needs it (see `queryAuth`). */
   credentials?: BooruCredentials | null;
+  /**
+   * Send the credentials as these query parameters instead of Basic auth: Moebooru `['login', 'password_hash']`,
+   * Gelbooru `['user_id', 'api_key']`. They are redacted from every log line and error message.
+   */
+  queryAuth?: readonly [loginParam: string, keyParam: string];
+  /** API reads (GET) per second; 0 = unlimited. (Default: 0) */
+  readRate?: number;
+  /** Burst of API reads allowed after a quiet spell. (Default: 5) */
+  readBurst?: number;
+  /** API writes (PUT/POST/PATCH/DELETE) per second; 0 = unlimited. Danbooru Members get 1/s. (Default: 1) */
+  writeRate?: number;
+  /** Burst of writes allowed after a quiet spell (Danbooru allows 200; stay well below). (Default: 10) */
+  writeBurst?: number;
+  /**
+   * Hosts media may be downloaded from when a call names none: exact names, or `*.example.com` / `.example.com`
+   * for a domain and its subdomains. (Default: the API's own site: its host and the subdomains of its domain, e.g.
+   * danbooru.donmai.us ⇒ cdn.donmai.us.)
+   */
+  mediaHosts?: readonly string[];
+  /** Injected for tests: the clock the rate limits and the 429 pause use. (Default: Date.now) */
+  now?: () => number;
   /** TCP/TLS connect timeout in ms. (Default: 10 000) */
   connectTimeoutMs?: number;
   /** Time to the response headers in ms. (Default: 30 000) */
@@ -92,6 +117,13 @@ export class BooruHttp {
   private readonly maxResponseBytes: number;
   private readonly headersTimeoutMs: number;
   private readonly bodyTimeoutMs: number;
+  private readonly queryAuth: Record<string, string>;
+  private readonly mediaHosts: readonly string[];
+  private readonly readLimiter: RateLimiter;
+  private readonly writeLimiter: RateLimiter;
+  private readonly now: () => number;
+  /** After a 429, no request leaves before this instant (ms since epoch). */
+  private pausedUntil = 0;
   private closed = false;
 
   constructor(options: BooruHttpOptions) {
@@ -119,7 +151,16 @@ export class BooruHttp {
         connections: 8,
       });
     this.headers = { 'user-agent': options.userAgent.trim(), accept: 'application/json' };
-    if (options.credentials) {
+    this.now = options.now ?? Date.now;
+    const timing = { now: this.now, sleep: this.sleep };
+    this.readLimiter = new RateLimiter(options.readRate ?? 0, options.readBurst ?? 5, timing);
+    this.writeLimiter = new RateLimiter(options.writeRate ?? 1, options.writeBurst ?? 10, timing);
+    this.mediaHosts = options.mediaHosts?.length ? options.mediaHosts : siteHosts(this.baseUrl);
+    this.queryAuth = {};
+    if (options.credentials && options.queryAuth) {
+      this.queryAuth[options.queryAuth[0]] = options.credentials.login;
+      this.queryAuth[options.queryAuth[1]] = options.credentials.apiKey;
+    } else if (options.credentials) {
       const token = Buffer.from(`${options.credentials.login}:${options.credentials.apiKey}`).toString('base64');
       this.headers['authorization'] = `Basic ${token}`;
     }
@@ -131,14 +172,51 @@ export class BooruHttp {
   }
 
   /**
+   * GET `path` and turn the body text into a value with `parse` (XML or hand-parsed dialects). A `parse` that throws
+   * makes the attempt fail as a retryable BOORU_BAD_RESPONSE (a garbled or cut-off page); otherwise the same retries
+   * and errors as {@link requestJson}.
+   */
+  async getParsed<T>(path: string, query: JsonRequestOptions['query'], parse: (text: string) => T): Promise<T> {
+    const url = this.buildUrl(path, { ...query, ...this.queryAuth });
+    return this.withRetry('GET', url, async () => {
+      const raw = await this.sendApi('GET', url, { ...this.headers }, undefined);
+      const text = raw.body.toString('utf8');
+      try {
+        return parse(text);
+      } catch (thrown) {
+        const why = thrown instanceof Error ? thrown.message.replace(/ \[.*\]$/, '') : String(thrown);
+        throw new BooruError('BOORU_BAD_RESPONSE', `unreadable body (${why}): ${JSON.stringify(text.slice(0, 80))}`, {
+          method: 'GET',
+          url,
+          status: raw.status,
+          retryable: true,
+          cause: thrown,
+        });
+      }
+    });
+  }
+
+  /** GET `path` and return the body as text; same retries and errors as {@link requestJson}. */
+  getText(path: string, query?: JsonRequestOptions['query']): Promise<string> {
+    return this.getParsed(path, query, (text) => text);
+  }
+
+  /** Milliseconds until requests may leave again after a 429 (0 when not paused). */
+  pausedForMs(): number {
+    return Math.max(0, this.pausedUntil - this.now());
+  }
+
+  /**
    * Send one API request and return the parsed JSON body. Retries 5xx, connection errors and timeouts (also for
-   * writes: callers only send idempotent writes, such as Danbooru's snapshot-form tag edit) and 429 after a long wait.
+   * writes: callers only send idempotent writes, such as Danbooru's snapshot-form tag edit), unparseable bodies of
+   * GETs (a truncated or garbled page), and 429 after pausing every request of this helper. Reads and writes wait
+   * for their rate limits before each attempt, retries included.
    * @throws BooruError BOORU_AUTH (401), BOORU_BLOCKED (non-JSON 403), BOORU_FORBIDDEN (JSON 403), BOORU_NOT_FOUND
    *   (404), BOORU_RATE_LIMITED (429), BOORU_TIMEOUT, BOORU_HTTP (other statuses, connection errors),
    *   BOORU_BAD_RESPONSE (not JSON, or too large).
    */
   async requestJson(method: HttpMethod, path: string, options: JsonRequestOptions = {}): Promise<unknown> {
-    const url = this.buildUrl(path, options.query);
+    const url = this.buildUrl(path, { ...options.query, ...this.queryAuth });
     const headers = { ...this.headers };
     let body: string | undefined;
     if (options.form) {
@@ -148,20 +226,44 @@ export class BooruHttp {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.json);
     }
-    const response = await this.withRetry(method, url, async () => {
-      const raw = await this.send(method, url, headers, body, {
-        maxBytes: this.maxResponseBytes,
-        tooLarge: (size) =>
-          new BooruError('BOORU_BAD_RESPONSE', `response larger than ${this.maxResponseBytes} bytes (${size})`, {
+    return this.withRetry(method, url, async () => {
+      const raw = await this.sendApi(method, url, headers, body);
+      try {
+        return parseJson(raw, method, url);
+      } catch (thrown) {
+        // A garbled or cut-off page is worth another try for a read; a write is verified by a re-read anyway.
+        if (method === 'GET' && thrown instanceof BooruError) {
+          throw new BooruError('BOORU_BAD_RESPONSE', thrown.message.replace(/ \[.*\]$/, ''), {
             method,
             url,
-          }),
-        failure: (thrown) => transportError(thrown, method, url, 'BOORU'),
-      });
-      throwForStatus(raw, method, url, this.retry.rateLimitDelayMs);
-      return raw;
+            status: raw.status,
+            retryable: true,
+            cause: thrown.cause,
+          });
+        }
+        throw thrown;
+      }
     });
-    return parseJson(response, method, url);
+  }
+
+  private async sendApi(
+    method: HttpMethod,
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<RawResponse> {
+    await (method === 'GET' ? this.readLimiter : this.writeLimiter).acquire();
+    const raw = await this.send(method, url, headers, body, {
+      maxBytes: this.maxResponseBytes,
+      tooLarge: (size) =>
+        new BooruError('BOORU_BAD_RESPONSE', `response larger than ${this.maxResponseBytes} bytes (${size})`, {
+          method,
+          url,
+        }),
+      failure: (thrown) => transportError(thrown, method, url, 'BOORU'),
+    });
+    throwForStatus(raw, method, url, this.retry.rateLimitDelayMs);
+    return raw;
   }
 
   /**
@@ -177,7 +279,7 @@ export class BooruHttp {
     } catch (thrown) {
       throw new BooruError('MEDIA_FETCH', 'invalid media URL', { method, url, cause: thrown });
     }
-    if (options.allowedHosts && !options.allowedHosts.includes(target.hostname)) {
+    if (!hostAllowed(target.hostname, options.allowedHosts ?? this.mediaHosts)) {
       throw new BooruError('MEDIA_FETCH', `media host ${target.hostname} is not allowed`, { method, url });
     }
     const headers: Record<string, string> = { 'user-agent': this.headers['user-agent']!, accept: '*/*' };
@@ -226,6 +328,7 @@ export class BooruHttp {
     let failures = 0;
     let rateLimited = 0;
     for (;;) {
+      await this.waitWhilePaused();
       const started = Date.now();
       try {
         return await attempt();
@@ -234,8 +337,11 @@ export class BooruHttp {
         const isRateLimit = error instanceof AppError && error.code === 'BOORU_RATE_LIMITED';
         const retryable = error instanceof AppError && error.retryable;
         const canRetry = isRateLimit ? rateLimited < this.retry.rateLimitRetries : failures < this.retry.retries;
-        if (!retryable || !canRetry) throw error;
         const delayMs = isRateLimit ? this.rateLimitDelay() : this.backoffDelay(failures);
+        // A 429 pauses every request of this helper, not just this one, and also when we give up: each request sent
+        // while limited extends Danbooru's lockout, so nothing may leave until the pause is over.
+        if (isRateLimit) this.pausedUntil = Math.max(this.pausedUntil, this.now() + delayMs);
+        if (!retryable || !canRetry) throw error;
         if (isRateLimit) rateLimited += 1;
         else failures += 1;
         this.logger.warn(
@@ -248,9 +354,18 @@ export class BooruHttp {
           },
           `booru request failed, retry ${isRateLimit ? rateLimited : failures}/${isRateLimit ? this.retry.rateLimitRetries : this.retry.retries}`,
         );
-        await this.sleep(delayMs);
+        if (!isRateLimit) await this.sleep(delayMs);
       }
     }
+  }
+
+  private async waitWhilePaused(): Promise<void> {
+    const until = this.pausedUntil;
+    const wait = until - this.now();
+    if (wait <= 0) return;
+    await this.sleep(wait);
+    // With an injected sleep the clock may not have moved: the pause we waited out is over either way.
+    if (this.pausedUntil === until) this.pausedUntil = 0;
   }
 
   private backoffDelay(failures: number): number {
@@ -325,4 +440,24 @@ export class BooruHttp {
     );
     return { status: response.statusCode, contentType, body: Buffer.concat(chunks) };
   }
+}
+
+/** The API's own site: its host, and its registrable-looking domain with every subdomain. */
+function siteHosts(baseUrl: string): string[] {
+  const host = new URL(baseUrl).hostname;
+  if (/^[\d.]+$/.test(host) || host.includes(':') || !host.includes('.')) return [host];
+  return [host, `*.${host.split('.').slice(-2).join('.')}`];
+}
+
+/** Whether `host` matches one of `allowed` (exact, or `*.domain` / `.domain` for the domain and its subdomains). */
+export function hostAllowed(host: string, allowed: readonly string[]): boolean {
+  const name = host.toLowerCase();
+  return allowed.some((entry) => {
+    const rule = entry.trim().toLowerCase();
+    if (rule.startsWith('*.') || rule.startsWith('.')) {
+      const domain = rule.replace(/^\*?\./, '');
+      return name === domain || name.endsWith(`.${domain}`);
+    }
+    return name === rule;
+  });
 }

@@ -32,12 +32,12 @@ export const SETTINGS = {
   databaseUrl: { env: 'DATABASE_URL', schema: z.url(), doc: 'PostgreSQL URL; unset ⇒ embedded database' },
   /** Base URL of the booru. (Default: unset; `run` needs it, `demo` starts its own.) */
   booruUrl: { env: 'BOORU_URL', schema: z.url(), doc: 'base URL of the booru, e.g. https://danbooru.donmai.us' },
-  /** The booru's API dialect. (Default: danbooru.) */
+  /** The booru's API dialect; `auto` probes the site once. (Default: danbooru.) */
   booruKind: {
     env: 'BOORU_KIND',
-    schema: z.enum(['danbooru', 'e621', 'moebooru', 'gelbooru']),
+    schema: z.enum(['danbooru', 'e621', 'moebooru', 'gelbooru', 'auto']),
     default: 'danbooru',
-    doc: 'API dialect: danbooru (e621, moebooru, gelbooru: later)',
+    doc: 'API dialect: danbooru, e621, moebooru, gelbooru (read-only), or auto (probe the site)',
   },
   /** Account name for HTTP Basic auth. (Default: anonymous.) */
   booruLogin: { env: 'BOORU_LOGIN', schema: z.string().min(1), doc: 'booru account name (HTTP Basic auth)' },
@@ -295,6 +295,51 @@ export const SETTINGS = {
     schema: intIn(1, 24 * 60),
     default: '15',
     doc: 'login throttle window, minutes',
+  },
+  /** Booru API reads per second (0 = unlimited; e621 is held to 2 whatever is set). (Default: 5.) */
+  readRate: {
+    env: 'TAGGER_READ_RATE',
+    schema: z.coerce.number().min(0).max(1000),
+    default: '5',
+    doc: 'booru API reads per second (0 = unlimited; e621 ≤ 2)',
+  },
+  /** Booru API writes per second (Danbooru Member 1/s, Gold+ 4/s). (Default: 1.) */
+  writeRate: {
+    env: 'TAGGER_WRITE_RATE',
+    schema: z.coerce.number().min(0.01).max(100),
+    default: '1',
+    doc: 'booru API writes per second',
+  },
+  /** Writes allowed back to back after a quiet spell (Danbooru allows 200). (Default: 10.) */
+  writeBurst: { env: 'TAGGER_WRITE_BURST', schema: intIn(1, 200), default: '10', doc: 'booru write burst' },
+  /** Tags added + removed per minute, all edits together (Danbooru: 100 below Builder; 0 = unlimited). (Default: 100.) */
+  tagBudgetPerMinute: {
+    env: 'TAGGER_TAG_BUDGET_PER_MINUTE',
+    schema: intIn(0, 100_000),
+    default: '100',
+    doc: 'tag changes per minute (0 = unlimited)',
+  },
+  /** Pause after HTTP 429, ms, for every request (Danbooru's lockout lasts ≈31 s). (Default: 35000.) */
+  rateLimitBackoffMs: {
+    env: 'TAGGER_RATE_LIMIT_BACKOFF_MS',
+    schema: intIn(1, 3_600_000),
+    default: '35000',
+    doc: 'pause after HTTP 429, ms (≥ 35000 against Danbooru)',
+  },
+  /** Retries of a booru request after a 5xx, a timeout or a garbled page (jittered exponential backoff). (Default: 3.) */
+  httpRetries: { env: 'TAGGER_HTTP_RETRIES', schema: intIn(0, 20), default: '3', doc: 'booru request retries' },
+  /** First re-scan of changed posts looks this far back, hours. (Default: 24.) */
+  rescanWindowHours: {
+    env: 'TAGGER_RESCAN_WINDOW_HOURS',
+    schema: intIn(1, 24 * 365),
+    default: '24',
+    doc: 'first re-scan looks back this far, hours',
+  },
+  /** Media hosts downloads may use, comma list (unset ⇒ the booru's own host and its known CDNs). */
+  mediaHosts: {
+    env: 'TAGGER_MEDIA_HOSTS',
+    schema: list,
+    doc: 'allowed media hosts, comma list; unset ⇒ booru host + known CDNs',
   },
 } as const satisfies Record<string, Setting>;
 

@@ -2,7 +2,9 @@
  * Pure rules for writing a tag change back to a booru that merges edits the way Danbooru does (BOORU-API §1.5), and
  * for judging afterwards what became of each requested tag. No I/O here: the booru client sends and re-reads.
  */
-import type { ApplyOutcome, Rating, TagChange } from './types.js';
+import { AUTOMATIC_TAGS } from './tag-diff.js';
+import { ImplicationGraph } from './implications.js';
+import type { ApplyOutcome, Rating, SuggestionAction, TagChange } from './types.js';
 
 /** The two strings of a Danbooru "snapshot form" edit: `post[old_tag_string]` and `post[tag_string]`. */
 export interface SnapshotEdit {
@@ -18,6 +20,23 @@ export interface TagEditOutcome {
   outcome: ApplyOutcome;
   /** Human-readable, for the audit log and the dashboard. */
   reason: string;
+  /** For `refused`: why, when it can be told (see {@link explainRefusals}). */
+  refusal?: RefusalKind;
+}
+
+/**
+ * Why the booru did not keep a requested change (BOORU-API §1.5): the name was rewritten by an alias, the tag is
+ * deprecated, another tag on the post implies it (removals), the booru computes it itself, or nothing was saved at
+ * all (the per-minute tag limit or another validation error answered with HTTP 200). `unknown` otherwise.
+ */
+export type RefusalKind = 'alias' | 'deprecated' | 'implied' | 'automatic' | 'limit' | 'unknown';
+
+/** The booru's tag facts the refusal explanation uses; every part is optional (unknown ⇒ not used). */
+export interface RefusalFacts {
+  aliases?: ReadonlyMap<string, string>;
+  deprecated?: ReadonlySet<string>;
+  /** Active implications [antecedent, consequent]. */
+  implications?: Iterable<readonly [string, string]>;
 }
 
 /** Facts besides the final tags that sharpen the classification. */
@@ -142,4 +161,103 @@ export function classifyRatingOutcome(
   }
   if (after === wanted.to) return { tag, action: 'rating', outcome: 'applied', reason: 'rating set' };
   return { tag, action: 'rating', outcome: 'refused', reason: `rating still ${after ?? 'none'} after the edit` };
+}
+
+/**
+ * Sharpens each `refused` outcome into a {@link RefusalKind} with a precise reason, from the post's tags after the
+ * edit, whether anything was saved, and the booru's tag facts. Other outcomes pass through unchanged.
+ */
+export function explainRefusals(
+  outcomes: readonly TagEditOutcome[],
+  after: readonly string[],
+  saved: boolean,
+  facts: RefusalFacts = {},
+): TagEditOutcome[] {
+  const afterSet = new Set(after);
+  const graph = new ImplicationGraph(facts.implications ?? []);
+  return outcomes.map((o) => {
+    if (o.outcome !== 'refused') return o;
+    if (o.action === 'add') {
+      const consequent = facts.aliases?.get(o.tag);
+      if (consequent && afterSet.has(consequent)) {
+        return {
+          ...o,
+          refusal: 'alias',
+          reason: `the booru aliases ${o.tag} to ${consequent}, which is on the post: close as done under the new name`,
+        };
+      }
+      if (facts.deprecated?.has(o.tag)) {
+        return { ...o, refusal: 'deprecated', reason: `${o.tag} is deprecated on the booru and cannot be added` };
+      }
+    } else if (o.action === 'remove') {
+      const impliers = graph.impliersOf(o.tag, after);
+      if (impliers.length > 0) {
+        return {
+          ...o,
+          refusal: 'implied',
+          reason: `${o.tag} is implied by ${impliers.sort().join(', ')} on the post; remove the implying tag too`,
+        };
+      }
+      if (AUTOMATIC_TAGS.has(o.tag)) {
+        return { ...o, refusal: 'automatic', reason: `${o.tag} is an automatic tag the booru recomputes itself` };
+      }
+    }
+    if (!saved) {
+      return {
+        ...o,
+        refusal: 'limit',
+        reason: `nothing was saved (HTTP 200 without a change): the per-minute tag limit or another validation error`,
+      };
+    }
+    return { ...o, refusal: 'unknown' };
+  });
+}
+
+/** An open (pending or approved) suggestion, as re-checked against a post a human changed. */
+export interface OpenSuggestion {
+  tag: string;
+  action: SuggestionAction;
+}
+
+/** What to do with an open suggestion after the post changed on the booru. */
+export type Reconciliation = { verdict: 'keep' } | { verdict: 'already_applied' | 'superseded'; reason: string };
+
+/**
+ * Re-checks an open suggestion against the post as the booru has it now (after a human edit), without scores:
+ * - the change is already made (added tag present, removed tag gone, rating set) ⇒ `already_applied`;
+ * - the post was deleted or banned ⇒ `superseded`;
+ * - an added tag is now implied by another tag on the post, or a removal now conflicts with an implying tag ⇒
+ *   `superseded` (the diff would no longer propose it);
+ * - otherwise ⇒ `keep`.
+ */
+export function reconcileSuggestion(
+  suggestion: OpenSuggestion,
+  post: { tags: readonly string[]; rating: Rating | null; isDeleted: boolean; isBanned: boolean },
+  implications: Iterable<readonly [string, string]> = [],
+): Reconciliation {
+  const tags = new Set(post.tags);
+  if (suggestion.action === 'add' && tags.has(suggestion.tag)) {
+    return { verdict: 'already_applied', reason: `${suggestion.tag} is on the post now (added on the booru)` };
+  }
+  if (suggestion.action === 'remove' && !tags.has(suggestion.tag)) {
+    return { verdict: 'already_applied', reason: `${suggestion.tag} is gone from the post now (removed on the booru)` };
+  }
+  if (suggestion.action === 'rating' && post.rating !== null && `rating:${post.rating}` === suggestion.tag) {
+    return { verdict: 'already_applied', reason: `the post is rated ${post.rating} now (changed on the booru)` };
+  }
+  if (post.isDeleted || post.isBanned) {
+    return { verdict: 'superseded', reason: `the post was ${post.isDeleted ? 'deleted' : 'banned'} on the booru` };
+  }
+  const graph = new ImplicationGraph(implications);
+  const impliers = graph.impliersOf(suggestion.tag, tags);
+  if (impliers.length > 0 && suggestion.action === 'add') {
+    return { verdict: 'superseded', reason: `${suggestion.tag} is now implied by ${impliers.sort().join(', ')}` };
+  }
+  if (impliers.length > 0 && suggestion.action === 'remove') {
+    return {
+      verdict: 'superseded',
+      reason: `${suggestion.tag} is now implied by ${impliers.sort().join(', ')}; removing it alone would be refused`,
+    };
+  }
+  return { verdict: 'keep' };
 }

@@ -298,6 +298,36 @@ export class PostRepository {
     });
   }
 
+  /**
+   * Accounts for listed posts whose JSON could not be read (BOORU-API: banned or odd posts of a real site): a post
+   * not stored yet is inserted as `skipped` with the reason, so the crawl cursor may pass it; a stored post keeps its
+   * data and only gets `last_error`. A later re-scan that can read it refreshes it like any post.
+   * @returns How many were newly inserted.
+   */
+  async recordUnreadable(booruId: number, rows: readonly { remoteId: number; reason: string }[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const payload = JSON.stringify(rows.map((r) => ({ remote_id: r.remoteId, reason: `unreadable: ${r.reason}` })));
+    const result = await this.prisma.$queryRaw<{ inserted: boolean }[]>`
+      INSERT INTO posts AS p (booru_id, remote_id, tags, state, skip_reason, last_error, updated_at)
+      SELECT ${booruId}, r.remote_id, '{}', 'skipped'::"PostState", left(r.reason, 500), left(r.reason, 500), now()
+      FROM jsonb_to_recordset(${payload}::jsonb) AS r(remote_id int, reason text)
+      ON CONFLICT (booru_id, remote_id) DO UPDATE SET last_error = EXCLUDED.last_error, updated_at = now()
+      RETURNING (xmax = 0) AS inserted`;
+    return result.filter((r) => r.inserted).length;
+  }
+
+  /**
+   * Stored posts among `remoteIds` with their tags version, for the re-scan to tell which ones a refresh changed.
+   */
+  async tagsVersions(booruId: number, remoteIds: readonly number[]): Promise<Map<number, { id: number; tagsVersion: number }>> {
+    if (remoteIds.length === 0) return new Map();
+    const rows = await this.prisma.post.findMany({
+      where: { booruId, remoteId: { in: [...remoteIds] } },
+      select: { id: true, remoteId: true, tagsVersion: true },
+    });
+    return new Map(rows.map((r) => [r.remoteId, { id: r.id, tagsVersion: r.tagsVersion }]));
+  }
+
   /** How many posts of the booru are in each state (every state present, zero when none). */
   async countByState(booruId: number): Promise<Record<PostState, number>> {
     const groups = await this.prisma.post.groupBy({ by: ['state'], where: { booruId }, _count: { _all: true } });

@@ -338,4 +338,59 @@ export class SuggestionRepository {
       return { tagEditId: edit.id, updated, skipped };
     });
   }
+
+  /** Open suggestions (pending or approved) of these posts, for the re-scan to re-check against the booru. */
+  async listOpenForPosts(
+    postIds: readonly number[],
+  ): Promise<{ id: number; postId: number; tag: string; action: 'add' | 'remove' | 'rating'; status: string }[]> {
+    if (postIds.length === 0) return [];
+    return this.prisma.suggestion.findMany({
+      where: { postId: { in: [...postIds] }, status: { in: ['pending', 'approved'] } },
+      select: { id: true, postId: true, tag: true, action: true, status: true },
+      orderBy: { id: 'asc' },
+    });
+  }
+
+  /**
+   * Closes open suggestions that a change on the booru settled: `already_applied` (a human made the change) or
+   * `superseded` (the post changed so that it no longer applies), with one audit row each under `actor`. Only rows
+   * still pending or approved are touched (a concurrent decision or apply wins).
+   * @returns The ids changed.
+   */
+  async closeOpen(
+    rows: readonly { id: number; status: 'already_applied' | 'superseded'; reason: string }[],
+    actor = 'rescan',
+  ): Promise<number[]> {
+    if (rows.length === 0) return [];
+    return this.prisma.$transaction(async (tx) => {
+      const changed: number[] = [];
+      for (const row of rows) {
+        const updated = await tx.suggestion.updateManyAndReturn({
+          where: { id: row.id, status: { in: ['pending', 'approved'] } },
+          data: {
+            status: row.status,
+            isOpen: null,
+            applyOutcome: row.status,
+            applyError: row.status === 'superseded' ? row.reason : null,
+          },
+          select: { id: true, postId: true },
+        });
+        const hit = updated[0];
+        if (!hit) continue;
+        changed.push(hit.id);
+        await tx.decision.create({
+          data: {
+            userId: null,
+            actor,
+            action: row.status === 'already_applied' ? 'close' : 'supersede',
+            suggestionId: hit.id,
+            postId: hit.postId,
+            origin: null,
+            detail: { to: row.status, reason: row.reason },
+          },
+        });
+      }
+      return changed;
+    });
+  }
 }

@@ -3,8 +3,22 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** HTTP status with a Danbooru JSON error body, or a transport-level misbehaviour. */
-export type FakeFault = number | 'timeout' | 'html403' | 'malformed' | 'unsaved' | 'reset';
+/**
+ * HTTP status with a Danbooru JSON error body, or a misbehaviour: `timeout` never answers, `slow` answers normally
+ * after the server's `slowMs`, `reset` drops the connection, `html403` is Cloudflare's challenge page, `malformed`
+ * is cut-off JSON with a matching length, `truncated` declares a longer body than it sends and hangs up, `empty`
+ * answers a listing with an empty page, `unsaved` answers an edit with HTTP 200 and saves nothing.
+ */
+export type FakeFault =
+  | number
+  | 'timeout'
+  | 'slow'
+  | 'html403'
+  | 'malformed'
+  | 'truncated'
+  | 'empty'
+  | 'unsaved'
+  | 'reset';
 
 export const CONTENT_TYPES: Record<string, string> = {
   jpg: 'image/jpeg',
@@ -45,6 +59,12 @@ export function applyFault(fault: FakeFault, req: IncomingMessage, res: ServerRe
     res.end('<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body></body></html>');
     return true;
   }
+  if (fault === 'truncated') {
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': '4096' });
+    res.write('[{"id": 1, "tag_string": "1girl sol');
+    setTimeout(() => res.destroy(), 5);
+    return true;
+  }
   if (fault === 'malformed') {
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
     res.end('[{"id": 1, "tag_string": "1girl sol');
@@ -83,8 +103,11 @@ export function parseBody(body: string, contentType: string | undefined): Record
 export function relationRows(pairs: [string, string][], url: URL): unknown[] {
   const status = url.searchParams.get('search[status]');
   const antecedents = url.searchParams.get('search[antecedent_name_comma]')?.split(',');
+  const after = /^a(\d+)$/.exec(url.searchParams.get('page') ?? '')?.[1];
   return pairs
-    .filter(([from]) => !antecedents || antecedents.includes(from))
+    .map(([from, to], index) => ({ id: index + 1, antecedent_name: from, consequent_name: to, status: 'active' }))
+    .filter((row) => !antecedents || antecedents.includes(row.antecedent_name))
     .filter(() => status === null || status === 'active')
-    .map(([from, to], index) => ({ id: index + 1, antecedent_name: from, consequent_name: to, status: 'active' }));
+    .filter((row) => after === undefined || row.id > Number(after))
+    .sort((a, b) => (after === undefined ? a.id - b.id : b.id - a.id));
 }

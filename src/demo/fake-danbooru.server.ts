@@ -40,6 +40,8 @@ export interface FakeDanbooruOptions {
   automaticTags?: boolean;
   /** Search term limit (Member: 2). (Default: 2) */
   tagLimit?: number;
+  /** How long the `slow` fault waits before answering, ms. (Default: 1000) */
+  slowMs?: number;
   clock?: Clock;
 }
 
@@ -211,6 +213,8 @@ export class FakeDanbooruServer {
     this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body });
 
     const fault = this.takeFault(method, url.pathname);
+    if (fault === 'slow') await new Promise((resolve) => setTimeout(resolve, this.options.slowMs ?? 1000));
+    if (fault === 'empty' && method === 'GET' && url.pathname.endsWith('.json')) return sendJson(res, 200, []);
     if (fault !== null && fault !== 'unsaved' && applyFault(fault, req, res)) return;
 
     if (url.pathname.startsWith('/media/')) return this.serveMedia(url.pathname, method, res);
@@ -328,15 +332,25 @@ export class FakeDanbooruServer {
     const category = q.get('search[category]');
     const deprecated = q.get('search[is_deprecated]');
     const limit = Math.min(1000, Number(q.get('limit') ?? 20) || 20);
-    const rows = this.store
+    // `search[updated_at]=>ISO` (incremental sync) and `page=a<ID>` (ids above ID, answered DESC like every a-page).
+    const updatedAfter = /^>(.+)$/.exec(q.get('search[updated_at]') ?? '')?.[1];
+    const after = /^a(\d+)$/.exec(q.get('page') ?? '')?.[1];
+    let rows = this.store
       .listTags()
       .filter((t) => !names || names.includes(t.name))
       .filter((t) => !regex || regex.test(t.name))
       .filter((t) => category === null || String(t.category) === category)
       .filter((t) => deprecated === null || String(t.is_deprecated) === deprecated)
-      .slice(0, limit)
-      .map((t) => ({ ...t, updated_at: t.created_at, words: t.name.split('_').filter(Boolean) }));
-    sendJson(res, 200, rows);
+      .filter((t) => !updatedAfter || Date.parse(t.updated_at) > Date.parse(updatedAfter));
+    if (after !== undefined) {
+      rows = rows
+        .filter((t) => t.id > Number(after))
+        .sort((a, b) => a.id - b.id)
+        .slice(0, limit)
+        .sort((a, b) => b.id - a.id);
+    } else rows = rows.slice(0, limit);
+    const out = rows.map((t) => ({ ...t, words: t.name.split('_').filter(Boolean) }));
+    sendJson(res, 200, out);
   }
 
   private listRelations(map: ReadonlyMap<string, string>, url: URL, res: ServerResponse): void {

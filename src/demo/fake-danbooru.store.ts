@@ -35,7 +35,10 @@ const CATEGORY_NAMES: Record<number, string> = { 0: 'general', 1: 'artist', 3: '
 
 export class FakeDanbooruStore {
   private readonly posts = new Map<number, FakePostRecord>();
-  private readonly tags = new Map<string, { id: number; category: number; isDeprecated: boolean; createdAt: string }>();
+  private readonly tags = new Map<
+    string,
+    { id: number; category: number; isDeprecated: boolean; createdAt: string; updatedAt: string }
+  >();
   readonly aliases = new Map<string, string>();
   readonly implications = new Map<string, string[]>();
   private lastStamp = 0;
@@ -61,6 +64,7 @@ export class FakeDanbooruStore {
         category: tag.category ?? existing?.category ?? 0,
         isDeprecated: tag.isDeprecated ?? existing?.isDeprecated ?? false,
         createdAt: existing?.createdAt ?? this.timestamp(),
+        updatedAt: this.timestamp(),
       });
     }
   }
@@ -106,6 +110,7 @@ export class FakeDanbooruStore {
     is_deprecated: boolean;
     post_count: number;
     created_at: string;
+    updated_at: string;
   }[] {
     const counts = new Map<string, number>();
     for (const post of this.posts.values()) {
@@ -120,6 +125,7 @@ export class FakeDanbooruStore {
         is_deprecated: tag.isDeprecated,
         post_count: counts.get(name) ?? 0,
         created_at: tag.createdAt,
+        updated_at: tag.updatedAt,
       }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -156,6 +162,29 @@ export class FakeDanbooruStore {
       this.posts.set(id, updated);
     }
     return { post: structuredClone(this.posts.get(id)!), applied };
+  }
+
+  /**
+   * Stores `tags` (and `rating`) as they are, bumping updated_at when anything changed: for dialects whose merge
+   * rule is not Danbooru's (Moebooru), computed by their fake server.
+   */
+  setTags(id: number, tags: readonly string[], rating?: string | null): FakePostRecord | undefined {
+    const post = this.posts.get(id);
+    if (!post) return undefined;
+    const tagString = [...new Set(tags)].sort().join(' ');
+    const nextRating = rating && /^[gsqe]$/.test(rating) ? rating : post['rating'];
+    if (tagString !== post.tag_string || nextRating !== post['rating']) {
+      this.posts.set(
+        id,
+        this.withDerivedFields({ ...post, tag_string: tagString, rating: nextRating, updated_at: this.timestamp() }),
+      );
+    }
+    return structuredClone(this.posts.get(id)!);
+  }
+
+  /** Category of a tag (0 when unknown), as the category cache would say. */
+  categoryOf(name: string): number {
+    return this.tags.get(name)?.category ?? 0;
   }
 
   /** A human's edit between our crawl and our apply, as the Danbooru UI would send it (snapshot = current). */

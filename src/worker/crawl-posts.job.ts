@@ -1,13 +1,17 @@
 /**
  * Crawl: list the booru's posts newer than the stored cursor, page by page (ascending ids), and upsert them with
- * their current tags and the media URL the tagger will read. The cursor moves only after a page is stored, so it is
- * never past a post the database has not seen.
+ * their current tags and the media URL the tagger will read. Every listed post is accounted for: stored, recorded
+ * as skipped with a reason (deleted, banned, pending, no media, or unreadable JSON), and the cursor moves only after
+ * a page is stored, so it is never past a post the database has not seen. A transient failure (429 after the
+ * back-off, 5xx or timeouts after the retries) ends the crawl early with what was stored, and says so; the next run
+ * continues from the cursor. Blocked, unauthorised or misconfigured ⇒ thrown, an operator must act.
  */
-import type { BooruClient } from '../booru/booru-client.js';
+import type { BooruClient, PostPage } from '../booru/booru-client.js';
 import { chooseMediaVariant } from '../core/media-variant.js';
 import type { BooruPost } from '../core/types.js';
 import type { CursorRepository } from '../db/cursor.repository.js';
 import type { PostRepository } from '../db/post.repository.js';
+import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
 export const POSTS_CURSOR = 'posts';
@@ -30,11 +34,16 @@ export interface CrawlOptions {
 
 export interface CrawlSummary {
   pages: number;
+  /** Posts listed and accounted for (stored, skipped or unreadable). */
   seen: number;
   inserted: number;
   updated: number;
   skipped: number;
+  /** Listed posts whose JSON could not be read, recorded as skipped by id. */
+  unreadable: number;
   cursor: number;
+  /** Set when a transient failure ended the crawl early (the next run continues from `cursor`). */
+  interrupted: { code: string; message: string } | null;
 }
 
 /** Why a post will not be tagged, or null when it will. Deleted, banned and pending posts are recorded, not fetched. */
@@ -45,32 +54,66 @@ export function skipReasonOf(post: BooruPost, mediaSkip: string | null): string 
   return mediaSkip;
 }
 
+/** A listed post with the crawler's verdict, ready for `PostRepository.upsertMany`. */
+export function toPostUpsert(post: BooruPost, minMediaSize: number) {
+  const choice = chooseMediaVariant(post, minMediaSize);
+  const mediaSkip = 'skipReason' in choice ? choice.message : null;
+  return { ...post, mediaUrl: 'url' in choice ? choice.url : null, skipReason: skipReasonOf(post, mediaSkip) };
+}
+
 export async function crawlNewPosts(deps: CrawlDeps, options: CrawlOptions): Promise<CrawlSummary> {
   const { booru, posts, cursors } = deps;
   const logger = deps.logger.child({ stage: 'crawl', booruId: options.booruId });
   let cursor = Number((await cursors.get(options.booruId, POSTS_CURSOR)) ?? '0');
-  const summary: CrawlSummary = { pages: 0, seen: 0, inserted: 0, updated: 0, skipped: 0, cursor };
+  const summary: CrawlSummary = {
+    pages: 0,
+    seen: 0,
+    inserted: 0,
+    updated: 0,
+    skipped: 0,
+    unreadable: 0,
+    cursor,
+    interrupted: null,
+  };
   for (;;) {
-    const page = await booru.listPostsSince(cursor, options.pageSize ?? 200);
-    const fresh = page.filter((post) => post.remoteId > cursor);
-    if (fresh.length === 0) break;
-    const limited = options.maxPosts > 0 ? fresh.slice(0, options.maxPosts - summary.seen) : fresh;
-    const rows = limited.map((post) => {
-      const choice = chooseMediaVariant(post, options.minMediaSize);
-      const mediaSkip = 'skipReason' in choice ? choice.message : null;
-      const skipReason = skipReasonOf(post, mediaSkip);
-      if (skipReason !== null) summary.skipped++;
-      return { ...post, mediaUrl: 'url' in choice ? choice.url : null, skipReason };
-    });
+    let page: PostPage;
+    try {
+      page = await booru.listPostsSince(cursor, options.pageSize);
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      if (!(error instanceof AppError) || !error.retryable) throw error;
+      summary.interrupted = { code: error.code, message: error.message };
+      logger.warn({ err: error.message, cursor }, 'crawl interrupted by a transient failure; the next run continues');
+      break;
+    }
+    // Everything listed above the cursor, in id order: parsed posts and unreadable ones alike count toward the limit.
+    const listed = [
+      ...page.posts.filter((p) => p.remoteId > cursor).map((post) => ({ id: post.remoteId, post })),
+      ...page.rejected.filter((r) => r.remoteId > cursor).map((rejected) => ({ id: rejected.remoteId, rejected })),
+    ].sort((a, b) => a.id - b.id);
+    if (listed.length === 0) break;
+    const taken = options.maxPosts > 0 ? listed.slice(0, options.maxPosts - summary.seen) : listed;
+    const rows = taken.flatMap((item) =>
+      'post' in item && item.post ? [toPostUpsert(item.post, options.minMediaSize)] : [],
+    );
+    const unreadable = taken.flatMap((item) =>
+      'rejected' in item && item.rejected ? [{ remoteId: item.id, reason: item.rejected.message }] : [],
+    );
     const stored = await posts.upsertMany(options.booruId, rows);
-    cursor = Math.max(...limited.map((post) => post.remoteId));
+    await posts.recordUnreadable(options.booruId, unreadable);
+    if (unreadable.length > 0) {
+      logger.warn({ ids: unreadable.map((u) => u.remoteId) }, 'listed posts with unreadable JSON recorded as skipped');
+    }
+    cursor = taken.at(-1)!.id;
     await cursors.set(options.booruId, POSTS_CURSOR, String(cursor));
     summary.pages++;
-    summary.seen += limited.length;
+    summary.seen += taken.length;
+    summary.skipped += rows.filter((r) => r.skipReason !== null).length + unreadable.length;
+    summary.unreadable += unreadable.length;
     summary.inserted += stored.inserted;
     summary.updated += stored.updated;
     summary.cursor = cursor;
-    logger.debug({ page: summary.pages, posts: limited.length, cursor }, 'stored page');
+    logger.debug({ page: summary.pages, posts: taken.length, cursor }, 'stored page');
     if (options.maxPosts > 0 && summary.seen >= options.maxPosts) break;
   }
   logger.info(summary, 'crawl finished');

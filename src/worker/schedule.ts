@@ -16,6 +16,10 @@ export const SCHEDULE = {
   'apply-approved': '30 * * * * *',
   /** Diff again, from stored scores, the posts whose tags changed since they were scored. */
   'rediff-changed': '15 */5 * * * *',
+  /** Re-read posts the booru changed since the last pass; close suggestions a human already settled. */
+  'rescan-changed': '45 */10 * * * *',
+  /** Refresh tags, aliases and implications from the booru (incrementally after the first pass). */
+  'sync-tags': '0 17 * * * *',
 } as const;
 
 export type JobName = keyof typeof SCHEDULE;

@@ -66,7 +66,7 @@ describe('DanbooruClient', () => {
 
   describe('listPostsSince', () => {
     it('should list posts after the cursor in ascending id order with one search term', async () => {
-      const posts = await sut.listPostsSince(1);
+      const { posts } = await sut.listPostsSince(1);
       expect(posts.map((p) => p.remoteId)).toEqual([2, 3, 5, 10]);
       expect(posts[3]?.isDeleted).toBe(true);
       const request = server.requests.at(-1)!;
@@ -74,7 +74,7 @@ describe('DanbooruClient', () => {
     });
 
     it('should honour the limit (capped at 200)', async () => {
-      expect((await sut.listPostsSince(0, 2)).map((p) => p.remoteId)).toEqual([1, 2]);
+      expect((await sut.listPostsSince(0, 2)).posts.map((p) => p.remoteId)).toEqual([1, 2]);
       await sut.listPostsSince(0, 5000);
       expect(server.requests.at(-1)?.query['limit']).toBe('200');
     });
@@ -87,11 +87,16 @@ describe('DanbooruClient', () => {
       expect(JSON.stringify(request.query) + request.body).not.toContain('sekrit');
     });
 
-    it('should fail with BOORU_BAD_RESPONSE naming a malformed post', async () => {
-      server.addPosts([{ id: 99, rating: 'x' }]);
-      const error = await rejection(sut.listPostsSince(50));
-      expect(error.code).toBe('BOORU_BAD_RESPONSE');
-      expect(error.message).toMatch(/post 99 .*rating/);
+    it('should return a malformed post as rejected by id, naming the bad field, and keep the others', async () => {
+      server.addPosts([
+        { id: 99, rating: 'x' },
+        { id: 100, tag_string: 'ok' },
+      ]);
+      const page = await sut.listPostsSince(50);
+      expect(page.posts.map((p) => p.remoteId)).toEqual([100]);
+      expect(page.rejected).toHaveLength(1);
+      expect(page.rejected[0]?.remoteId).toBe(99);
+      expect(page.rejected[0]?.message).toMatch(/post 99 .*rating/);
     });
   });
 
@@ -105,7 +110,7 @@ describe('DanbooruClient', () => {
         const path = mediaPathsOf(first).find((m) => m.includes('/360x360/'))!;
         server.addMedia(path, Buffer.from('jpeg bytes'), 'image/jpeg');
 
-        const posts = await sut.listPostsSince(1000);
+        const { posts } = await sut.listPostsSince(1000);
         expect(posts.map((p) => p.remoteId)).toEqual(fixtures.map((p) => p.id));
         const post = posts.find((p) => p.remoteId === first.id)!;
         const variant = post.variants.find((v) => v.type === '360x360')!;
@@ -269,12 +274,14 @@ describe('DanbooruClient', () => {
       expect(server.requests).toHaveLength(2);
     });
 
-    it('should map malformed JSON to BOORU_BAD_RESPONSE without retrying', async () => {
+    it('should retry a read whose JSON is malformed, then fail with BOORU_BAD_RESPONSE', async () => {
       server.failNext(1, 'malformed');
+      expect((await sut.listPostsSince(0)).posts).toHaveLength(5);
+      server.failNext(5, 'malformed');
       const error = await rejection(sut.listPostsSince(0));
-      expect(error.code).toBe('BOORU_BAD_RESPONSE');
+      expect(error).toMatchObject({ code: 'BOORU_BAD_RESPONSE', retryable: true });
       expect(error.message).toMatch(/malformed JSON/);
-      expect(server.requests).toHaveLength(1);
+      expect(server.requests).toHaveLength(2 + 3);
     });
 
     it('should time out, retry, and fail with BOORU_TIMEOUT', async () => {

@@ -1,0 +1,147 @@
+/**
+ * Tag metadata sync (DESIGN §2, BOORU-API §1.6): tags with category, post count and deprecation, and aliases and
+ * implications with their status, copied from the booru so the diff maps labels through active aliases, drops
+ * deprecated tags and never proposes an implied tag.
+ *
+ * Incremental: each stream (tags, aliases, implications) is read in ascending id pages; the first pass reads
+ * everything, later passes only rows the booru changed since the previous pass began (where the dialect can filter
+ * by change; Moebooru and Gelbooru re-read all). The page cursor is stored after each page, so an interrupted pass
+ * resumes where it stopped; a pass's start time becomes the next pass's "since" only once it completes.
+ */
+import type { BooruClient, BooruTag, BooruTagRelation, TagListQuery } from '../booru/booru-client.js';
+import type { CursorRepository } from '../db/cursor.repository.js';
+import type { TagRepository } from '../db/tag.repository.js';
+import { type Clock, systemClock } from '../shared/clock.js';
+import { AppError, coerceError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+
+export type TagStream = 'tags' | 'aliases' | 'implications';
+
+export interface SyncTagsDeps {
+  booru: BooruClient;
+  tags: TagRepository;
+  cursors: CursorRepository;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface SyncTagsOptions {
+  booruId: number;
+  pageSize?: number;
+  /** Stop a stream after this many pages in one run (it resumes next run). (Default: 100 000) */
+  maxPages?: number;
+  /** Re-read everything, ignoring the last pass's time. (Default: false) */
+  full?: boolean;
+}
+
+export interface StreamSummary {
+  /** Rows read from the booru in this run. */
+  read: number;
+  /** Rows inserted or changed. */
+  written: number;
+  /** The pass reached the end (false: stopped by maxPages or a transient failure; it resumes next run). */
+  complete: boolean;
+  /** Incremental (since the last pass) or full. */
+  mode: 'full' | 'incremental' | 'unsupported';
+}
+
+export interface SyncTagsSummary {
+  tags: StreamSummary;
+  aliases: StreamSummary;
+  implications: StreamSummary;
+  interrupted: { code: string; message: string } | null;
+}
+
+/** Changes can land while a pass runs; the next pass starts this much before the last one began. */
+const OVERLAP_MS = 5 * 60_000;
+
+export async function syncTags(deps: SyncTagsDeps, options: SyncTagsOptions): Promise<SyncTagsSummary> {
+  const logger = deps.logger.child({ stage: 'sync-tags', booruId: options.booruId });
+  const unsupported: StreamSummary = { read: 0, written: 0, complete: true, mode: 'unsupported' };
+  const summary: SyncTagsSummary = {
+    tags: { ...unsupported },
+    aliases: { ...unsupported },
+    implications: { ...unsupported },
+    interrupted: null,
+  };
+  const streams: { name: TagStream; list: (q: TagListQuery) => Promise<(BooruTag | BooruTagRelation)[]> }[] = [
+    { name: 'tags', list: (q) => deps.booru.listTags(q) },
+  ];
+  if (deps.booru.capabilities.canSyncRelations) {
+    streams.push(
+      { name: 'aliases', list: (q) => deps.booru.listTagRelations('alias', q) },
+      { name: 'implications', list: (q) => deps.booru.listTagRelations('implication', q) },
+    );
+  }
+  for (const stream of streams) {
+    try {
+      summary[stream.name] = await syncStream(deps, options, stream.name, stream.list);
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      if (!(error instanceof AppError) || !error.retryable) throw error;
+      summary.interrupted = { code: error.code, message: error.message };
+      logger.warn({ stream: stream.name, err: error.message }, 'tag sync interrupted; it resumes next run');
+      break;
+    }
+  }
+  logger.info(summary, 'tag sync finished');
+  return summary;
+}
+
+async function syncStream(
+  deps: SyncTagsDeps,
+  options: SyncTagsOptions,
+  name: TagStream,
+  list: (q: TagListQuery) => Promise<(BooruTag | BooruTagRelation)[]>,
+): Promise<StreamSummary> {
+  const clock = deps.clock ?? systemClock;
+  const { booruId } = options;
+  const key = (part: string) => `${name}:${part}`;
+  const syncedAt = options.full ? null : await deps.cursors.get(booruId, key('synced-at'));
+  let afterId = Number((await deps.cursors.get(booruId, key('page'))) ?? '0');
+  let started = await deps.cursors.get(booruId, key('pass-started'));
+  if (afterId === 0 || !started) {
+    started = clock.now().toISOString();
+    await deps.cursors.set(booruId, key('pass-started'), started);
+  }
+  const updatedSince = syncedAt ? new Date(Date.parse(syncedAt) - OVERLAP_MS) : null;
+  const result: StreamSummary = { read: 0, written: 0, complete: false, mode: updatedSince ? 'incremental' : 'full' };
+  const maxPages = options.maxPages ?? 100_000;
+  for (let page = 0; page < maxPages; page++) {
+    const rows = await list({ afterId, updatedSince, limit: options.pageSize });
+    if (rows.length === 0) {
+      result.complete = true;
+      break;
+    }
+    result.read += rows.length;
+    if (name === 'tags') {
+      result.written += await deps.tags.upsertTags(
+        booruId,
+        (rows as BooruTag[]).map((t) => ({
+          name: t.name,
+          category: t.category,
+          postCount: t.postCount,
+          isDeprecated: t.isDeprecated,
+          remoteUpdatedAt: t.updatedAt,
+        })),
+      );
+    } else {
+      result.written += await deps.tags.upsertRelations(
+        booruId,
+        name === 'aliases' ? 'alias' : 'implication',
+        (rows as BooruTagRelation[]).map((r) => ({
+          antecedent: r.antecedent,
+          consequent: r.consequent,
+          status: r.status,
+        })),
+      );
+    }
+    afterId = Math.max(afterId, ...rows.map((r) => r.remoteId));
+    await deps.cursors.set(booruId, key('page'), String(afterId));
+  }
+  if (result.complete) {
+    await deps.cursors.set(booruId, key('synced-at'), started);
+    await deps.cursors.set(booruId, key('page'), '0');
+  }
+  return result;
+}
