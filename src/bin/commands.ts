@@ -38,7 +38,7 @@ export async function runCycle(
       { ...repos, booru: service.booru, tagger, logger },
       {
         ...options,
-        policy: policyOf(config),
+        policy: policyOf(config, tagger.model),
         maxPosts: config.maxPosts,
         ...(hooks.onTagStart ? { onTagStart: hooks.onTagStart } : {}),
         ...(hooks.onBatch ? { onBatch: (s: { tagged: number }) => hooks.onBatch?.(s.tagged) } : {}),

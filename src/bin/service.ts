@@ -65,7 +65,7 @@ export async function openService(
         return {
           booruId: booru.id,
           modelId,
-          context: buildDiffContext(loaded.labels, facts, implications, policyOf(config)),
+          context: buildDiffContext(loaded.labels, facts, implications, policyOf(config, loaded.model)),
           owner,
           batchSize: config.batchSize,
           leaseMs: config.leaseMs,

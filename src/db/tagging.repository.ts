@@ -62,14 +62,14 @@ export class TaggingRepository {
       const results = input.results.filter((r) => ownedIds.has(r.postId));
       if (results.length === 0) return summary;
 
+      // Parallel arrays again; each post's index and score arrays travel as array literals and are cast back.
+      const literal = (values: readonly number[]) => `{${values.join(',')}}`;
       await tx.$executeRaw`
         INSERT INTO predictions (post_id, model_id, label_idx, scores, floor, tags_version)
-        VALUES ${Prisma.join(
-          results.map(
-            (r) =>
-              Prisma.sql`(${r.postId}, ${input.modelId}, ${r.labelIdx}::int[], ${r.scores}::real[], ${r.floor}, ${r.tagsVersion})`,
-          ),
-        )}
+        SELECT post_id, ${input.modelId}, label_idx::int[], scores::real[], floor, tags_version
+        FROM unnest(${results.map((r) => r.postId)}::int[], ${results.map((r) => literal(r.labelIdx))}::text[],
+          ${results.map((r) => literal(r.scores))}::text[], ${results.map((r) => r.floor)}::real[],
+          ${results.map((r) => r.tagsVersion)}::int[]) AS v(post_id, label_idx, scores, floor, tags_version)
         ON CONFLICT (post_id, model_id) DO UPDATE SET label_idx = EXCLUDED.label_idx, scores = EXCLUDED.scores,
           floor = EXCLUDED.floor, tags_version = EXCLUDED.tags_version, created_at = now()`;
 
@@ -211,5 +211,16 @@ async function replaceSuggestions(
       FROM (VALUES ${Prisma.join(keeps)}) AS v(id, score, reason, category, tags_version)
       WHERE s.id = v.id`;
   }
-  if (creates.length > 0) summary.created = (await tx.suggestion.createMany({ data: creates })).count;
+  if (creates.length > 0) {
+    // One INSERT over parallel arrays: Prisma's createMany builds a statement with a parameter per field and row,
+    // which costs milliseconds per row at this size.
+    summary.created = await tx.$executeRaw`
+      INSERT INTO suggestions (post_id, tag, action, category, score, model_id, reason, tags_version, updated_at)
+      SELECT post_id, tag, action::"SuggestionAction", category, score, ${modelId}, reason, tags_version, now()
+      FROM unnest(${creates.map((c) => c.postId)}::int[], ${creates.map((c) => c.tag)}::text[],
+        ${creates.map((c) => c.action)}::text[], ${creates.map((c) => c.category ?? null)}::int[],
+        ${creates.map((c) => c.score)}::real[], ${creates.map((c) => c.reason)}::text[],
+        ${creates.map((c) => c.tagsVersion)}::int[])
+        AS v(post_id, tag, action, category, score, reason, tags_version)`;
+  }
 }

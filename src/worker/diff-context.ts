@@ -3,7 +3,7 @@
  * booru's current names, the implication graph and the policy.
  */
 import { ImplicationGraph } from '../core/implications.js';
-import { computeTagDiff, type DiffPolicy } from '../core/tag-diff.js';
+import { buildDiffIndex, computeTagDiff, type DiffIndex, type DiffPolicy } from '../core/tag-diff.js';
 import { type BooruTagFacts, type LabelMapping, mapLabelsToBooru } from '../core/tag-vocabulary.js';
 import type { ModelLabel, Rating, SuggestionDraft } from '../core/types.js';
 
@@ -12,6 +12,7 @@ export interface DiffContext {
   mapping: LabelMapping;
   implications: ImplicationGraph;
   policy: DiffPolicy;
+  index: DiffIndex;
 }
 
 export function buildDiffContext(
@@ -20,7 +21,14 @@ export function buildDiffContext(
   implications: Iterable<readonly [string, string]>,
   policy: DiffPolicy,
 ): DiffContext {
-  return { labels, mapping: mapLabelsToBooru(labels, facts), implications: new ImplicationGraph(implications), policy };
+  const mapping = mapLabelsToBooru(labels, facts);
+  return {
+    labels,
+    mapping,
+    implications: new ImplicationGraph(implications),
+    policy,
+    index: buildDiffIndex(labels, mapping, policy),
+  };
 }
 
 export function diffPost(
@@ -54,13 +62,8 @@ export function compactScores(
   for (let i = 0; i < scores.length; i++) if ((scores[i] ?? 0) >= floor) ranked.push(i);
   ranked.sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0));
   for (const i of ranked.slice(0, topK)) keep.add(i);
-  const onPost = new Set(postTags);
-  context.mapping.canonical.forEach((tag, i) => {
-    if (tag !== null && onPost.has(tag)) keep.add(i);
-  });
-  context.labels.forEach((label, i) => {
-    if (label.category === 9) keep.add(i);
-  });
+  for (const tag of postTags) for (const i of context.index.labelsOfTag.get(tag) ?? []) keep.add(i);
+  for (const [i] of context.index.ratingLabels) keep.add(i);
   const labelIdx = [...keep].sort((a, b) => a - b);
   return { labelIdx, scores: labelIdx.map((i) => scores[i] ?? 0) };
 }
