@@ -319,7 +319,10 @@ export class PostRepository {
   /**
    * Stored posts among `remoteIds` with their tags version, for the re-scan to tell which ones a refresh changed.
    */
-  async tagsVersions(booruId: number, remoteIds: readonly number[]): Promise<Map<number, { id: number; tagsVersion: number }>> {
+  async tagsVersions(
+    booruId: number,
+    remoteIds: readonly number[],
+  ): Promise<Map<number, { id: number; tagsVersion: number }>> {
     if (remoteIds.length === 0) return new Map();
     const rows = await this.prisma.post.findMany({
       where: { booruId, remoteId: { in: [...remoteIds] } },

@@ -234,13 +234,7 @@ export class FakeDialectServer {
 
   // --- Moebooru -----------------------------------------------------------------------------------------------
 
-  private moebooru(
-    method: string,
-    url: URL,
-    form: Record<string, string>,
-    unsaved: boolean,
-    res: ServerResponse,
-  ) {
+  private moebooru(method: string, url: URL, form: Record<string, string>, unsaved: boolean, res: ServerResponse) {
     if (method === 'GET' && url.pathname === '/post.json') {
       const found = this.search(
         url.searchParams.get('tags') ?? '',

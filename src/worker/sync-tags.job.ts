@@ -74,8 +74,11 @@ export async function syncTags(deps: SyncTagsDeps, options: SyncTagsOptions): Pr
     );
   }
   for (const stream of streams) {
+    // Filled in as pages are stored, so an interrupted stream still reports what it did.
+    const result: StreamSummary = { read: 0, written: 0, complete: false, mode: 'full' };
+    summary[stream.name] = result;
     try {
-      summary[stream.name] = await syncStream(deps, options, stream.name, stream.list);
+      await syncStream(deps, options, stream.name, stream.list, result);
     } catch (thrown) {
       const error = coerceError(thrown);
       if (!(error instanceof AppError) || !error.retryable) throw error;
@@ -93,7 +96,8 @@ async function syncStream(
   options: SyncTagsOptions,
   name: TagStream,
   list: (q: TagListQuery) => Promise<(BooruTag | BooruTagRelation)[]>,
-): Promise<StreamSummary> {
+  result: StreamSummary,
+): Promise<void> {
   const clock = deps.clock ?? systemClock;
   const { booruId } = options;
   const key = (part: string) => `${name}:${part}`;
@@ -105,7 +109,7 @@ async function syncStream(
     await deps.cursors.set(booruId, key('pass-started'), started);
   }
   const updatedSince = syncedAt ? new Date(Date.parse(syncedAt) - OVERLAP_MS) : null;
-  const result: StreamSummary = { read: 0, written: 0, complete: false, mode: updatedSince ? 'incremental' : 'full' };
+  result.mode = updatedSince ? 'incremental' : 'full';
   const maxPages = options.maxPages ?? 100_000;
   for (let page = 0; page < maxPages; page++) {
     const rows = await list({ afterId, updatedSince, limit: options.pageSize });
@@ -143,5 +147,4 @@ async function syncStream(
     await deps.cursors.set(booruId, key('synced-at'), started);
     await deps.cursors.set(booruId, key('page'), '0');
   }
-  return result;
 }

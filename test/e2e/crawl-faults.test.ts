@@ -42,7 +42,7 @@ interface Fake {
 
 async function startFake(dialect: 'danbooru' | FakeDialect): Promise<Fake> {
   if (dialect === 'danbooru') {
-    const server = new FakeDanbooruServer({ credentials, slowMs: 600 });
+    const server = new FakeDanbooruServer({ credentials, slowMs: 1200 });
     // Danbooru hides the URLs and md5 of a banned post; the others get an image URL.
     server.addPosts(
       POSTS.map((p) => (p.id === 7 ? p : { ...p, file_url: `https://cdn.donmai.us/original/${p.id}.jpg` })),
@@ -56,7 +56,7 @@ async function startFake(dialect: 'danbooru' | FakeDialect): Promise<Fake> {
       close: () => server.close(),
     };
   }
-  const server = new FakeDialectServer(dialect, { credentials, slowMs: 600 });
+  const server = new FakeDialectServer(dialect, { credentials, slowMs: 1200 });
   server.addPosts(POSTS);
   await server.start();
   return {

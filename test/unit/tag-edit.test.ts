@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildSnapshotEdit,
+  explainRefusals,
+  reconcileSuggestion,
   classifyEditOutcome,
   classifyRatingOutcome,
   ratingToSend,
@@ -155,5 +157,50 @@ describe('classifyRatingOutcome', () => {
   it('should return nothing without a rating change', () => {
     expect(classifyRatingOutcome({ snapshot: [], add: [], remove: [] }, 'g', 'g')).toBeNull();
     expect(ratingToSend({ snapshot: [], add: [], remove: [] }, 'g')).toBeNull();
+  });
+});
+
+describe('explainRefusals', () => {
+  const refused = (tag: string, action: 'add' | 'remove') => ({
+    tag,
+    action,
+    outcome: 'refused' as const,
+    reason: '?',
+  });
+
+  it('should name an alias rewrite, a deprecated tag, an implied removal, an automatic tag and an unsaved edit', () => {
+    const facts = {
+      aliases: new Map([['kitty', 'cat']]),
+      deprecated: new Set(['old']),
+      implications: [['cat_ears', 'animal_ears']] as [string, string][],
+    };
+    const after = ['animal_ears', 'cat', 'cat_ears', 'highres'];
+    const out = explainRefusals(
+      [refused('kitty', 'add'), refused('old', 'add'), refused('animal_ears', 'remove'), refused('highres', 'remove')],
+      after,
+      true,
+      facts,
+    );
+    expect(out.map((o) => o.refusal)).toEqual(['alias', 'deprecated', 'implied', 'automatic']);
+    expect(out[2]?.reason).toMatch(/implied by cat_ears/);
+    expect(explainRefusals([refused('hat', 'add')], [], false)[0]?.refusal).toBe('limit');
+    expect(explainRefusals([refused('hat', 'add')], [], true)[0]?.refusal).toBe('unknown');
+  });
+});
+
+describe('reconcileSuggestion', () => {
+  const post = { tags: ['cat_ears', 'solo'], rating: 'g' as const, isDeleted: false, isBanned: false };
+  const implications: [string, string][] = [['cat_ears', 'animal_ears']];
+
+  it.each([
+    [{ tag: 'solo', action: 'add' as const }, post, 'already_applied'],
+    [{ tag: 'dog', action: 'remove' as const }, post, 'already_applied'],
+    [{ tag: 'rating:g', action: 'rating' as const }, post, 'already_applied'],
+    [{ tag: 'hat', action: 'add' as const }, { ...post, isDeleted: true }, 'superseded'],
+    [{ tag: 'animal_ears', action: 'add' as const }, post, 'superseded'],
+    [{ tag: 'hat', action: 'add' as const }, post, 'keep'],
+    [{ tag: 'cat_ears', action: 'remove' as const }, post, 'keep'],
+  ])('should settle %o as %s', (suggestion, target, verdict) => {
+    expect(reconcileSuggestion(suggestion, target, implications).verdict).toBe(verdict);
   });
 });
