@@ -197,45 +197,6 @@ export const SETTINGS = {
     schema: z.url(),
     doc: 'base URL mirroring the model hosts, e.g. http://127.0.0.1:9000',
   },
-  /** Images per model run; 0 = the provider's default (CPU 8, CUDA 32, WebGPU 16), halved on GPU out-of-memory. (Default: 0.) */
-  deviceBatch: {
-    env: 'TAGGER_DEVICE_BATCH',
-    schema: intIn(0, 1024),
-    default: '0',
-    doc: 'images per model run, 0 = per device (cpu 8, cuda 32, webgpu 16)',
-  },
-  /** Longest one image decode may take, in seconds. (Default: 30.) */
-  decodeTimeoutS: {
-    env: 'TAGGER_DECODE_TIMEOUT_S',
-    schema: intIn(1, 3600),
-    default: '30',
-    doc: 'longest image decode, seconds',
-  },
-  /** Per-tag thresholds file (JSON `{"tag": 0.5}` or CSV `tag,add,remove`), overriding the category ones. (Default: none.) */
-  thresholdsFile: {
-    env: 'TAGGER_THRESHOLDS_FILE',
-    schema: z.string().min(1),
-    doc: 'per-tag thresholds, JSON or CSV tag,add,remove',
-  },
-  /** Categories whose add threshold is MCut over each image's scores instead of the fixed one. (Default: none.) */
-  mcut: {
-    env: 'TAGGER_MCUT',
-    schema: list.pipe(z.array(z.enum(['general', 'character']))),
-    default: '',
-    doc: 'comma list of general, character: use MCut thresholds',
-  },
-  /** Where `models fetch` installs and `models list` looks. (Default: <data dir>/models.) */
-  modelsDir: {
-    env: 'TAGGER_MODELS_DIR',
-    schema: z.string().min(1),
-    doc: 'installed models folder; unset ⇒ <data dir>/models',
-  },
-  /** A mirror for `models fetch`: https://host/path is fetched from <mirror>/host/path. (Default: the origin.) */
-  modelsMirror: {
-    env: 'TAGGER_MODELS_MIRROR',
-    schema: z.url(),
-    doc: 'base URL mirroring the model hosts, e.g. http://127.0.0.1:9000',
-  },
   /** Stop a `run --once` after this many new posts (0 = no limit). (Default: 0.) */
   maxPosts: { env: 'TAGGER_MAX_POSTS', schema: intIn(0, 100_000_000), default: '0', doc: 'posts per run, 0 = all' },
   /** Parallel media downloads per worker. (Default: 8.) */
