@@ -50,7 +50,15 @@ export async function openService(
       labels: [...model.labels],
       manifest: { ...model.recipe },
     });
-    await repos.boorus.setActiveModel(booru.id, modelId);
+    const previous = (await repos.boorus.findById(booru.id))?.activeModelId ?? null;
+    if (previous !== modelId) {
+      await repos.boorus.setActiveModel(booru.id, modelId);
+      if (previous !== null) {
+        // A new model: re-score what the old one scored, in the background, behind new posts.
+        const queued = await repos.posts.queueRescore(booru.id, modelId);
+        logger.info({ previous, modelId, queued }, 'model changed: posts queued to be scored again');
+      }
+    }
     const loaded = tagger;
     const owner = workerId();
     return {

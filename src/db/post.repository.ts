@@ -160,12 +160,30 @@ export class PostRepository {
       WHERE id IN (
         SELECT id FROM posts
         WHERE booru_id = ${options.booruId}
-          AND (state = 'new' OR (state = 'queued' AND lease_expires_at < now()))
+          AND ((state = 'new' AND tagged_at IS NULL) OR (state = 'queued' AND lease_expires_at < now()))
         ORDER BY remote_id
         LIMIT ${options.limit}
         FOR UPDATE SKIP LOCKED
       )
       RETURNING id, remote_id, md5, rating, tags, tags_version, media_url, attempts`;
+    // Posts never tagged (and expired leases) come first; posts queued again for a newer model fill the rest, so a
+    // model change re-scores the archive in the background without holding up new uploads.
+    if (rows.length < options.limit) {
+      rows.push(
+        ...(await this.prisma.$queryRaw<typeof rows>`
+        UPDATE posts SET state = 'queued', lease_owner = ${options.owner},
+          lease_expires_at = now() + ${options.leaseMs} * interval '1 millisecond', attempts = attempts + 1,
+          updated_at = now()
+        WHERE id IN (
+          SELECT id FROM posts
+          WHERE booru_id = ${options.booruId} AND state = 'new' AND tagged_at IS NOT NULL
+          ORDER BY remote_id DESC
+          LIMIT ${options.limit - rows.length}
+          FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id, remote_id, md5, rating, tags, tags_version, media_url, attempts`),
+      );
+    }
     return rows
       .map((r) => ({
         id: r.id,
@@ -178,6 +196,18 @@ export class PostRepository {
         attempts: r.attempts,
       }))
       .sort((a, b) => a.remoteId - b.remoteId);
+  }
+
+  /**
+   * After a model change: every tagged post without scores from `modelId` goes back to the pool to be scored again
+   * (behind posts never tagged, see {@link claimBatch}). Its suggestions stay until the new scores replace them.
+   * Returns how many posts were queued.
+   */
+  async queueRescore(booruId: number, modelId: number): Promise<number> {
+    return this.prisma.$executeRaw`
+      UPDATE posts p SET state = 'new', attempts = 0, updated_at = now()
+      WHERE p.booru_id = ${booruId} AND p.state = 'tagged'
+        AND NOT EXISTS (SELECT 1 FROM predictions pr WHERE pr.post_id = p.id AND pr.model_id = ${modelId})`;
   }
 
   /** Extends the leases this worker still holds on `ids`; returns how many it still held. */

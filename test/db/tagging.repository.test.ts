@@ -198,4 +198,39 @@ describe('TaggingRepository', () => {
       expect(await sut.listStale(booruId, modelId, 10)).toEqual([]);
     });
   });
+
+  describe('model change', () => {
+    it('should queue what the old model scored behind new posts, and keep suggestions the new model agrees with', async () => {
+      const { prisma } = database();
+      const [old] = await claimed(1);
+      await sut.storeResults({ modelId, owner: 'w1', results: [resultOf(old!, ['agreed', 'disputed'])] });
+      const newModel = await new ModelRepository(prisma).ensure({
+        name: 'm',
+        version: '2',
+        sha256: 'c'.repeat(64),
+        family: 'wd',
+        purpose: 'tags',
+        labels: [],
+        manifest: {},
+      });
+      const queued = await posts.queueRescore(booruId, newModel);
+      expect(queued).toBeGreaterThanOrEqual(1);
+      // A post crawled after the change is claimed before the archive.
+      await posts.upsertMany(booruId, [aPostUpsert({ remoteId: 90_000 })]);
+      const fresh = await prisma.post.count({ where: { booruId, state: 'new', taggedAt: null } });
+      const first = await posts.claimBatch({ booruId, owner: 'w1', limit: fresh, leaseMs: 60_000 });
+      expect(first.map((p) => p.remoteId)).toContain(90_000);
+      expect(first.map((p) => p.id)).not.toContain(old!.id);
+      const rest = await posts.claimBatch({ booruId, owner: 'w1', limit: 1000, leaseMs: 60_000 });
+      const again = rest.find((p) => p.id === old!.id)!;
+      expect(again).toBeDefined();
+      await sut.storeResults({ modelId: newModel, owner: 'w1', results: [resultOf(again, ['agreed'])] });
+      const rows = await prisma.suggestion.findMany({ where: { postId: old!.id }, orderBy: { id: 'asc' } });
+      expect(rows.map((r) => [r.tag, r.status, r.modelId])).toEqual([
+        ['agreed', 'pending', newModel],
+        ['disputed', 'superseded', modelId],
+      ]);
+      expect(await prisma.prediction.count({ where: { postId: old!.id } })).toBe(2);
+    });
+  });
 });
