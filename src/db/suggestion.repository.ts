@@ -1,5 +1,6 @@
-import type { Rating, SuggestionDraft } from '../core/types.js';
+import type { Rating } from '../core/types.js';
 import type { PrismaClient } from './generated/client.js';
+import { planReplacement } from './suggestion-plan.js';
 import {
   type ApprovedPostGroup,
   type DecideInput,
@@ -15,16 +16,6 @@ import {
 
 export * from './suggestion.types.js';
 
-const key = (tag: string, action: string): string => `${action}\u0000${tag}`;
-
-/**
- * Whether a draft is clearly stronger than a rejected suggestion: a higher score for add and rating, a lower one
- * for remove (its score is the probability the tag belongs, so a stronger removal scores lower).
- */
-function isClearlyStronger(draft: SuggestionDraft, rejectedScore: number, margin: number): boolean {
-  return draft.action === 'remove' ? draft.score <= rejectedScore - margin : draft.score >= rejectedScore + margin;
-}
-
 export class SuggestionRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
@@ -35,7 +26,6 @@ export class SuggestionRepository {
    */
   async replacePending(input: ReplacePendingInput): Promise<ReplacePendingResult> {
     const margin = input.rejectMargin ?? 0.1;
-    const drafts = new Map(input.drafts.map((d) => [key(d.tag, d.action), d]));
     return this.prisma.$transaction(async (tx) => {
       // Serialise writers of the same post: two workers re-diffing it at once would otherwise both insert the same
       // pending row and one would fail on the (post, tag, action, is_open) unique index.
@@ -47,44 +37,29 @@ export class SuggestionRepository {
         },
         select: { id: true, tag: true, action: true, status: true, score: true },
       });
-      const pending = new Map<string, number>();
-      const decided = new Set<string>();
-      const rejected = new Map<string, SuggestionDraft['score'][]>();
-      for (const s of existing) {
-        const k = key(s.tag, s.action);
-        if (s.status === 'pending') pending.set(k, s.id);
-        else if (s.status === 'rejected') rejected.set(k, [...(rejected.get(k) ?? []), s.score]);
-        else decided.add(k);
+      const plan = planReplacement(existing, input.drafts, margin);
+      const result: ReplacePendingResult = {
+        created: 0,
+        kept: plan.keep.length,
+        superseded: 0,
+        suppressed: plan.suppressed,
+      };
+      for (const { id, draft } of plan.keep) {
+        await tx.suggestion.update({
+          where: { id },
+          data: {
+            score: draft.score,
+            reason: draft.reason,
+            category: draft.category,
+            modelId: input.modelId,
+            tagsVersion: input.tagsVersion,
+          },
+        });
       }
-
-      const result: ReplacePendingResult = { created: 0, kept: 0, superseded: 0, suppressed: 0 };
-      const toCreate: SuggestionDraft[] = [];
-      for (const [k, draft] of drafts) {
-        const pendingId = pending.get(k);
-        if (pendingId !== undefined) {
-          await tx.suggestion.update({
-            where: { id: pendingId },
-            data: {
-              score: draft.score,
-              reason: draft.reason,
-              category: draft.category,
-              modelId: input.modelId,
-              tagsVersion: input.tagsVersion,
-            },
-          });
-          pending.delete(k);
-          result.kept++;
-        } else if (decided.has(k)) {
-          result.suppressed++;
-        } else if (rejected.get(k)?.some((score) => !isClearlyStronger(draft, score, margin))) {
-          result.suppressed++;
-        } else {
-          toCreate.push(draft);
-        }
-      }
-      if (pending.size > 0) {
+      const toCreate = plan.create;
+      if (plan.supersede.length > 0) {
         const { count } = await tx.suggestion.updateMany({
-          where: { id: { in: [...pending.values()] }, status: 'pending' },
+          where: { id: { in: plan.supersede }, status: 'pending' },
           data: { status: 'superseded', isOpen: null },
         });
         result.superseded = count;
