@@ -101,6 +101,9 @@ describe('crawl under faults', () => {
     const boorus = new BooruRepository(prisma);
     const kind = dialect;
     const booru = await boorus.ensure({ name: `${dialect}-${fake.url}`, kind, baseUrl: fake.url });
+    // The OS may hand a later fake the port of an earlier one, and so the same booru row: start it from scratch.
+    await prisma.crawlCursor.deleteMany({ where: { booruId: booru.id } });
+    await prisma.post.deleteMany({ where: { booruId: booru.id } });
     const deps = {
       booru: clientFor(dialect, fake.url),
       posts: new PostRepository(prisma),
