@@ -10,6 +10,7 @@ import { CursorRepository } from '../../src/db/cursor.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
 import { syncTags } from '../../src/worker/sync-tags.job.js';
+import { uniqueBaseUrl } from '../helpers/factories.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
 describe('syncTags', () => {
@@ -43,7 +44,12 @@ describe('syncTags', () => {
 
   async function setup() {
     const prisma = database().prisma;
-    const booru = await new BooruRepository(prisma).ensure({ name: server.url, kind: 'danbooru', baseUrl: server.url });
+    const stored = uniqueBaseUrl(server.url);
+    const booru = await new BooruRepository(prisma).ensure({
+      name: stored,
+      baseUrl: stored,
+      kind: 'danbooru',
+    });
     const deps = {
       booru: new DanbooruClient(http, { logger: silentLogger }),
       tags: new TagRepository(prisma),

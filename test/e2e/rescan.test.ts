@@ -15,7 +15,7 @@ import { TagRepository } from '../../src/db/tag.repository.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
 import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
 import { CHANGES_CURSOR, rescanChangedPosts } from '../../src/worker/rescan-posts.job.js';
-import { aDraft } from '../helpers/factories.js';
+import { aDraft, uniqueBaseUrl } from '../helpers/factories.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
 describe('rescanChangedPosts', () => {
@@ -48,7 +48,12 @@ describe('rescanChangedPosts', () => {
       suggestions: new SuggestionRepository(prisma),
       tags: new TagRepository(prisma),
     };
-    const booru = await new BooruRepository(prisma).ensure({ name: server.url, kind: 'danbooru', baseUrl: server.url });
+    const stored = uniqueBaseUrl(server.url);
+    const booru = await new BooruRepository(prisma).ensure({
+      name: stored,
+      baseUrl: stored,
+      kind: 'danbooru',
+    });
     const modelId = await new ModelRepository(prisma).ensure({
       name: 'm',
       version: server.url,

@@ -18,6 +18,7 @@ import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
 import { FakeDialectServer } from '../../src/demo/fake-dialect.server.js';
 import { applyApproved } from '../../src/worker/apply-approved.job.js';
 import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
+import { uniqueBaseUrl } from '../helpers/factories.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
 describe('applyApproved against the fake boorus', () => {
@@ -44,7 +45,12 @@ describe('applyApproved against the fake boorus', () => {
       suggestions: new SuggestionRepository(prisma),
       tags: new TagRepository(prisma),
     };
-    const record = await new BooruRepository(prisma).ensure({ name: url, kind, baseUrl: url });
+    const stored = uniqueBaseUrl(url);
+    const record = await new BooruRepository(prisma).ensure({
+      name: stored,
+      baseUrl: stored,
+      kind,
+    });
     const modelId = await new ModelRepository(prisma).ensure({
       name: 'm',
       version: url,

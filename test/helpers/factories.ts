@@ -45,3 +45,13 @@ export function aPostUpsert(overrides: Partial<PostUpsert> & { remoteId: number 
 export function aDraft(overrides: Partial<SuggestionDraft> & { tag: string }): SuggestionDraft {
   return { action: 'add', category: 0, score: 0.9, reason: 'score 0.90 ≥ 0.35 (general)', ...overrides };
 }
+
+let bases = 0;
+/**
+ * A booru base URL to store for a fake server at `url`, unique per call: the OS may give a later fake the port of an
+ * earlier one, and the stored URL identifies the booru row (its cursors, posts and tags).
+ */
+export function uniqueBaseUrl(url: string): string {
+  bases++;
+  return `${url}/?test=${process.pid}-${bases}`;
+}
