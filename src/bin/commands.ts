@@ -13,6 +13,8 @@ import { openService } from './service.js';
 export interface CycleSummary {
   booru: string;
   model: { name: string; version: string; provider: string };
+  /** The rating model run beside the tagger, if any. */
+  ratingModel: { name: string; version: string } | null;
   posts: { seen: number; inserted: number; updated: number; skipped: number };
   tagged: number;
   failed: number;
@@ -35,7 +37,7 @@ export async function runCycle(
     const model = tagger.model;
     const options = await service.tagOptions(hooks.signal ? { signal: hooks.signal } : {});
     const result = await runOnce(
-      { ...repos, booru: service.booru, tagger, logger },
+      { ...repos, booru: service.booru, tagger, ratingModel: service.ratingModel, logger },
       {
         ...options,
         policy: policyOf(config, tagger.model),
@@ -47,6 +49,9 @@ export async function runCycle(
     return {
       booru: baseUrl,
       model: { name: model.name, version: model.version, provider: tagger.provider },
+      ratingModel: service.ratingModel
+        ? { name: service.ratingModel.tagger.model.name, version: service.ratingModel.tagger.model.version }
+        : null,
       posts: {
         seen: result.crawl.seen,
         inserted: result.crawl.inserted,
@@ -92,6 +97,7 @@ export function formatCycle(summary: CycleSummary): string {
   return [
     `booru      ${summary.booru}`,
     `model      ${summary.model.name} ${summary.model.version} on ${summary.model.provider}`,
+    ...(summary.ratingModel ? [`ratings    ${summary.ratingModel.name} ${summary.ratingModel.version}`] : []),
     `posts      ${summary.posts.seen} seen (${summary.posts.inserted} new, ${summary.posts.skipped} skipped)`,
     `tagged     ${summary.tagged} (${summary.failed} failed, ${summary.retried} to retry)`,
     `suggested  ${summary.suggestions.created} new, ${summary.suggestions.pending} pending in all`,

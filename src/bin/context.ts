@@ -122,8 +122,8 @@ export function tagBudgetOf(config: Config): TagChangeBudget {
   return new TagChangeBudget(config.tagBudgetPerMinute);
 }
 
-export async function loadTagger(config: Config, logger: Logger): Promise<OnnxTagger> {
-  return OnnxTagger.load(modelDirOf(config), {
+export async function loadTagger(config: Config, logger: Logger, dir = modelDirOf(config)): Promise<OnnxTagger> {
+  return OnnxTagger.load(dir, {
     device: config.device,
     threads: config.threads || undefined,
     maxPixels: config.maxPixels,

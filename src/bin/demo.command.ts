@@ -3,8 +3,8 @@
  * bundled model; one full cycle, then the dashboard with a printed login (or, with --once, the summary and exit).
  */
 import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import type { Config } from '../config/config.js';
+import { join, resolve } from 'node:path';
+import { type Config, PACKAGE_ROOT } from '../config/config.js';
 import { buildDashboard } from '../dashboard/app.js';
 import { dashboardOptionsOf } from '../dashboard/options.js';
 import { generatePassword, hashPassword } from '../dashboard/auth.js';
@@ -38,7 +38,14 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
     );
   }
   const started = await booru.start();
-  const config: Config = Object.freeze({ ...baseConfig, booruUrl: started.url, databaseUrl: undefined, dataDir });
+  const config: Config = Object.freeze({
+    ...baseConfig,
+    booruUrl: started.url,
+    databaseUrl: undefined,
+    dataDir,
+    // A real pretrained network in the box: NSFWJS's MobileNetV2 (converted to ONNX) suggests ratings.
+    ratingModelDir: baseConfig.ratingModelDir ?? join(PACKAGE_ROOT, 'models', 'nsfw-mobilenet-v2'),
+  });
   const { db, repos } = await openRepositories(config, logger, dataDir);
   let closing = false;
   const closeAll = async () => {

@@ -32,7 +32,7 @@ export function buildJobHandlers(config: Config, logger: Logger, repos: Reposito
       const { context } = await service.tagOptions();
       return rediffChangedPosts(
         { tagging: repos.tagging, logger },
-        { booruId: service.booruId, modelId: service.modelId, context },
+        { booruId: service.booruId, modelId: service.modelId, context, keepRatings: service.ratingModel !== null },
       );
     },
     'rescan-changed': () =>
@@ -90,7 +90,10 @@ export function startWorker(
                 tagged = summary.tagged;
               },
             });
-            await tagPendingPosts({ ...repos, booru: service.booru, tagger: service.tagger, logger }, tagOptions);
+            await tagPendingPosts(
+              { ...repos, booru: service.booru, tagger: service.tagger, ratingModel: service.ratingModel, logger },
+              tagOptions,
+            );
           } catch (error) {
             // The database or the booru went away: wait, then start over (claims are leases; nothing is lost).
             logger.error({ err: coerceError(error) }, 'tag loop failed; restarting in 5 s');

@@ -8,13 +8,18 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { buildDiffContext } from '../worker/diff-context.js';
-import type { TagOptions } from '../worker/tag-posts.job.js';
+import type { RatingModel, TagOptions } from '../worker/tag-posts.job.js';
+import { isContentClassifier } from '../core/rating-classes.js';
+import { ConfigError } from '../shared/errors.js';
+import { resolve } from 'node:path';
 import { readyBooru } from '../booru/booru-factory.js';
 import { createBooruClient, loadTagger, policyOf, type Repositories, workerId } from './context.js';
 
 export interface Service {
   booru: BooruClient;
   tagger: Tagger;
+  /** The rating model run beside the tagger, when one is configured. */
+  ratingModel: RatingModel | null;
   booruId: number;
   modelId: number;
   baseUrl: string;
@@ -33,8 +38,17 @@ export async function openService(
 ): Promise<Service> {
   const { client, http } = createBooruClient(config, logger, baseUrl);
   let tagger: Tagger | null = null;
+  let rater: Tagger | null = null;
   try {
     tagger = await loadTagger(config, logger);
+    if (config.ratingModelDir) {
+      rater = await loadTagger(config, logger, resolve(config.ratingModelDir));
+      if (!isContentClassifier(rater.labels)) {
+        throw new ConfigError([
+          `TAGGER_RATING_MODEL_DIR=${config.ratingModelDir}: its classes (${rater.labels.map((l) => l.name).join(', ')}) are not a content classifier this version understands (drawing, hentai, neutral, porn, sexy)`,
+        ]);
+      }
+    }
     const booru = await repos.boorus.ensure({
       name: new URL(baseUrl).host,
       kind: (await readyBooru(client)).kind,
@@ -59,11 +73,31 @@ export async function openService(
         logger.info({ previous, modelId, queued }, 'model changed: posts queued to be scored again');
       }
     }
+    let ratingModel: RatingModel | null = null;
+    if (rater) {
+      const ratingModelId = await repos.models.ensure({
+        name: rater.model.name,
+        version: rater.model.version,
+        sha256: rater.model.sha256,
+        family: rater.model.family,
+        purpose: 'rating',
+        labels: [...rater.model.labels],
+        manifest: { ...rater.model.recipe },
+      });
+      await repos.boorus.setActiveModel(booru.id, ratingModelId, 'rating');
+      ratingModel = {
+        tagger: rater,
+        modelId: ratingModelId,
+        policy: { explicit: config.ratingExplicit, sensitive: config.ratingSensitive, safe: config.ratingSafe ?? null },
+      };
+    }
     const loaded = tagger;
+    const loadedRater = rater;
     const owner = workerId();
     return {
       booru: client,
       tagger: loaded,
+      ratingModel,
       booruId: booru.id,
       modelId,
       baseUrl,
@@ -91,11 +125,13 @@ export async function openService(
       },
       async close() {
         await loaded.close();
+        await loadedRater?.close();
         await http.close();
       },
     };
   } catch (error) {
     await tagger?.close();
+    await rater?.close();
     await http.close();
     throw error;
   }

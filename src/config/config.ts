@@ -302,6 +302,32 @@ export const SETTINGS = {
     schema: list,
     doc: 'allowed media hosts, comma list; unset ⇒ booru host + known CDNs',
   },
+  /** A rating model folder (e.g. models/nsfw-mobilenet-v2) run beside the tagger. (Default: none; demo: bundled.) */
+  ratingModelDir: {
+    env: 'TAGGER_RATING_MODEL_DIR',
+    schema: z.string().min(1),
+    doc: 'rating model folder run beside the tagger (e.g. models/nsfw-mobilenet-v2)',
+  },
+  /** Rating model: hentai + porn at or above this on a g/s post suggests q. (Default: 0.8.) */
+  ratingExplicit: {
+    env: 'TAGGER_RATING_EXPLICIT',
+    schema: probability,
+    default: '0.8',
+    doc: 'rating model: explicit classes ≥ this on g/s ⇒ suggest q',
+  },
+  /** Rating model: sexy at or above this on a g post suggests s. (Default: 0.8.) */
+  ratingSensitive: {
+    env: 'TAGGER_RATING_SENSITIVE',
+    schema: probability,
+    default: '0.8',
+    doc: 'rating model: sexy ≥ this on g ⇒ suggest s',
+  },
+  /** Rating model: drawing + neutral at or above this on a q/e post suggests g. (Default: never.) */
+  ratingSafe: {
+    env: 'TAGGER_RATING_SAFE',
+    schema: probability,
+    doc: 'rating model: safe classes ≥ this on q/e ⇒ suggest g; unset ⇒ never',
+  },
 } as const satisfies Record<string, Setting>;
 
 interface Setting {

@@ -15,8 +15,13 @@ export interface TaggingResult {
   labelIdx: number[];
   scores: number[];
   floor: number;
-  drafts: readonly SuggestionDraft[];
+  /** The diff's suggestions; a draft made by another model than the batch's (the rating model) names it. */
+  drafts: readonly ModelDraft[];
+  /** Scores of the same post under other models (the rating model), stored beside the main ones. */
+  extraPredictions?: readonly { modelId: number; labelIdx: number[]; scores: number[]; floor: number }[];
 }
+
+export type ModelDraft = SuggestionDraft & { modelId?: number };
 
 export interface StoreResultsInput {
   modelId: number;
@@ -64,12 +69,24 @@ export class TaggingRepository {
 
       // Parallel arrays again; each post's index and score arrays travel as array literals and are cast back.
       const literal = (values: readonly number[]) => `{${values.join(',')}}`;
+      const rows = results.flatMap((r) => [
+        {
+          postId: r.postId,
+          modelId: input.modelId,
+          labelIdx: r.labelIdx,
+          scores: r.scores,
+          floor: r.floor,
+          tv: r.tagsVersion,
+        },
+        ...(r.extraPredictions ?? []).map((e) => ({ postId: r.postId, ...e, tv: r.tagsVersion })),
+      ]);
       await tx.$executeRaw`
         INSERT INTO predictions (post_id, model_id, label_idx, scores, floor, tags_version)
-        SELECT post_id, ${input.modelId}, label_idx::int[], scores::real[], floor, tags_version
-        FROM unnest(${results.map((r) => r.postId)}::int[], ${results.map((r) => literal(r.labelIdx))}::text[],
-          ${results.map((r) => literal(r.scores))}::text[], ${results.map((r) => r.floor)}::real[],
-          ${results.map((r) => r.tagsVersion)}::int[]) AS v(post_id, label_idx, scores, floor, tags_version)
+        SELECT post_id, model_id, label_idx::int[], scores::real[], floor, tags_version
+        FROM unnest(${rows.map((r) => r.postId)}::int[], ${rows.map((r) => r.modelId)}::int[],
+          ${rows.map((r) => literal(r.labelIdx))}::text[], ${rows.map((r) => literal(r.scores))}::text[],
+          ${rows.map((r) => r.floor)}::real[], ${rows.map((r) => r.tv)}::int[])
+          AS v(post_id, model_id, label_idx, scores, floor, tags_version)
         ON CONFLICT (post_id, model_id) DO UPDATE SET label_idx = EXCLUDED.label_idx, scores = EXCLUDED.scores,
           floor = EXCLUDED.floor, tags_version = EXCLUDED.tags_version, created_at = now()`;
 
@@ -120,6 +137,8 @@ export class TaggingRepository {
     modelId: number;
     results: readonly { postId: number; tagsVersion: number; drafts: readonly SuggestionDraft[] }[];
     rejectMargin?: number;
+    /** Leave rating suggestions as they are (another model, whose scores this re-diff does not read, made them). */
+    keepRatings?: boolean;
   }): Promise<Omit<StoreResultsSummary, 'lostLease'>> {
     const summary = { tagged: 0, created: 0, kept: 0, superseded: 0, suppressed: 0 };
     if (input.results.length === 0) return summary;
@@ -130,7 +149,10 @@ export class TaggingRepository {
       // A post edited again since it was read is left for the next pass.
       const current = new Map(locked.map((r) => [r.id, r.tags_version]));
       const results = input.results.filter((r) => current.get(r.postId) === r.tagsVersion);
-      await replaceSuggestions(tx, input.modelId, results, input.rejectMargin ?? 0.1, summary);
+      const scoped = input.keepRatings
+        ? results.map((r) => ({ ...r, drafts: r.drafts.filter((d) => d.action !== 'rating') }))
+        : results;
+      await replaceSuggestions(tx, input.modelId, scoped, input.rejectMargin ?? 0.1, summary, input.keepRatings);
       for (const r of results) {
         await tx.prediction.updateMany({
           where: { postId: r.postId, modelId: input.modelId },
@@ -161,10 +183,12 @@ async function replaceSuggestions(
   results: readonly Pick<TaggingResult, 'postId' | 'tagsVersion' | 'drafts'>[],
   rejectMargin: number,
   summary: Pick<StoreResultsSummary, 'created' | 'kept' | 'superseded' | 'suppressed'>,
+  keepRatings = false,
 ): Promise<void> {
   const existing = await tx.suggestion.findMany({
     where: {
       postId: { in: results.map((r) => r.postId) },
+      ...(keepRatings ? { action: { not: 'rating' } } : {}),
       status: { in: ['pending', 'rejected', 'approved', 'applied', 'already_applied'] },
     },
     select: { id: true, postId: true, tag: true, action: true, status: true, score: true },
@@ -181,7 +205,7 @@ async function replaceSuggestions(
     supersede.push(...plan.supersede);
     for (const { id, draft } of plan.keep) {
       keeps.push(
-        Prisma.sql`(${id}::int, ${draft.score}::real, ${draft.reason}, ${draft.category}::int, ${result.tagsVersion}::int)`,
+        Prisma.sql`(${id}::int, ${draft.score}::real, ${draft.reason}, ${draft.category}::int, ${result.tagsVersion}::int, ${(draft as ModelDraft).modelId ?? modelId}::int)`,
       );
     }
     for (const draft of plan.create) {
@@ -192,7 +216,7 @@ async function replaceSuggestions(
         category: draft.category,
         score: draft.score,
         reason: draft.reason,
-        modelId: modelId,
+        modelId: (draft as ModelDraft).modelId ?? modelId,
         tagsVersion: result.tagsVersion,
       });
     }
@@ -216,11 +240,12 @@ async function replaceSuggestions(
     // which costs milliseconds per row at this size.
     summary.created = await tx.$executeRaw`
       INSERT INTO suggestions (post_id, tag, action, category, score, model_id, reason, tags_version, updated_at)
-      SELECT post_id, tag, action::"SuggestionAction", category, score, ${modelId}, reason, tags_version, now()
-      FROM unnest(${creates.map((c) => c.postId)}::int[], ${creates.map((c) => c.tag)}::text[],
+      SELECT post_id, tag, action::"SuggestionAction", category, score, model_id, reason, tags_version, now()
+      FROM unnest(${creates.map((c) => c.postId)}::int[], ${creates.map((c) => c.modelId)}::int[],
+        ${creates.map((c) => c.tag)}::text[],
         ${creates.map((c) => c.action)}::text[], ${creates.map((c) => c.category ?? null)}::int[],
         ${creates.map((c) => c.score)}::real[], ${creates.map((c) => c.reason)}::text[],
         ${creates.map((c) => c.tagsVersion)}::int[])
-        AS v(post_id, tag, action, category, score, reason, tags_version)`;
+        AS v(post_id, model_id, tag, action, category, score, reason, tags_version)`;
   }
 }

@@ -15,7 +15,14 @@ export interface RediffSummary {
 
 export async function rediffChangedPosts(
   deps: { tagging: TaggingRepository; logger: Logger },
-  options: { booruId: number; modelId: number; context: DiffContext; batchSize?: number },
+  options: {
+    booruId: number;
+    modelId: number;
+    context: DiffContext;
+    batchSize?: number;
+    /** A rating model makes the rating suggestions: the re-diff leaves them alone. */
+    keepRatings?: boolean;
+  },
 ): Promise<RediffSummary> {
   const summary: RediffSummary = { posts: 0, created: 0, superseded: 0 };
   const labels = options.context.labels.length;
@@ -34,7 +41,11 @@ export async function rediffChangedPosts(
         drafts: diffPost(options.context, post, scores, post.floor),
       };
     });
-    const stored = await deps.tagging.storeRediffs({ modelId: options.modelId, results });
+    const stored = await deps.tagging.storeRediffs({
+      modelId: options.modelId,
+      results,
+      keepRatings: options.keepRatings ?? false,
+    });
     summary.posts += stale.length;
     summary.created += stored.created;
     summary.superseded += stored.superseded;

@@ -12,7 +12,7 @@ import type { Tagger } from '../tagger/tagger.js';
 import { type CrawlSummary, crawlNewPosts } from './crawl-posts.job.js';
 import { buildDiffContext } from './diff-context.js';
 import { rediffChangedPosts } from './rediff-posts.job.js';
-import { type TagSummary, tagPendingPosts } from './tag-posts.job.js';
+import { type RatingModel, type TagSummary, tagPendingPosts } from './tag-posts.job.js';
 
 export interface RunOnceDeps {
   booru: BooruClient;
@@ -21,6 +21,7 @@ export interface RunOnceDeps {
   tagging: TaggingRepository;
   tags: TagRepository;
   tagger: Tagger;
+  ratingModel?: RatingModel | null;
   logger: Logger;
 }
 
@@ -66,6 +67,11 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
   const context = buildDiffContext(deps.tagger.labels, facts, implications, options.policy);
   const tag = await tagPendingPosts(deps, { ...options, context });
   // Posts whose tags changed since they were scored (re-scan, write-back) get their suggestions re-diffed.
-  await rediffChangedPosts(deps, { booruId: options.booruId, modelId: options.modelId, context });
+  await rediffChangedPosts(deps, {
+    booruId: options.booruId,
+    modelId: options.modelId,
+    context,
+    keepRatings: (deps.ratingModel ?? null) !== null,
+  });
   return { crawl, tag, seconds: (performance.now() - started) / 1000 };
 }

@@ -12,7 +12,8 @@
  */
 import type { BooruClient } from '../booru/booru-client.js';
 import type { PostRepository } from '../db/post.repository.js';
-import type { TaggingRepository, TaggingResult } from '../db/tagging.repository.js';
+import { type RatingClassPolicy, suggestRatingFromClasses } from '../core/rating-classes.js';
+import type { ModelDraft, TaggingRepository, TaggingResult } from '../db/tagging.repository.js';
 import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
@@ -24,7 +25,15 @@ export interface TagDeps {
   posts: PostRepository;
   tagging: TaggingRepository;
   tagger: Tagger;
+  /** A content classifier run beside the tagger; its rating suggestion replaces the tagger's. */
+  ratingModel?: RatingModel | null;
   logger: Logger;
+}
+
+export interface RatingModel {
+  tagger: Tagger;
+  modelId: number;
+  policy: RatingClassPolicy;
 }
 
 export interface TagOptions {
@@ -75,10 +84,12 @@ interface Downloaded {
 interface Decoded {
   post: ClaimedPost;
   tensor: Float32Array;
+  ratingTensor: Float32Array | null;
 }
 interface Scored {
   posts: ClaimedPost[];
   scores: Float32Array[];
+  ratingScores: Float32Array[] | null;
 }
 
 export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promise<TagSummary> {
@@ -152,7 +163,9 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
     for (let item = await toDecode.pull(); item; item = await toDecode.pull()) {
       if (draining) continue;
       try {
-        await toInfer.push({ post: item.post, tensor: await deps.tagger.preprocess(item.bytes) });
+        const tensor = await deps.tagger.preprocess(item.bytes);
+        const ratingTensor = deps.ratingModel ? await deps.ratingModel.tagger.preprocess(item.bytes) : null;
+        await toInfer.push({ post: item.post, tensor, ratingTensor });
       } catch (thrown) {
         await fail(item.post, thrown);
       }
@@ -174,7 +187,10 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       if (draining) continue;
       try {
         const scores = await deps.tagger.predictBatch(batch.map((item) => item.tensor));
-        await toWrite.push({ posts: batch.map((item) => item.post), scores });
+        const ratingScores = deps.ratingModel
+          ? await deps.ratingModel.tagger.predictBatch(batch.map((item) => item.ratingTensor!))
+          : null;
+        await toWrite.push({ posts: batch.map((item) => item.post), scores, ratingScores });
       } catch (thrown) {
         for (const item of batch) await fail(item.post, thrown);
       }
@@ -257,18 +273,39 @@ async function writeBatch(
   summary: TagSummary,
   logger: Logger,
 ): Promise<void> {
+  const rating = deps.ratingModel ?? null;
   const results: TaggingResult[] = item.posts.map((post, i) => {
     const scores = item.scores[i]!;
     const compact = compactScores(scores, options.context, post.tags, options.scoreFloor, options.topK);
+    // The diff runs on the full vector; the stored compact form gives the same answer for every threshold above
+    // the floor, so re-diffing later needs no re-inference.
+    let drafts: ModelDraft[] = diffPost(options.context, post, scores, 0);
+    const ratingScores = item.ratingScores?.[i];
+    if (rating && ratingScores) {
+      // The rating model speaks for the rating: the tagger's own rating suggestion gives way.
+      const suggestion = suggestRatingFromClasses(
+        rating.tagger.labels,
+        ratingScores,
+        post.rating,
+        rating.policy,
+        rating.tagger.model.name,
+      );
+      drafts = [
+        ...drafts.filter((d) => d.action !== 'rating'),
+        ...(suggestion ? [{ ...suggestion, modelId: rating.modelId }] : []),
+      ];
+    }
     return {
+      extraPredictions:
+        rating && ratingScores
+          ? [{ modelId: rating.modelId, labelIdx: [...ratingScores.keys()], scores: [...ratingScores], floor: 0 }]
+          : [],
       postId: post.id,
       tagsVersion: post.tagsVersion,
       labelIdx: compact.labelIdx,
       scores: compact.scores,
       floor: options.scoreFloor,
-      // The diff runs on the full vector; the stored compact form gives the same answer for every threshold above
-      // the floor, so re-diffing later needs no re-inference.
-      drafts: diffPost(options.context, post, scores, 0),
+      drafts,
     };
   });
   const stored = await deps.tagging.storeResults({ modelId: options.modelId, owner: options.owner, results });
