@@ -17,6 +17,7 @@ export class ImplicationGraph {
   /** Every tag implied, directly or transitively, by any of `tags` (not including the tags themselves). */
   impliedBy(tags: Iterable<string>): Set<string> {
     const implied = new Set<string>();
+    if (this.direct.size === 0) return implied;
     const stack = [...tags];
     while (stack.length > 0) {
       const tag = stack.pop()!;
@@ -33,6 +34,7 @@ export class ImplicationGraph {
   /** The tags among `tags` (other than `tag` itself) that imply `tag`, directly or transitively. */
   impliersOf(tag: string, tags: Iterable<string>): string[] {
     const found: string[] = [];
+    if (this.direct.size === 0) return found;
     for (const other of tags) {
       if (other !== tag && this.impliedBy([other]).has(tag)) found.push(other);
     }

@@ -152,7 +152,8 @@ function bestScoreByTag(
     if (seen === undefined || score > seen.score) best.set(tag, { score, category: category[i] ?? 0 });
   };
   const { addFloor } = index;
-  for (let i = 0; i < addFloor.length; i++) if ((input.scores[i] ?? 0) >= addFloor[i]!) consider(i);
+  const scores = input.scores;
+  for (let i = 0; i < addFloor.length; i++) if ((scores[i] as number) >= (addFloor[i] as number)) consider(i);
   for (const tag of tags) for (const i of index.labelsOfTag.get(tag) ?? []) consider(i);
   return best;
 }
