@@ -4,7 +4,12 @@ import pg from 'pg';
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 /** Migrated once per test run by global-setup; every test file clones it. */
-export const TEMPLATE_DB = 'booru_tagger_test_template';
+/**
+ * The migrated template every test database is cloned from. `BT_TEST_TEMPLATE` gives concurrent `vitest run`s
+ * on one server (several checkouts, several developers) their own template, so one run's global-setup cannot
+ * drop the template another run is cloning.
+ */
+export const TEMPLATE_DB = process.env.BT_TEST_TEMPLATE ?? 'booru_tagger_test_template';
 
 /** The URL of database `name` on the test server. */
 export function databaseUrl(name: string): string {
