@@ -4,9 +4,9 @@
  * lease this worker no longer holds (it expired and another worker took the post) are dropped, so a post is never
  * scored twice into the suggestions.
  */
-import type { SuggestionDraft } from '../core/types.js';
+import type { SuggestionAction, SuggestionDraft } from '../core/types.js';
 import { Prisma, type PrismaClient } from './generated/client.js';
-import { planReplacement } from './suggestion-plan.js';
+import { type ExistingSuggestion, planReplacement } from './suggestion-plan.js';
 
 export interface TaggingResult {
   postId: number;
@@ -56,20 +56,32 @@ export class TaggingRepository {
     };
     if (input.results.length === 0) return summary;
     const ids = input.results.map((r) => r.postId);
+    // Two statements in one transaction: lock and read, then write everything. Each round trip through the client
+    // costs about a millisecond, which at thousands of posts per second is most of the budget.
     return this.prisma.$transaction(async (tx) => {
       // Locking the posts (in id order, so concurrent writers cannot deadlock) serialises this batch against any other
-      // writer of the same posts' suggestions, and proves the leases are still ours.
-      const owned = await tx.$queryRaw<{ id: number }[]>`
-        SELECT id FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'queued' AND lease_owner = ${input.owner}
-        ORDER BY id FOR UPDATE`;
-      const ownedIds = new Set(owned.map((r) => r.id));
+      // writer of the same posts' suggestions, and proves the leases are still ours. The same statement reads the
+      // suggestions the new diff replaces.
+      const rows = await tx.$queryRaw<(ExistingRow & { owned_id: number })[]>`
+        WITH owned AS (
+          SELECT id FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'queued' AND lease_owner = ${input.owner}
+          ORDER BY id FOR UPDATE)
+        SELECT o.id AS owned_id, s.id, s.post_id, s.tag, s.action::text AS action, s.status::text AS status, s.score
+        FROM owned o LEFT JOIN suggestions s ON s.post_id = o.id AND s.status = ANY(${REPLACEABLE}::"SuggestionStatus"[])`;
+      const ownedIds = new Set(rows.map((r) => r.owned_id));
       summary.lostLease = ids.filter((id) => !ownedIds.has(id));
       const results = input.results.filter((r) => ownedIds.has(r.postId));
       if (results.length === 0) return summary;
 
+      const writes = planWrites(
+        existingByPost(rows.filter((r) => r.id !== null)),
+        results,
+        input.modelId,
+        input.rejectMargin ?? 0.1,
+      );
       // Parallel arrays again; each post's index and score arrays travel as array literals and are cast back.
       const literal = (values: readonly number[]) => `{${values.join(',')}}`;
-      const rows = results.flatMap((r) => [
+      const predictions = results.flatMap((r) => [
         {
           postId: r.postId,
           modelId: input.modelId,
@@ -80,23 +92,30 @@ export class TaggingRepository {
         },
         ...(r.extraPredictions ?? []).map((e) => ({ postId: r.postId, ...e, tv: r.tagsVersion })),
       ]);
-      await tx.$executeRaw`
-        INSERT INTO predictions (post_id, model_id, label_idx, scores, floor, tags_version)
-        SELECT post_id, model_id, label_idx::int[], scores::real[], floor, tags_version
-        FROM unnest(${rows.map((r) => r.postId)}::int[], ${rows.map((r) => r.modelId)}::int[],
-          ${rows.map((r) => literal(r.labelIdx))}::text[], ${rows.map((r) => literal(r.scores))}::text[],
-          ${rows.map((r) => r.floor)}::real[], ${rows.map((r) => r.tv)}::int[])
-          AS v(post_id, model_id, label_idx, scores, floor, tags_version)
-        ON CONFLICT (post_id, model_id) DO UPDATE SET label_idx = EXCLUDED.label_idx, scores = EXCLUDED.scores,
-          floor = EXCLUDED.floor, tags_version = EXCLUDED.tags_version, created_at = now()`;
-
-      await replaceSuggestions(tx, input.modelId, results, input.rejectMargin ?? 0.1, summary);
-
-      const { count } = await tx.post.updateMany({
-        where: { id: { in: results.map((r) => r.postId) } },
-        data: { state: 'tagged', taggedAt: new Date(), lastError: null, leaseOwner: null, leaseExpiresAt: null },
-      });
-      summary.tagged = count;
+      const [counts] = await tx.$queryRaw<WriteCounts[]>`
+        WITH ${suggestionWrites(writes)},
+        scored AS (
+          INSERT INTO predictions (post_id, model_id, label_idx, scores, floor, tags_version)
+          SELECT post_id, model_id, label_idx::int[], scores::real[], floor, tags_version
+          FROM unnest(${predictions.map((r) => r.postId)}::int[], ${predictions.map((r) => r.modelId)}::int[],
+            ${predictions.map((r) => literal(r.labelIdx))}::text[], ${predictions.map((r) => literal(r.scores))}::text[],
+            ${predictions.map((r) => r.floor)}::real[], ${predictions.map((r) => r.tv)}::int[])
+            AS v(post_id, model_id, label_idx, scores, floor, tags_version)
+          ON CONFLICT (post_id, model_id) DO UPDATE SET label_idx = EXCLUDED.label_idx, scores = EXCLUDED.scores,
+            floor = EXCLUDED.floor, tags_version = EXCLUDED.tags_version, created_at = now()
+          RETURNING 1),
+        done AS (
+          UPDATE posts SET state = 'tagged', tagged_at = now(), last_error = NULL, lease_owner = NULL,
+            lease_expires_at = NULL, updated_at = now()
+          WHERE id = ANY(${results.map((r) => r.postId)}::int[])
+          RETURNING 1)
+        SELECT (SELECT count(*) FROM done)::int AS tagged, (SELECT count(*) FROM created)::int AS created,
+          (SELECT count(*) FROM superseded)::int AS superseded, (SELECT count(*) FROM scored)::int AS scored`;
+      summary.tagged = counts!.tagged;
+      summary.created = counts!.created;
+      summary.superseded = counts!.superseded;
+      summary.kept = writes.keep.length;
+      summary.suppressed = writes.suppressed;
       return summary;
     });
   }
@@ -144,21 +163,40 @@ export class TaggingRepository {
     if (input.results.length === 0) return summary;
     return this.prisma.$transaction(async (tx) => {
       const ids = input.results.map((r) => r.postId);
-      const locked = await tx.$queryRaw<{ id: number; tags_version: number }[]>`
-        SELECT id, tags_version FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'tagged' ORDER BY id FOR UPDATE`;
+      const rows = await tx.$queryRaw<(ExistingRow & { locked_id: number; tags_version: number })[]>`
+        WITH locked AS (
+          SELECT id, tags_version FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'tagged' ORDER BY id FOR UPDATE)
+        SELECT l.id AS locked_id, l.tags_version, s.id, s.post_id, s.tag, s.action::text AS action,
+          s.status::text AS status, s.score
+        FROM locked l LEFT JOIN suggestions s ON s.post_id = l.id AND s.status = ANY(${REPLACEABLE}::"SuggestionStatus"[])
+          AND (${!input.keepRatings} OR s.action <> 'rating')`;
       // A post edited again since it was read is left for the next pass.
-      const current = new Map(locked.map((r) => [r.id, r.tags_version]));
+      const current = new Map(rows.map((r) => [r.locked_id, r.tags_version]));
       const results = input.results.filter((r) => current.get(r.postId) === r.tagsVersion);
+      if (results.length === 0) return summary;
       const scoped = input.keepRatings
         ? results.map((r) => ({ ...r, drafts: r.drafts.filter((d) => d.action !== 'rating') }))
         : results;
-      await replaceSuggestions(tx, input.modelId, scoped, input.rejectMargin ?? 0.1, summary, input.keepRatings);
-      for (const r of results) {
-        await tx.prediction.updateMany({
-          where: { postId: r.postId, modelId: input.modelId },
-          data: { tagsVersion: r.tagsVersion },
-        });
-      }
+      const writes = planWrites(
+        existingByPost(rows.filter((r) => r.id !== null)),
+        scoped,
+        input.modelId,
+        input.rejectMargin ?? 0.1,
+      );
+      const [counts] = await tx.$queryRaw<WriteCounts[]>`
+        WITH ${suggestionWrites(writes)},
+        seen AS (
+          UPDATE predictions p SET tags_version = v.tags_version
+          FROM unnest(${results.map((r) => r.postId)}::int[], ${results.map((r) => r.tagsVersion)}::int[])
+            AS v(post_id, tags_version)
+          WHERE p.post_id = v.post_id AND p.model_id = ${input.modelId}
+          RETURNING 1)
+        SELECT 0 AS tagged, (SELECT count(*) FROM created)::int AS created,
+          (SELECT count(*) FROM superseded)::int AS superseded, (SELECT count(*) FROM seen)::int AS scored`;
+      summary.created = counts!.created;
+      summary.superseded = counts!.superseded;
+      summary.kept = writes.keep.length;
+      summary.suppressed = writes.suppressed;
       return summary;
     });
   }
@@ -174,46 +212,80 @@ export interface StaleScores {
   floor: number;
 }
 
-type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+/** Suggestion statuses a new diff reads: pending ones it replaces, decided ones it must not raise again. */
+const REPLACEABLE = ['pending', 'rejected', 'approved', 'applied', 'already_applied'];
 
-/** Applies {@link planReplacement} to every post of the batch in a few statements. */
-async function replaceSuggestions(
-  tx: Tx,
-  modelId: number,
+interface ExistingRow {
+  id: number | null;
+  post_id: number;
+  tag: string;
+  action: SuggestionAction;
+  status: string;
+  score: number;
+}
+
+interface WriteCounts {
+  tagged: number;
+  created: number;
+  superseded: number;
+  scored: number;
+}
+
+function existingByPost(rows: readonly ExistingRow[]): Map<number, ExistingSuggestion[]> {
+  const byPost = new Map<number, ExistingSuggestion[]>();
+  for (const r of rows) {
+    const list = byPost.get(r.post_id);
+    const row = { id: r.id!, tag: r.tag, action: r.action, status: r.status, score: Number(r.score) };
+    if (list) list.push(row);
+    else byPost.set(r.post_id, [row]);
+  }
+  return byPost;
+}
+
+/** Every post's {@link planReplacement}, gathered into column arrays for one statement. */
+interface SuggestionWritePlan {
+  supersede: number[];
+  keep: { id: number; score: number; reason: string; category: number | null; tagsVersion: number; modelId: number }[];
+  create: {
+    postId: number;
+    tag: string;
+    action: SuggestionAction;
+    category: number | null;
+    score: number;
+    reason: string;
+    modelId: number;
+    tagsVersion: number;
+  }[];
+  suppressed: number;
+}
+
+function planWrites(
+  existing: ReadonlyMap<number, readonly ExistingSuggestion[]>,
   results: readonly Pick<TaggingResult, 'postId' | 'tagsVersion' | 'drafts'>[],
+  modelId: number,
   rejectMargin: number,
-  summary: Pick<StoreResultsSummary, 'created' | 'kept' | 'superseded' | 'suppressed'>,
-  keepRatings = false,
-): Promise<void> {
-  const existing = await tx.suggestion.findMany({
-    where: {
-      postId: { in: results.map((r) => r.postId) },
-      ...(keepRatings ? { action: { not: 'rating' } } : {}),
-      status: { in: ['pending', 'rejected', 'approved', 'applied', 'already_applied'] },
-    },
-    select: { id: true, postId: true, tag: true, action: true, status: true, score: true },
-  });
-  const byPost = new Map<number, typeof existing>();
-  for (const s of existing) byPost.set(s.postId, [...(byPost.get(s.postId) ?? []), s]);
-  const creates: Prisma.SuggestionCreateManyInput[] = [];
-  const keeps: Prisma.Sql[] = [];
-  const supersede: number[] = [];
+): SuggestionWritePlan {
+  const writes: SuggestionWritePlan = { supersede: [], keep: [], create: [], suppressed: 0 };
   for (const result of results) {
-    const plan = planReplacement(byPost.get(result.postId) ?? [], result.drafts, rejectMargin);
-    summary.suppressed += plan.suppressed;
-    summary.kept += plan.keep.length;
-    supersede.push(...plan.supersede);
+    const plan = planReplacement(existing.get(result.postId) ?? [], result.drafts, rejectMargin);
+    writes.suppressed += plan.suppressed;
+    writes.supersede.push(...plan.supersede);
     for (const { id, draft } of plan.keep) {
-      keeps.push(
-        Prisma.sql`(${id}::int, ${draft.score}::real, ${draft.reason}, ${draft.category}::int, ${result.tagsVersion}::int, ${(draft as ModelDraft).modelId ?? modelId}::int)`,
-      );
+      writes.keep.push({
+        id,
+        score: draft.score,
+        reason: draft.reason,
+        category: draft.category ?? null,
+        tagsVersion: result.tagsVersion,
+        modelId: (draft as ModelDraft).modelId ?? modelId,
+      });
     }
     for (const draft of plan.create) {
-      creates.push({
+      writes.create.push({
         postId: result.postId,
         tag: draft.tag,
         action: draft.action,
-        category: draft.category,
+        category: draft.category ?? null,
         score: draft.score,
         reason: draft.reason,
         modelId: (draft as ModelDraft).modelId ?? modelId,
@@ -221,31 +293,38 @@ async function replaceSuggestions(
       });
     }
   }
-  if (supersede.length > 0) {
-    const { count } = await tx.suggestion.updateMany({
-      where: { id: { in: supersede }, status: 'pending' },
-      data: { status: 'superseded', isOpen: null },
-    });
-    summary.superseded = count;
-  }
-  if (keeps.length > 0) {
-    await tx.$executeRaw`
+  return writes;
+}
+
+/**
+ * The CTEs `superseded`, `refreshed` and `created` that carry out a {@link SuggestionWritePlan} (empty arrays make
+ * them no-ops). One INSERT over parallel arrays: Prisma's createMany builds a statement with a parameter per field and
+ * row, which costs milliseconds per row at this size. Only pending rows are superseded or refreshed, so a moderator's
+ * decision made meanwhile stands.
+ */
+function suggestionWrites(plan: SuggestionWritePlan): Prisma.Sql {
+  const { keep, create } = plan;
+  return Prisma.sql`
+    superseded AS (
+      UPDATE suggestions SET status = 'superseded', is_open = NULL, updated_at = now()
+      WHERE id = ANY(${plan.supersede}::int[]) AND status = 'pending'
+      RETURNING 1),
+    refreshed AS (
       UPDATE suggestions AS s SET score = v.score, reason = v.reason, category = v.category,
-    tags_version = v.tags_version, model_id = ${modelId}, updated_at = now()
-      FROM (VALUES ${Prisma.join(keeps)}) AS v(id, score, reason, category, tags_version)
-      WHERE s.id = v.id`;
-  }
-  if (creates.length > 0) {
-    // One INSERT over parallel arrays: Prisma's createMany builds a statement with a parameter per field and row,
-    // which costs milliseconds per row at this size.
-    summary.created = await tx.$executeRaw`
+        tags_version = v.tags_version, model_id = v.model_id, updated_at = now()
+      FROM unnest(${keep.map((k) => k.id)}::int[], ${keep.map((k) => k.score)}::real[],
+        ${keep.map((k) => k.reason)}::text[], ${keep.map((k) => k.category)}::int[],
+        ${keep.map((k) => k.tagsVersion)}::int[], ${keep.map((k) => k.modelId)}::int[])
+        AS v(id, score, reason, category, tags_version, model_id)
+      WHERE s.id = v.id AND s.status = 'pending'
+      RETURNING 1),
+    created AS (
       INSERT INTO suggestions (post_id, tag, action, category, score, model_id, reason, tags_version, updated_at)
       SELECT post_id, tag, action::"SuggestionAction", category, score, model_id, reason, tags_version, now()
-      FROM unnest(${creates.map((c) => c.postId)}::int[], ${creates.map((c) => c.modelId)}::int[],
-        ${creates.map((c) => c.tag)}::text[],
-        ${creates.map((c) => c.action)}::text[], ${creates.map((c) => c.category ?? null)}::int[],
-        ${creates.map((c) => c.score)}::real[], ${creates.map((c) => c.reason)}::text[],
-        ${creates.map((c) => c.tagsVersion)}::int[])
-        AS v(post_id, model_id, tag, action, category, score, reason, tags_version)`;
-  }
+      FROM unnest(${create.map((c) => c.postId)}::int[], ${create.map((c) => c.modelId)}::int[],
+        ${create.map((c) => c.tag)}::text[], ${create.map((c) => c.action)}::text[],
+        ${create.map((c) => c.category)}::int[], ${create.map((c) => c.score)}::real[],
+        ${create.map((c) => c.reason)}::text[], ${create.map((c) => c.tagsVersion)}::int[])
+        AS v(post_id, model_id, tag, action, category, score, reason, tags_version)
+      RETURNING 1)`;
 }
