@@ -117,7 +117,6 @@ export function computeTagDiff(input: DiffInput): SuggestionDraft[] {
     const unknownBelowFloor = score < input.floor;
     // A score below the storage floor is only known to be < floor: it proves nothing when floor > threshold.
     if (unknownBelowFloor ? input.floor > threshold : score > Math.fround(threshold)) continue;
-    if (implications.impliersOf(tag, onPost).length > 0) continue;
     const shown = unknownBelowFloor ? `< ${fmt(input.floor)}` : fmt(score);
     removes.push({
       tag,
@@ -127,11 +126,43 @@ export function computeTagDiff(input: DiffInput): SuggestionDraft[] {
       reason: `score ${shown} ≤ ${fmt(threshold)}; implied by nothing`,
     });
   }
+  const kept =
+    removes.length === 0 ? removes : withoutImpliedRemovals(removes, tags, adds, implications, impliedByPost);
   const rating = diffRating(input, index);
-  return [...adds.sort(byScoreThenTag), ...removes.sort(byScoreAscThenTag), ...(rating ? [rating] : [])];
+  return [...adds.sort(byScoreThenTag), ...kept.sort(byScoreAscThenTag), ...(rating ? [rating] : [])];
 }
 
-/** The highest score per canonical tag (several labels may alias to one tag), skipping dropped labels. */
+/**
+ * Keeps only the removals no tag the post keeps after the edit implies (a tag staying, or one this diff adds): the
+ * booru would refuse those. A tag implied only by tags that are removed too goes with them, so that applying the
+ * suggestions and diffing again proposes nothing more; its reason names them.
+ */
+function withoutImpliedRemovals(
+  removes: SuggestionDraft[],
+  tags: readonly string[],
+  adds: readonly SuggestionDraft[],
+  implications: ImplicationGraph,
+  impliedByPost: ReadonlySet<string>,
+): SuggestionDraft[] {
+  let kept = removes;
+  for (;;) {
+    const removed = new Set(kept.map((draft) => draft.tag));
+    const staying = [...adds.map((draft) => draft.tag), ...tags.filter((tag) => !removed.has(tag))];
+    const implied = implications.impliedBy(staying);
+    const next = kept.filter((draft) => !implied.has(draft.tag));
+    if (next.length === kept.length) break;
+    kept = next;
+  }
+  return kept.map((draft) => {
+    if (!impliedByPost.has(draft.tag)) return draft;
+    const impliers = implications.impliersOf(draft.tag, tags);
+    return {
+      ...draft,
+      reason: draft.reason.replace(/implied by nothing$/, `implied only by ${impliers.sort().join(', ')}, removed too`),
+    };
+  });
+}
+
 /**
  * The highest score per canonical tag (several labels may alias to one tag), over the only labels that can matter:
  * those at or above the lowest add threshold they could get, and those naming a tag on the post. Every other label
