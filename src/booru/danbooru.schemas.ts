@@ -56,6 +56,12 @@ export const danbooruPostSchema = z.looseObject({
 
 export type DanbooruPostJson = z.infer<typeof danbooruPostSchema>;
 
+/** `new Date(value)`, or null when that is no valid instant (an unreadable string, a number out of range). */
+export function dateOrNull(value: string | number): Date | null {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
 /** Splits a Danbooru tag string into sorted, unique, lowercase names. */
 export function splitTagString(tagString: string | null | undefined): string[] {
   const names = (tagString ?? '').toLowerCase().split(/\s+/).filter(Boolean);

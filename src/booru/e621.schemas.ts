@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { BooruPost, MediaVariant, Rating } from '../core/types.js';
 import { AppError } from '../shared/errors.js';
-import { describeIssues, splitTagString } from './danbooru.schemas.js';
+import { dateOrNull, describeIssues, splitTagString } from './danbooru.schemas.js';
 
 /** e621's tag categories (tag_category.rb). */
 export const E621_CATEGORIES = {
@@ -122,7 +122,7 @@ export function toE621Post(json: unknown, where = 'post'): BooruPost {
     // e621 has no "banned" flag; a post whose file the API hides is handled as "no media URL" by the crawl.
     isBanned: false,
     isPending: post.flags?.pending ?? false,
-    updatedAt: post.updated_at ? new Date(post.updated_at) : null,
+    updatedAt: post.updated_at ? dateOrNull(post.updated_at) : null,
   };
 }
 

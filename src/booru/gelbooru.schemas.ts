@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { BooruPost, MediaVariant, Rating } from '../core/types.js';
 import { AppError } from '../shared/errors.js';
 import type { BooruTag } from './booru-client.js';
-import { describeIssues, splitTagString } from './danbooru.schemas.js';
+import { dateOrNull, describeIssues, splitTagString } from './danbooru.schemas.js';
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
@@ -81,6 +81,12 @@ const RATINGS: Record<string, Rating> = {
   e: 'e',
 };
 
+/** The rating a dapi word or letter names; null for anything else (own keys only: `constructor` is no rating). */
+function ratingOf(word: string): Rating | null {
+  const key = word.toLowerCase();
+  return Object.hasOwn(RATINGS, key) ? RATINGS[key]! : null;
+}
+
 function toInt(value: string | number | null | undefined): number | null {
   if (value === null || value === undefined || value === '') return null;
   const n = Number(value);
@@ -139,7 +145,7 @@ export function toGelbooruPost(json: unknown, siteUrl: string, where = 'post'): 
   return {
     remoteId: post.id,
     md5: post.md5 ?? post.hash ?? null,
-    rating: post.rating ? (RATINGS[post.rating.toLowerCase()] ?? null) : null,
+    rating: post.rating ? ratingOf(post.rating) : null,
     tags: splitTagString(decodeEntities(post.tags ?? '')),
     fileUrl,
     previewUrl,
@@ -151,7 +157,7 @@ export function toGelbooruPost(json: unknown, siteUrl: string, where = 'post'): 
     isDeleted: status === 'deleted',
     isBanned: false,
     isPending: status === 'pending',
-    updatedAt: change ? new Date(change * 1000) : null,
+    updatedAt: change ? dateOrNull(change * 1000) : null,
   };
 }
 

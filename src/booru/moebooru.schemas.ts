@@ -95,11 +95,11 @@ export function toMoebooruPost(json: unknown, where = 'post'): BooruPost {
     isBanned: false,
     isPending: status === 'pending' || post.is_pending === true,
     updatedAt:
-      typeof updated === 'number' ? new Date(updated * 1000) : typeof updated === 'string' ? toDate(updated) : null,
+      typeof updated === 'number' ? toDate(updated * 1000) : typeof updated === 'string' ? toDate(updated) : null,
   };
 }
 
-function toDate(value: string): Date | null {
+function toDate(value: string | number): Date | null {
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? null : date;
 }
