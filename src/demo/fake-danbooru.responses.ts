@@ -7,7 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * HTTP status with a Danbooru JSON error body, or a misbehaviour: `timeout` never answers, `slow` answers normally
  * after the server's `slowMs`, `reset` drops the connection, `html403` is Cloudflare's challenge page, `malformed`
  * is cut-off JSON with a matching length, `truncated` declares a longer body than it sends and hangs up, `empty`
- * answers a listing with an empty page, `unsaved` answers an edit with HTTP 200 and saves nothing.
+ * answers a listing with an empty page, `unsaved` answers an edit with HTTP 200 and saves nothing, `html502` is a
+ * proxy's HTML "Bad Gateway" page, `html200` a maintenance page served with HTTP 200, `repeat` answers a listing
+ * with the previous listing again (a stale cache), `skip` answers it without its second post (a lagging replica).
  */
 export type FakeFault =
   | number
@@ -18,7 +20,11 @@ export type FakeFault =
   | 'truncated'
   | 'empty'
   | 'unsaved'
-  | 'reset';
+  | 'reset'
+  | 'html502'
+  | 'html200'
+  | 'repeat'
+  | 'skip';
 
 export const CONTENT_TYPES: Record<string, string> = {
   jpg: 'image/jpeg',
@@ -57,6 +63,12 @@ export function applyFault(fault: FakeFault, req: IncomingMessage, res: ServerRe
   if (fault === 'html403') {
     res.writeHead(403, { 'content-type': 'text/html; charset=UTF-8', 'cf-mitigated': 'challenge' });
     res.end('<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body></body></html>');
+    return true;
+  }
+  if (fault === 'html502' || fault === 'html200') {
+    const [status, title] = fault === 'html502' ? [502, '502 Bad Gateway'] : [200, 'Down for maintenance'];
+    res.writeHead(status, { 'content-type': 'text/html' });
+    res.end(`<html><head><title>${title}</title></head><body><center><h1>${title}</h1></center><hr></body></html>`);
     return true;
   }
   if (fault === 'truncated') {

@@ -75,6 +75,9 @@ export class FakeDanbooruServer {
   readonly requests: FakeRequestLogEntry[] = [];
   private readonly media = new Map<string, { bytes: Buffer; contentType: string; declareLength: boolean }>();
   private faults: PendingFault[] = [];
+  /** The last `/posts.json` listing served, for the `repeat` fault. */
+  private lastListing: unknown[] = [];
+  private readonly streams = new Map<string, FakeStreamedMedia>();
   private server: Server | null = null;
   private origin = '';
 
@@ -153,6 +156,21 @@ export class FakeDanbooruServer {
     return `/media/${key}`;
   }
 
+  /** Stops serving `/media/<path>` (404 from now on), as when a post is expunged or its file replaced. */
+  removeMedia(path: string): void {
+    this.media.delete(path.replace(/^\/?(media\/)?/, ''));
+  }
+
+  /**
+   * Serves `/media/<path>` as a stream that never ends (until the client hangs up): `chunkBytes` every `intervalMs`,
+   * with `declaredLength` as Content-Length when given (a file that claims to be huge). Returns the path.
+   */
+  addStreamedMedia(path: string, stream: FakeStreamedMedia): string {
+    const key = path.replace(/^\/?(media\/)?/, '');
+    this.streams.set(key, stream);
+    return `/media/${key}`;
+  }
+
   /**
    * Adds a post whose files this server serves: `media_asset.variants`, `file_url`, `large_file_url` and
    * `preview_file_url` are built from `files` the way Danbooru fills them.
@@ -213,11 +231,16 @@ export class FakeDanbooruServer {
     this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body });
 
     const fault = this.takeFault(method, url.pathname);
+    if (fault === 'repeat' && url.pathname === '/posts.json') return sendJson(res, 200, this.lastListing);
     if (fault === 'slow') await new Promise((resolve) => setTimeout(resolve, this.options.slowMs ?? 1000));
     if (fault === 'empty' && method === 'GET' && url.pathname.endsWith('.json')) return sendJson(res, 200, []);
     if (fault !== null && fault !== 'unsaved' && applyFault(fault, req, res)) return;
 
     if (url.pathname.startsWith('/media/')) return this.serveMedia(url.pathname, method, res);
+    if (fault === 'skip' && url.pathname === '/posts.json') {
+      this.listPosts(url, res, (posts) => posts.filter((_, i) => i !== 1));
+      return;
+    }
 
     const form = parseBody(body, headers['content-type']);
     if (form['login'] !== undefined || form['api_key'] !== undefined) {
@@ -261,7 +284,7 @@ export class FakeDanbooruServer {
     return url.searchParams.get('login') === expected.login && url.searchParams.get('api_key') === expected.apiKey;
   }
 
-  private listPosts(url: URL, res: ServerResponse): void {
+  private listPosts(url: URL, res: ServerResponse, alter: (posts: unknown[]) => unknown[] = (p) => p): void {
     const md5 = url.searchParams.get('md5');
     if (md5) {
       const post = this.store.allPosts().find((p) => p['md5'] === md5);
@@ -285,11 +308,9 @@ export class FakeDanbooruServer {
       sendError(res, result.status, result.error, result.message);
       return;
     }
-    sendJson(
-      res,
-      200,
-      result.posts.map((post) => this.render(post)),
-    );
+    const listing = alter(result.posts.map((post) => this.render(post)));
+    this.lastListing = listing;
+    sendJson(res, 200, listing);
   }
 
   private showPost(id: number, res: ServerResponse): void {
@@ -358,7 +379,13 @@ export class FakeDanbooruServer {
   }
 
   private serveMedia(pathname: string, method: string, res: ServerResponse): void {
-    const file = this.media.get(decodeURIComponent(pathname.slice('/media/'.length)));
+    const key = decodeURIComponent(pathname.slice('/media/'.length));
+    const stream = this.streams.get(key);
+    if (stream) {
+      serveEndless(stream, res);
+      return;
+    }
+    const file = this.media.get(key);
     if (!file) {
       sendError(res, 404, 'ActiveRecord::RecordNotFound', 'That record was not found.');
       return;
@@ -386,4 +413,24 @@ export class FakeDanbooruServer {
     }
     return out;
   }
+}
+
+/** A media file that never ends: see {@link FakeDanbooruServer.addStreamedMedia}. */
+export interface FakeStreamedMedia {
+  chunkBytes: number;
+  intervalMs: number;
+  declaredLength?: number;
+  contentType?: string;
+}
+
+function serveEndless(stream: FakeStreamedMedia, res: ServerResponse): void {
+  const headers: Record<string, string> = { 'content-type': stream.contentType ?? 'image/png' };
+  if (stream.declaredLength !== undefined) headers['content-length'] = String(stream.declaredLength);
+  res.writeHead(200, headers);
+  const chunk = Buffer.alloc(stream.chunkBytes, 0x89);
+  const timer = setInterval(() => {
+    if (res.destroyed || res.writableEnded) clearInterval(timer);
+    else res.write(chunk);
+  }, stream.intervalMs);
+  res.on('close', () => clearInterval(timer));
 }
