@@ -31,7 +31,8 @@ export class PostRepository {
    * Inserts or refreshes crawled posts in one statement. New posts start `new`, or `skipped` with the crawler's
    * reason. A stored post whose tag set or rating changed gets its tagsVersion bumped; a post skipped by the crawl
    * that became taggable (its media or flags changed and it has no skip reason now) goes back to `new`; a `new`
-   * post that is now untaggable becomes `skipped`.
+   * post that is now untaggable becomes `skipped`. A tagged or failed post whose file was replaced (its md5 changed)
+   * goes back to `new` with its attempts reset: its scores describe a file the post no longer has.
    */
   async upsertMany(booruId: number, rows: readonly PostUpsert[]): Promise<UpsertResult> {
     if (rows.length === 0) return { inserted: 0, updated: 0, changed: 0 };
@@ -94,6 +95,8 @@ export class PostRepository {
           -- A post the worker skipped (undecodable image…) has unchanged media: it must not bounce back to new on
           -- every crawl. Only a change of media or flags re-opens a skipped post.
           state = CASE
+            WHEN p.state IN ('tagged', 'failed') AND EXCLUDED.skip_reason IS NULL AND p.md5 IS DISTINCT FROM EXCLUDED.md5
+              THEN 'new'
             WHEN p.state = 'skipped' AND EXCLUDED.skip_reason IS NULL
               AND (p.md5, p.media_url, p.file_ext, p.is_deleted, p.is_banned, p.is_pending) IS DISTINCT FROM
                   (EXCLUDED.md5, EXCLUDED.media_url, EXCLUDED.file_ext, EXCLUDED.is_deleted, EXCLUDED.is_banned,
@@ -109,6 +112,10 @@ export class PostRepository {
                    EXCLUDED.is_pending)
               THEN NULL
             ELSE p.skip_reason END,
+          attempts = CASE
+            WHEN p.state IN ('tagged', 'failed') AND EXCLUDED.skip_reason IS NULL AND p.md5 IS DISTINCT FROM EXCLUDED.md5
+              THEN 0
+            ELSE p.attempts END,
           updated_at = now()
         WHERE (p.md5, p.rating, p.file_url, p.preview_url, p.media_url, p.variants, p.width, p.height, p.file_ext,
                p.file_size, p.is_deleted, p.is_banned, p.is_pending, p.remote_updated_at)
