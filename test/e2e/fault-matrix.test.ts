@@ -1,0 +1,369 @@
+/**
+ * The fault matrix of issue 9 that the older fault tests (crawl-faults, danbooru-client, write-back-client,
+ * media-corpus) did not cover, each fault a named test on real parts: the fake Danbooru on loopback, a real
+ * PostgreSQL database, the real test model in onnxruntime-node, the real crawl, tag, re-scan and apply jobs.
+ * docs/RELIABILITY.md lists every row with the test that backs it.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BooruClient } from '../../src/booru/booru-client.js';
+import { createBooruAdapter } from '../../src/booru/booru-factory.js';
+import { BooruHttp } from '../../src/booru/http.js';
+import { TagChangeBudget } from '../../src/booru/rate-limiter.js';
+import { defaultDiffPolicy } from '../../src/core/tag-diff.js';
+import { BooruRepository } from '../../src/db/booru.repository.js';
+import { CursorRepository } from '../../src/db/cursor.repository.js';
+import { ModelRepository } from '../../src/db/model.repository.js';
+import { PostRepository } from '../../src/db/post.repository.js';
+import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
+import { TagRepository } from '../../src/db/tag.repository.js';
+import { TaggingRepository } from '../../src/db/tagging.repository.js';
+import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
+import { OnnxTagger } from '../../src/tagger/onnx-tagger.js';
+import { applyApproved } from '../../src/worker/apply-approved.job.js';
+import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
+import { rescanChangedPosts } from '../../src/worker/rescan-posts.job.js';
+import { runOnce } from '../../src/worker/run-once.js';
+import { uniqueBaseUrl } from '../helpers/factories.js';
+import { makeSolidPng, type Rgb } from '../helpers/images.js';
+import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+
+const MODEL_DIR = fileURLToPath(new URL('../../models/test-colors/', import.meta.url));
+const RED: Rgb = [230, 20, 20];
+const GREEN: Rgb = [20, 220, 30];
+/** The media limit of these tests (the default is 50 MiB; the behaviour is the same at any size). */
+const MAX_MEDIA_BYTES = 1024 * 1024;
+const MEDIA_TIMEOUT_MS = 500;
+
+describe('fault matrix', () => {
+  const database = useTestDatabase();
+  let tagger: OnnxTagger;
+  let red: Buffer;
+  let green: Buffer;
+  const closers: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    tagger = await OnnxTagger.load(MODEL_DIR, { device: 'cpu', logger: silentLogger });
+    red = await makeSolidPng(64, 64, RED);
+    green = await makeSolidPng(64, 64, GREEN);
+  });
+
+  afterAll(async () => {
+    await tagger?.close();
+  });
+
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  /** A started fake Danbooru with `ids` red posts (rating s: the model agrees) whose one suggestion is red_theme. */
+  async function aBooru(ids: readonly number[]): Promise<FakeDanbooruServer> {
+    const server = new FakeDanbooruServer();
+    for (const id of ids) addRedPost(server, id);
+    await server.start();
+    closers.push(() => server.close());
+    return server;
+  }
+
+  function addRedPost(server: FakeDanbooruServer, id: number): void {
+    server.addPostWithMedia({ id, tag_string: '1girl solo', rating: 's', md5: `md5-${id}` }, [
+      { type: 'original', ext: 'png', width: 64, height: 64, bytes: red },
+    ]);
+  }
+
+  /** Repositories, a client with short timeouts and fast retries, and the booru and model rows, for `server`. */
+  async function setup(server: FakeDanbooruServer) {
+    const prisma = database().prisma;
+    const http = new BooruHttp({
+      baseUrl: server.url,
+      userAgent: 'booru-tagger/0.1 (fault-matrix test)',
+      headersTimeoutMs: 300,
+      bodyTimeoutMs: 300,
+      retry: { retries: 1, baseDelayMs: 2, maxDelayMs: 10, rateLimitDelayMs: 20, rateLimitRetries: 1 },
+      logger: silentLogger,
+    });
+    closers.push(() => http.close());
+    const booru: BooruClient = createBooruAdapter('danbooru', http, silentLogger);
+    const repos = {
+      posts: new PostRepository(prisma),
+      cursors: new CursorRepository(prisma),
+      suggestions: new SuggestionRepository(prisma),
+      tags: new TagRepository(prisma),
+      tagging: new TaggingRepository(prisma),
+    };
+    const stored = uniqueBaseUrl(server.url);
+    const booruId = (await new BooruRepository(prisma).ensure({ name: stored, baseUrl: stored, kind: 'danbooru' })).id;
+    const model = tagger.model;
+    const modelId = await new ModelRepository(prisma).ensure({
+      name: model.name,
+      version: model.version,
+      sha256: model.sha256,
+      family: model.family,
+      purpose: 'tags',
+      labels: [...model.labels],
+      manifest: { ...model.recipe },
+    });
+    const deps = { ...repos, booru, tagger, logger: silentLogger };
+    const crawl = (pageSize = 4) =>
+      crawlNewPosts(deps, { booruId, minMediaSize: tagger.inputSize, maxPosts: 0, pageSize });
+    const cycle = (maxAttempts = 2) =>
+      runOnce(deps, {
+        booruId,
+        modelId,
+        owner: 'fault-matrix',
+        policy: defaultDiffPolicy(),
+        batchSize: 4,
+        leaseMs: 30_000,
+        maxAttempts,
+        maxMediaBytes: MAX_MEDIA_BYTES,
+        timeoutMs: MEDIA_TIMEOUT_MS,
+        scoreFloor: 0.01,
+        topK: 64,
+        maxPosts: 0,
+      });
+    const rescan = () => rescanChangedPosts(deps, { booruId, minMediaSize: tagger.inputSize, windowMs: 3_600_000 });
+    const postsByRemoteId = async () =>
+      new Map(
+        (
+          await prisma.post.findMany({
+            where: { booruId },
+            include: { suggestions: { select: { tag: true, action: true, status: true }, orderBy: { id: 'asc' } } },
+          })
+        ).map((p) => [p.remoteId, p]),
+      );
+    return { ...deps, prisma, booruId, modelId, crawl, cycle, rescan, postsByRemoteId };
+  }
+
+  const mediaRequests = (server: FakeDanbooruServer, id: number) =>
+    server.requests.filter((r) => r.path.startsWith('/media/') && r.path.includes(`/${id}.`)).length;
+
+  describe('booru', () => {
+    it('should retry a connection reset in the crawl and store every post', async () => {
+      const server = await aBooru([1, 2, 3, 4, 5, 6]);
+      const ctx = await setup(server);
+      server.failNext(1, 'reset', { path: '/posts.json' });
+      expect(await ctx.crawl()).toMatchObject({ seen: 6, cursor: 6, interrupted: null });
+      expect([...(await ctx.postsByRemoteId()).keys()].sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    });
+
+    it('should retry an HTML 502 error page and an HTML maintenance page served with 200', async () => {
+      const server = await aBooru([1, 2, 3, 4, 5, 6]);
+      const ctx = await setup(server);
+      server.failNext(1, 'html502', { path: '/posts.json' });
+      expect(await ctx.crawl()).toMatchObject({ seen: 6, cursor: 6, interrupted: null });
+      addRedPost(server, 7);
+      server.failNext(1, 'html200', { path: '/posts.json' });
+      expect(await ctx.crawl()).toMatchObject({ seen: 1, cursor: 7, interrupted: null });
+      expect((await ctx.postsByRemoteId()).size).toBe(7);
+    });
+
+    it('should stop a crawl at a page that repeats the previous one, and continue from the cursor next run', async () => {
+      const server = await aBooru([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      const ctx = await setup(server);
+      await crawlNewPosts(ctx, { booruId: ctx.booruId, minMediaSize: tagger.inputSize, maxPosts: 4, pageSize: 4 });
+      server.failNext(1, 'repeat', { path: '/posts.json' });
+      // The stale page lists only posts at or below the cursor: nothing new, nothing stored twice, cursor kept.
+      expect(await ctx.crawl()).toMatchObject({ seen: 0, cursor: 4, interrupted: null });
+      expect(await ctx.crawl()).toMatchObject({ seen: 6, cursor: 10 });
+      expect([...(await ctx.postsByRemoteId()).keys()].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('should pick up a post a listing skipped with the next re-scan (Danbooru, e621)', async () => {
+      const server = await aBooru([1, 2, 3, 4, 5, 6]);
+      const ctx = await setup(server);
+      server.failNext(1, 'skip', { path: '/posts.json' });
+      expect(await ctx.crawl()).toMatchObject({ seen: 5, cursor: 6 });
+      expect((await ctx.postsByRemoteId()).has(2)).toBe(false);
+      // The cursor is past it, so the crawl will not list it again; the re-scan lists recent changes, new posts too.
+      await ctx.rescan();
+      const post = (await ctx.postsByRemoteId()).get(2);
+      expect(post).toMatchObject({ state: 'new', skipReason: null });
+      expect((await ctx.cycle()).tag.tagged).toBe(6);
+    });
+
+    it('should record a post deleted between listing and download as failed with the reason, not retry it', async () => {
+      const server = await aBooru([1, 2, 3]);
+      const ctx = await setup(server);
+      await ctx.crawl();
+      // Expunged after the crawl: flagged deleted, its file gone.
+      server.addPosts([{ ...server.getPost(2)!, is_deleted: true }]);
+      server.removeMedia('original/2.png');
+      const summary = await ctx.cycle(5);
+      expect(summary.tag).toMatchObject({ tagged: 2, failed: 1, retried: 0 });
+      const posts = await ctx.postsByRemoteId();
+      expect(posts.get(2)).toMatchObject({ state: 'failed', suggestions: [], leaseOwner: null });
+      expect(posts.get(2)?.lastError).toMatch(/^MEDIA_FETCH: media download failed/);
+      expect(mediaRequests(server, 2)).toBe(1);
+      // The next re-scan records why: the post is deleted.
+      await ctx.rescan();
+      expect((await ctx.postsByRemoteId()).get(2)).toMatchObject({ state: 'failed', isDeleted: true });
+    });
+
+    it('should score a post again when its file is replaced (changed md5), superseding the old suggestion', async () => {
+      const server = await aBooru([1, 2]);
+      const ctx = await setup(server);
+      expect((await ctx.cycle()).tag.tagged).toBe(2);
+      expect((await ctx.postsByRemoteId()).get(1)?.suggestions).toEqual([
+        { tag: 'red_theme', action: 'add', status: 'pending' },
+      ]);
+      // Danbooru's media replacement: same post, new file, new md5.
+      server.addPostWithMedia({ id: 1, tag_string: '1girl solo', rating: 'g', md5: 'md5-1-replaced' }, [
+        { type: 'original', ext: 'png', width: 64, height: 64, bytes: green },
+      ]);
+      await ctx.rescan();
+      expect((await ctx.postsByRemoteId()).get(1)).toMatchObject({ md5: 'md5-1-replaced', state: 'new' });
+      expect((await ctx.cycle()).tag.tagged).toBe(1);
+      const post = (await ctx.postsByRemoteId()).get(1)!;
+      expect(post.state).toBe('tagged');
+      expect(post.suggestions).toEqual([
+        { tag: 'red_theme', action: 'add', status: 'superseded' },
+        { tag: 'green_theme', action: 'add', status: 'pending' },
+      ]);
+      expect((await ctx.postsByRemoteId()).get(2)?.suggestions).toHaveLength(1);
+    });
+  });
+
+  describe('media', () => {
+    it('should retry a connection reset during a download and tag the post', async () => {
+      const server = await aBooru([1, 2, 3]);
+      const ctx = await setup(server);
+      server.failNext(1, 'reset', { path: '/media/original/2.png' });
+      expect((await ctx.cycle()).tag).toMatchObject({ tagged: 3, failed: 0 });
+      expect(mediaRequests(server, 2)).toBe(2);
+    });
+
+    it('should fail a file larger than the limit as MEDIA_TOO_LARGE once, and tag the rest', async () => {
+      const server = await aBooru([1, 3]);
+      server.addPostWithMedia({ id: 2, tag_string: 'solo', md5: 'md5-2' }, [
+        { type: 'original', ext: 'png', width: 64, height: 64, bytes: Buffer.alloc(2 * MAX_MEDIA_BYTES, 1) },
+      ]);
+      const ctx = await setup(server);
+      expect((await ctx.cycle(5)).tag).toMatchObject({ tagged: 2, failed: 1, retried: 0 });
+      expect((await ctx.postsByRemoteId()).get(2)?.lastError).toMatch(/^MEDIA_TOO_LARGE: .*\(2097152\)/);
+      expect(mediaRequests(server, 2)).toBe(1);
+    });
+
+    it('should refuse a declared 10 GiB file from its Content-Length without reading it', async () => {
+      const server = await aBooru([1]);
+      const url = server.addStreamedMedia('huge/2.png', {
+        chunkBytes: 65_536,
+        intervalMs: 5,
+        declaredLength: 10 * 1024 ** 3,
+      });
+      server.addPosts([{ id: 2, tag_string: 'solo', md5: 'md5-2', file_ext: 'png', file_url: url }]);
+      const ctx = await setup(server);
+      const started = performance.now();
+      expect((await ctx.cycle(5)).tag).toMatchObject({ tagged: 1, failed: 1 });
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect((await ctx.postsByRemoteId()).get(2)?.lastError).toMatch(/^MEDIA_TOO_LARGE: .*\(10737418240\)/);
+    });
+
+    it('should abort an endless stream past the size limit', async () => {
+      const server = await aBooru([1]);
+      const url = server.addStreamedMedia('endless/2.png', { chunkBytes: 65_536, intervalMs: 1 });
+      server.addPosts([{ id: 2, tag_string: 'solo', md5: 'md5-2', file_ext: 'png', file_url: url }]);
+      const ctx = await setup(server);
+      expect((await ctx.cycle(5)).tag).toMatchObject({ tagged: 1, failed: 1 });
+      expect((await ctx.postsByRemoteId()).get(2)?.lastError).toMatch(/^MEDIA_TOO_LARGE: media larger than 1048576/);
+    });
+
+    it('should time out an endless trickle, retry it a bounded number of times, then fail it', async () => {
+      const server = await aBooru([1]);
+      const url = server.addStreamedMedia('trickle/2.png', { chunkBytes: 16, intervalMs: 50 });
+      server.addPosts([{ id: 2, tag_string: 'solo', md5: 'md5-2', file_ext: 'png', file_url: url }]);
+      const ctx = await setup(server);
+      const summary = await ctx.cycle(2);
+      expect(summary.tag).toMatchObject({ tagged: 1, failed: 1, retried: 1 });
+      const post = (await ctx.postsByRemoteId()).get(2)!;
+      expect(post).toMatchObject({ state: 'failed', attempts: 2, leaseOwner: null });
+      expect(post.lastError).toMatch(/^MEDIA_FETCH: timed out/);
+      // Two attempts of the post, each a try and one retry of the download.
+      expect(mediaRequests(server, 2)).toBe(4);
+    });
+  });
+
+  describe('write-back', () => {
+    it('should merge a human edit, record a partial refusal and stop at the spent budget, losing and adding nothing', async () => {
+      const server = new FakeDanbooruServer();
+      server.addPosts([
+        { id: 1, tag_string: '1girl solo', file_url: 'https://cdn.donmai.us/1.jpg' },
+        { id: 2, tag_string: 'animal_ears cat_ears solo', file_url: 'https://cdn.donmai.us/2.jpg' },
+        { id: 3, tag_string: 'solo', file_url: 'https://cdn.donmai.us/3.jpg' },
+        { id: 4, tag_string: 'solo', file_url: 'https://cdn.donmai.us/4.jpg' },
+      ]);
+      server.setImplications({ cat_ears: ['animal_ears'] });
+      await server.start();
+      closers.push(() => server.close());
+      const ctx = await setup(server);
+      await ctx.tags.upsertRelations(ctx.booruId, 'implication', [
+        { antecedent: 'cat_ears', consequent: 'animal_ears', status: 'active' },
+      ]);
+      await ctx.crawl();
+      const approve = async (remoteId: number, drafts: { tag: string; action: 'add' | 'remove' }[]) => {
+        const post = (await ctx.posts.findByRemoteId(ctx.booruId, remoteId))!;
+        await ctx.suggestions.replacePending({
+          postId: post.id,
+          modelId: ctx.modelId,
+          tagsVersion: post.tagsVersion,
+          drafts: drafts.map((d) => ({ ...d, category: 0, score: d.action === 'add' ? 0.9 : 0.01, reason: 'test' })),
+        });
+      };
+      await approve(1, [{ tag: 'hat', action: 'add' }]);
+      await approve(2, [
+        { tag: 'animal_ears', action: 'remove' },
+        { tag: 'hat', action: 'add' },
+      ]);
+      await approve(3, [
+        { tag: 'hat', action: 'add' },
+        { tag: 'scarf', action: 'add' },
+      ]);
+      await approve(4, [{ tag: 'scarf', action: 'add' }]);
+      await ctx.suggestions.decideAll({ verdict: 'approve', user: { id: null, name: 'mod' }, origin: 'test' });
+      // Between the diff and the apply a human edits post 1.
+      server.editAsHuman(1, { add: ['smile'], remove: ['solo'] });
+
+      // Budget: 3 tag changes. Post 1 (1) and post 2 (2) go out; post 3 (2) would overdraw it, so 3 and 4 wait.
+      const first = await applyApproved(
+        { ...ctx, budget: new TagChangeBudget(3) },
+        { booruId: ctx.booruId, maxBudgetWaitMs: 0 },
+      );
+      expect(first).toMatchObject({ posts: 2, applied: 2, refused: 1, failed: 0, budgetDeferred: 3 });
+      expect(server.getPost(1)?.tag_string).toBe('1girl hat smile');
+      expect(server.getPost(2)?.tag_string).toBe('animal_ears cat_ears hat solo');
+      expect(server.getPost(3)?.tag_string).toBe('solo');
+      expect(server.requests.filter((r) => r.method === 'PUT').map((r) => r.path)).toEqual([
+        '/posts/1.json',
+        '/posts/2.json',
+      ]);
+      const outcomes = async () =>
+        (
+          await ctx.prisma.suggestion.findMany({
+            where: { post: { booruId: ctx.booruId } },
+            select: { tag: true, action: true, status: true, applyOutcome: true, post: { select: { remoteId: true } } },
+            orderBy: { id: 'asc' },
+          })
+        ).map((s) => `${s.post.remoteId} ${s.action} ${s.tag}: ${s.status}/${s.applyOutcome ?? '-'}`);
+      expect(await outcomes()).toEqual([
+        '1 add hat: applied/applied',
+        '2 remove animal_ears: failed/refused_implied',
+        '2 add hat: applied/applied',
+        '3 add hat: approved/-',
+        '3 add scarf: approved/-',
+        '4 add scarf: approved/-',
+      ]);
+      expect(await ctx.prisma.tagEdit.count({ where: { post: { booruId: ctx.booruId } } })).toBe(2);
+
+      const next = await applyApproved({ ...ctx, budget: new TagChangeBudget(3) }, { booruId: ctx.booruId });
+      expect(next).toMatchObject({ applied: 3, budgetDeferred: 0 });
+      expect(server.getPost(3)?.tag_string).toBe('hat scarf solo');
+      expect(server.getPost(4)?.tag_string).toBe('scarf solo');
+      expect((await outcomes()).slice(3)).toEqual([
+        '3 add hat: applied/applied',
+        '3 add scarf: applied/applied',
+        '4 add scarf: applied/applied',
+      ]);
+      // The post a human edited and the one partly refused were not written again.
+      expect(server.requests.filter((r) => r.method === 'PUT')).toHaveLength(4);
+    });
+  });
+});
