@@ -72,7 +72,7 @@ describe('fault matrix', () => {
   }
 
   /** Repositories, a client with short timeouts and fast retries, and the booru and model rows, for `server`. */
-  async function setup(server: FakeDanbooruServer) {
+  async function setup(server: FakeDanbooruServer, sut: OnnxTagger = tagger) {
     const prisma = database().prisma;
     const http = new BooruHttp({
       baseUrl: server.url,
@@ -103,7 +103,7 @@ describe('fault matrix', () => {
       labels: [...model.labels],
       manifest: { ...model.recipe },
     });
-    const deps = { ...repos, booru, tagger, logger: silentLogger };
+    const deps = { ...repos, booru, tagger: sut, logger: silentLogger };
     const crawl = (pageSize = 4) =>
       crawlNewPosts(deps, { booruId, minMediaSize: tagger.inputSize, maxPosts: 0, pageSize });
     const cycle = (maxAttempts = 2) =>
@@ -265,6 +265,21 @@ describe('fault matrix', () => {
       const ctx = await setup(server);
       expect((await ctx.cycle(5)).tag).toMatchObject({ tagged: 1, failed: 1 });
       expect((await ctx.postsByRemoteId()).get(2)?.lastError).toMatch(/^MEDIA_TOO_LARGE: media larger than 1048576/);
+    });
+
+    it('should refuse an image of more pixels than the limit (a decompression bomb) from its header', async () => {
+      const strict = await OnnxTagger.load(MODEL_DIR, { device: 'cpu', logger: silentLogger, maxPixels: 1_000_000 });
+      closers.push(() => strict.close());
+      const server = await aBooru([1]);
+      // 4 megapixels of one colour: a few kilobytes on the wire, 12 MB once decoded.
+      const bomb = await makeSolidPng(2000, 2000, RED);
+      expect(bomb.length).toBeLessThan(64 * 1024);
+      server.addPostWithMedia({ id: 2, tag_string: 'solo', rating: 's', md5: 'md5-2' }, [
+        { type: 'original', ext: 'png', width: 2000, height: 2000, bytes: bomb },
+      ]);
+      const ctx = await setup(server, strict);
+      expect((await ctx.cycle(5)).tag).toMatchObject({ tagged: 1, failed: 1, retried: 0 });
+      expect((await ctx.postsByRemoteId()).get(2)?.lastError).toMatch(/^MEDIA_TOO_LARGE: .*pixel limit/);
     });
 
     it('should time out an endless trickle, retry it a bounded number of times, then fail it', async () => {
