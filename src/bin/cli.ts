@@ -149,6 +149,41 @@ export function buildProgram(): Command {
     print(options.json ? JSON.stringify(result) : formatSyncTags(result));
   });
 
+  withSettings(
+    program
+      .command('report')
+      .description(
+        'a tag-suggestion report: totals, per-tag precision with Wilson intervals, likely untagged and mistagged posts, rating disagreements, model versions, throughput, learned thresholds with their evidence',
+      )
+      .option(
+        '--since <D>',
+        'start of the period: a date (2026-11-01) or a duration back from now (7d, 24h, 2w); default: everything',
+      )
+      .addOption(
+        new Option(
+          '--format <F>',
+          'md, html (one self-contained file with charts), csv, json or dtext (Danbooru forum markup)',
+        )
+          .choices(['md', 'html', 'csv', 'json', 'dtext'])
+          .default('md'),
+      )
+      .option('--out <F>', 'write the report to this file instead of stdout'),
+  ).action(async (options) => {
+    const { config, logger } = runtimeOf(options);
+    const { parseSince, runReport } = await import('./report.command.js');
+    if (options.since !== undefined) parseSince(String(options.since), new Date());
+    const { withRepositories } = await commands();
+    const result = await withRepositories(config, logger, (repos) =>
+      runReport(config, repos, {
+        format: options.format,
+        ...(options.since !== undefined ? { since: String(options.since) } : {}),
+        ...(options.out !== undefined ? { out: String(options.out) } : {}),
+      }),
+    );
+    if (result.text !== null) process.stdout.write(result.text);
+    else print(`report written to ${result.path}`);
+  });
+
   const suggestions = withSettings(
     program
       .command('suggestions')

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger.js';
 import { AppError } from '../shared/errors.js';
 import { applyApproved, type ApplySummary } from '../worker/apply-approved.job.js';
 import { runOnce } from '../worker/run-once.js';
+import { withLearnedPolicy } from '../worker/diff-context.js';
 import { readyBooru } from '../booru/booru-factory.js';
 import { createBooruClient, openRepositories, tagBudgetOf, policyOf, type Repositories } from './context.js';
 import { openService } from './service.js';
@@ -40,7 +41,10 @@ export async function runCycle(
       { ...repos, booru: service.booru, tagger, ratingModel: service.ratingModel, logger },
       {
         ...options,
-        policy: policyOf(config, tagger.model),
+        policy: withLearnedPolicy(
+          policyOf(config, tagger.model),
+          await repos.thresholds.loadActiveOverrides(service.booruId),
+        ),
         maxPosts: config.maxPosts,
         ...(hooks.onTagStart ? { onTagStart: hooks.onTagStart } : {}),
         ...(hooks.onBatch ? { onBatch: (s: { tagged: number }) => hooks.onBatch?.(s.tagged) } : {}),

@@ -22,11 +22,13 @@ import { type Database, openDatabase } from '../db/database.js';
 import { ModelRepository } from '../db/model.repository.js';
 import { PostRepository } from '../db/post.repository.js';
 import { PredictionRepository } from '../db/prediction.repository.js';
+import { ReportRepository } from '../db/report.repository.js';
 import { ReviewRepository } from '../db/review.repository.js';
 import { StatusRepository } from '../db/status.repository.js';
 import { SuggestionRepository } from '../db/suggestion.repository.js';
 import { TagRepository } from '../db/tag.repository.js';
 import { TaggingRepository } from '../db/tagging.repository.js';
+import { ThresholdRepository } from '../db/threshold.repository.js';
 import { UserRepository } from '../db/user.repository.js';
 import { AppError, ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -53,6 +55,8 @@ export interface Repositories {
   review: ReviewRepository;
   apiTokens: ApiTokenRepository;
   statusRepo: StatusRepository;
+  reports: ReportRepository;
+  thresholds: ThresholdRepository;
 }
 
 export async function openRepositories(
@@ -82,6 +86,12 @@ export async function openRepositories(
       review: new ReviewRepository(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       statusRepo: new StatusRepository(prisma),
+      reports: new ReportRepository(prisma),
+      thresholds: new ThresholdRepository(prisma, {
+        enabledByDefault: config.learnedThresholds,
+        target: config.learnedTarget,
+        minSamples: config.learnedMinSamples,
+      }),
     },
   };
 }

@@ -14,6 +14,8 @@ import { rescanChangedPosts } from '../worker/rescan-posts.job.js';
 import { syncTags } from '../worker/sync-tags.job.js';
 import { type JobHandlers, type RunningSchedule, startSchedule } from '../worker/schedule.js';
 import { tagPendingPosts } from '../worker/tag-posts.job.js';
+import { withStoredLearnedThresholds } from '../worker/diff-context.js';
+import { buildScheduledReport, learnThresholds } from './report.command.js';
 import { type Repositories, tagBudgetOf } from './context.js';
 import type { Service } from './service.js';
 
@@ -29,7 +31,11 @@ export function buildJobHandlers(config: Config, logger: Logger, repos: Reposito
     'apply-approved': () =>
       applyApproved({ ...repos, booru: service.booru, logger, budget }, { booruId: service.booruId }),
     'rediff-changed': async () => {
-      const { context } = await service.tagOptions();
+      const context = await withStoredLearnedThresholds(
+        (await service.tagOptions()).context,
+        repos.thresholds,
+        service.booruId,
+      );
       return rediffChangedPosts(
         { tagging: repos.tagging, logger },
         { booruId: service.booruId, modelId: service.modelId, context, keepRatings: service.ratingModel !== null },
@@ -45,6 +51,8 @@ export function buildJobHandlers(config: Config, logger: Logger, repos: Reposito
         },
       ),
     'sync-tags': () => syncTags({ ...repos, booru: service.booru, logger }, { booruId: service.booruId }),
+    'learn-thresholds': () => learnThresholds(repos, service.booruId),
+    'build-report': () => buildScheduledReport(config, repos, logger, service.booruId),
   };
 }
 
@@ -90,6 +98,12 @@ export function startWorker(
                 tagged = summary.tagged;
               },
             });
+            // Learned thresholds, when switched on, take effect at each (re)start of this loop.
+            tagOptions.context = await withStoredLearnedThresholds(
+              tagOptions.context,
+              repos.thresholds,
+              service.booruId,
+            );
             await tagPendingPosts(
               { ...repos, booru: service.booru, tagger: service.tagger, ratingModel: service.ratingModel, logger },
               tagOptions,

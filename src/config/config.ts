@@ -328,6 +328,41 @@ export const SETTINGS = {
     schema: probability,
     doc: 'rating model: safe classes ≥ this on q/e ⇒ suggest g; unset ⇒ never',
   },
+  /** Let per-tag thresholds learned from moderators' decisions override the category ones; the dashboard's toggle,
+   * once used, wins over this. (Default: false.) */
+  learnedThresholds: {
+    env: 'TAGGER_LEARNED_THRESHOLDS',
+    schema: bool,
+    default: 'false',
+    doc: 'diff with thresholds learned from decisions (the dashboard toggle wins once used)',
+  },
+  /** The precision a learned threshold must reach, by the lower 95% Wilson bound. (Default: 0.9.) */
+  learnedTarget: {
+    env: 'TAGGER_LEARNED_TARGET',
+    schema: z.coerce.number().gt(0).lt(1),
+    default: '0.9',
+    doc: 'learned thresholds: target precision (lower 95% bound)',
+  },
+  /** Fewest decisions behind a learned threshold. (Default: 30.) */
+  learnedMinSamples: {
+    env: 'TAGGER_LEARNED_MIN_SAMPLES',
+    schema: intIn(1, 1_000_000),
+    default: '30',
+    doc: 'learned thresholds: fewest decisions per tag and action',
+  },
+  /** Where the weekly report is written. (Default: <data dir>/reports.) */
+  reportDir: {
+    env: 'TAGGER_REPORT_DIR',
+    schema: z.string().min(1),
+    doc: 'folder of the scheduled reports; unset ⇒ <data dir>/reports',
+  },
+  /** Formats of the weekly report, comma list of md, html, csv, json, dtext. (Default: html.) */
+  reportFormats: {
+    env: 'TAGGER_REPORT_FORMATS',
+    schema: list.pipe(z.array(z.enum(['md', 'html', 'csv', 'json', 'dtext'])).min(1)),
+    default: 'html',
+    doc: 'formats of the scheduled weekly report: md, html, csv, json, dtext',
+  },
 } as const satisfies Record<string, Setting>;
 
 interface Setting {

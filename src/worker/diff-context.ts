@@ -4,6 +4,7 @@
  */
 import { ImplicationGraph } from '../core/implications.js';
 import { buildDiffIndex, computeTagDiff, type DiffIndex, type DiffPolicy } from '../core/tag-diff.js';
+import type { TagThresholdOverride } from '../core/thresholds.js';
 import { type BooruTagFacts, type LabelMapping, mapLabelsToBooru } from '../core/tag-vocabulary.js';
 import type { ModelLabel, Rating, SuggestionDraft } from '../core/types.js';
 
@@ -29,6 +30,42 @@ export function buildDiffContext(
     policy,
     index: buildDiffIndex(labels, mapping, policy),
   };
+}
+
+/** Where the learned per-tag thresholds of a booru come from (src/db/threshold.repository.ts). */
+export interface LearnedThresholdSource {
+  /** The learned overrides in force now: empty when learned thresholds are switched off for the booru. */
+  loadActiveOverrides(booruId: number): Promise<ReadonlyMap<string, TagThresholdOverride>>;
+}
+
+/**
+ * The policy with learned per-tag thresholds laid over it: for the tags and actions they cover, they replace the
+ * category defaults and any configured per-tag value (moderators' decisions are the better evidence).
+ */
+export function withLearnedPolicy(policy: DiffPolicy, learned: ReadonlyMap<string, TagThresholdOverride>): DiffPolicy {
+  if (learned.size === 0) return policy;
+  const perTag = new Map(policy.perTag);
+  for (const [tag, override] of learned) perTag.set(tag, { ...perTag.get(tag), ...override });
+  return { ...policy, perTag };
+}
+
+/** The context with learned thresholds laid over its policy (the label mapping and implications are reused). */
+export function withLearnedThresholds(
+  context: DiffContext,
+  learned: ReadonlyMap<string, TagThresholdOverride>,
+): DiffContext {
+  if (learned.size === 0) return context;
+  const policy = withLearnedPolicy(context.policy, learned);
+  return { ...context, policy, index: buildDiffIndex(context.labels, context.mapping, policy) };
+}
+
+/** {@link withLearnedThresholds} with the overrides the source holds for the booru now. */
+export async function withStoredLearnedThresholds(
+  context: DiffContext,
+  source: LearnedThresholdSource,
+  booruId: number,
+): Promise<DiffContext> {
+  return withLearnedThresholds(context, await source.loadActiveOverrides(booruId));
 }
 
 export function diffPost(

@@ -20,6 +20,10 @@ export const SCHEDULE = {
   'rescan-changed': '45 */10 * * * *',
   /** Refresh tags, aliases and implications from the booru (incrementally after the first pass). */
   'sync-tags': '0 17 * * * *',
+  /** Learn per-tag thresholds from the moderators' decisions and store them with their evidence. */
+  'learn-thresholds': '0 40 * * * *',
+  /** The weekly tag-suggestion report (Mondays 06:00), written to TAGGER_REPORT_DIR and recorded as a ReportRun. */
+  'build-report': '0 0 6 * * 1',
 } as const;
 
 export type JobName = keyof typeof SCHEDULE;

@@ -1,0 +1,133 @@
+/**
+ * The `report` command, the scheduled `build-report` and `learn-thresholds` jobs, and the report source the
+ * dashboard's reports page uses: database rows → report model (src/core) → a format (src/reports).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Config } from '../config/config.js';
+import { recommendThresholds } from '../core/learned-thresholds.js';
+import type { ReportModel } from '../core/report-stats.js';
+import { AppError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { EXTENSIONS, type ReportFormat, renderReport } from '../reports/render.js';
+import type { Repositories } from './context.js';
+
+const UNITS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/** `--since`: an ISO date or date-time (`2026-11-01`), or a duration back from now (`7d`, `24h`, `2w`). */
+export function parseSince(value: string, now: Date): Date {
+  const duration = /^(\d{1,5})([hdw])$/.exec(value.trim());
+  if (duration) return new Date(now.getTime() - Number(duration[1]) * UNITS[duration[2]!]!);
+  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
+    const date = new Date(value.trim());
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  throw new AppError(
+    'USAGE',
+    `--since ${JSON.stringify(value)}: expected a date (2026-11-01) or a duration (7d, 24h, 2w)`,
+  );
+}
+
+/**
+ * Which booru a report is about: the configured BOORU_URL's when it is in the database, else the only one; null (all
+ * boorus together) when there are several and none is configured.
+ */
+export async function reportBooruOf(config: Config, repos: Pick<Repositories, 'reports'>): Promise<number | null> {
+  const boorus = await repos.reports.listBoorus();
+  const configured = config.booruUrl ? boorus.find((b) => b.baseUrl === config.booruUrl) : undefined;
+  if (configured) return configured.id;
+  return boorus.length === 1 ? boorus[0]!.id : null;
+}
+
+export async function buildReportModel(
+  repos: Pick<Repositories, 'reports' | 'thresholds'>,
+  query: { booruId: number | null; since: Date | null; until: Date },
+): Promise<ReportModel> {
+  return repos.reports.loadFullReport(query, repos.thresholds);
+}
+
+/** The numbers a ReportRun keeps, so old runs can be compared without their files. */
+function summaryOf(model: ReportModel): Record<string, unknown> {
+  return {
+    totals: model.totals,
+    tags: model.tags.length,
+    learned: model.thresholds?.items.filter((i) => i.threshold !== null).length ?? 0,
+  };
+}
+
+export interface ReportCommandOptions {
+  since?: string;
+  format: ReportFormat;
+  out?: string;
+  now?: Date;
+}
+
+/** `booru-tagger report`: builds one report; returns its text when no `--out` is given (the CLI prints it). */
+export async function runReport(
+  config: Config,
+  repos: Repositories,
+  options: ReportCommandOptions,
+): Promise<{ text: string | null; path: string | null; runId: number }> {
+  const until = options.now ?? new Date();
+  const since = options.since === undefined ? null : parseSince(options.since, until);
+  const booruId = await reportBooruOf(config, repos);
+  const model = await buildReportModel(repos, { booruId, since, until });
+  const text = renderReport(model, options.format);
+  const path = options.out ? resolve(options.out) : null;
+  if (path) await writeFile(path, text);
+  const runId = await repos.reports.saveRun({
+    booruId,
+    since,
+    until,
+    format: options.format,
+    path,
+    summary: summaryOf(model),
+  });
+  return { text: path ? null : text, path, runId };
+}
+
+export function reportDirOf(config: Config): string {
+  if (config.reportDir) return resolve(config.reportDir);
+  return isAbsolute(config.dataDir) ? join(config.dataDir, 'reports') : resolve(config.dataDir, 'reports');
+}
+
+/**
+ * The weekly `build-report` job: the last 7 days of `booruId`, in each configured format, written to the report
+ * folder and recorded as ReportRuns. Learned thresholds are refreshed first, so the report shows current ones.
+ */
+export async function buildScheduledReport(
+  config: Config,
+  repos: Repositories,
+  logger: Logger,
+  booruId: number,
+  now = new Date(),
+): Promise<{ paths: string[] }> {
+  await learnThresholds(repos, booruId);
+  const since = new Date(now.getTime() - 7 * 86_400_000);
+  const model = await buildReportModel(repos, { booruId, since, until: now });
+  const dir = reportDirOf(config);
+  await mkdir(dir, { recursive: true });
+  const stamp = now.toISOString().slice(0, 10);
+  const paths: string[] = [];
+  for (const format of config.reportFormats) {
+    const path = join(dir, `report-${booruId}-${stamp}.${EXTENSIONS[format]}`);
+    await writeFile(path, renderReport(model, format));
+    await repos.reports.saveRun({ booruId, since, until: now, format, path, summary: summaryOf(model) });
+    paths.push(path);
+  }
+  logger.info({ paths }, 'report written');
+  return { paths };
+}
+
+/** The `learn-thresholds` job: recommendations from every decision, stored with their evidence. */
+export async function learnThresholds(
+  repos: Pick<Repositories, 'reports' | 'thresholds'>,
+  booruId: number,
+): Promise<{ learned: number }> {
+  const { target, minSamples } = repos.thresholds.settings;
+  const recommendations = recommendThresholds(await repos.reports.loadDecisionEvidence(booruId), {
+    target,
+    minSamples,
+  });
+  return { learned: await repos.thresholds.saveLearned(booruId, recommendations) };
+}
