@@ -122,6 +122,7 @@ export function createBooruClient(
     writeBurst: config.writeBurst,
     retry: { retries: config.httpRetries, rateLimitDelayMs: config.rateLimitBackoffMs },
     ...(config.mediaHosts?.length ? { mediaHosts: config.mediaHosts } : {}),
+    ...(config.mediaAllowPrivate?.length ? { mediaAllowPrivate: config.mediaAllowPrivate } : {}),
     logger,
   });
   return { client: createBooruClientFor(kind, http, logger), http };

@@ -3,12 +3,25 @@
  * mandatory custom User-Agent, HTTP Basic auth, timeouts, a response size cap, JSON parsing at the edge, retries with
  * jittered exponential backoff, and booru-specific error mapping (BOORU-API §1.1, §1.2, §4).
  */
+import { isIP } from 'node:net';
 import { Agent, type Dispatcher, request } from 'undici';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { AppError, ConfigError, coerceError } from '../shared/errors.js';
+import {
+  addressPermitted,
+  findAddressRefusal,
+  guardedLookup,
+  hostAllowed,
+  type PrivateAllowance,
+  privateAllowance,
+  type ResolveHost,
+  systemResolve,
+} from './address-guard.js';
 import { BooruError, redactUrl } from './booru-error.js';
 import { discard, parseJson, type RawResponse, throwForStatus, transportError } from './http-errors.js';
 import { RateLimiter } from './rate-limiter.js';
+
+export { hostAllowed } from './address-guard.js';
 
 export interface BooruCredentials {
   login: string;
@@ -58,6 +71,16 @@ export interface BooruHttpOptions {
    * danbooru.donmai.us ⇒ cdn.donmai.us.)
    */
   mediaHosts?: readonly string[];
+  /**
+   * Non-public destinations media downloads may reach (SSRF guard, see address-guard.ts): host names (`*.domain`
+   * allowed) whose addresses are not checked, and IPs or CIDR subnets (`10.0.0.0/8`, `fd00::/8`). The booru's own host
+   * is always trusted. Every other media host must resolve to public addresses only. (Default: none)
+   */
+  mediaAllowPrivate?: readonly string[];
+  /** Redirects a media download may follow, each to an allowed host and re-checked. (Default: 5) */
+  maxMediaRedirects?: number;
+  /** Injected for tests: the DNS resolver media connections use (and pin). (Default: the system's, every address) */
+  resolveHost?: ResolveHost;
   /** Injected for tests: the clock the rate limits and the 429 pause use. (Default: Date.now) */
   now?: () => number;
   /** TCP/TLS connect timeout in ms. (Default: 10 000) */
@@ -119,12 +142,18 @@ export class BooruHttp {
   private readonly bodyTimeoutMs: number;
   private readonly queryAuth: Record<string, string>;
   private readonly mediaHosts: readonly string[];
+  /** Media downloads get their own pool, whose sockets resolve through the SSRF guard. */
+  private readonly mediaAgent: Dispatcher;
+  private readonly allowance: PrivateAllowance;
+  private readonly resolveHost: ResolveHost;
+  private readonly maxMediaRedirects: number;
   private readonly readLimiter: RateLimiter;
   private readonly writeLimiter: RateLimiter;
   private readonly now: () => number;
   /** After a 429, no request leaves before this instant (ms since epoch). */
   private pausedUntil = 0;
   private closed = false;
+  private readonly injectedMediaDispatcher: boolean;
 
   constructor(options: BooruHttpOptions) {
     const problems: string[] = [];
@@ -141,6 +170,7 @@ export class BooruHttp {
     this.headersTimeoutMs = options.headersTimeoutMs ?? 30_000;
     this.bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
     this.ownsAgent = !options.dispatcher;
+    this.injectedMediaDispatcher = Boolean(options.dispatcher);
     this.agent =
       options.dispatcher ??
       new Agent({
@@ -156,6 +186,27 @@ export class BooruHttp {
     this.readLimiter = new RateLimiter(options.readRate ?? 0, options.readBurst ?? 5, timing);
     this.writeLimiter = new RateLimiter(options.writeRate ?? 1, options.writeBurst ?? 10, timing);
     this.mediaHosts = options.mediaHosts?.length ? options.mediaHosts : siteHosts(this.baseUrl);
+    try {
+      const trusted = privateAllowance(options.mediaAllowPrivate ?? []);
+      // The operator configured the booru's address: its own host may be private (a LAN booru, the demo on loopback).
+      this.allowance = { hosts: [...trusted.hosts, new URL(this.baseUrl).hostname], subnets: trusted.subnets };
+    } catch (thrown) {
+      throw new ConfigError([`mediaAllowPrivate: ${coerceError(thrown).message}`]);
+    }
+    this.resolveHost = options.resolveHost ?? systemResolve;
+    this.maxMediaRedirects = options.maxMediaRedirects ?? 5;
+    this.mediaAgent =
+      options.dispatcher ??
+      new Agent({
+        connect: {
+          timeout: options.connectTimeoutMs ?? 10_000,
+          lookup: guardedLookup(this.allowance, this.resolveHost),
+        } as Agent.Options['connect'],
+        headersTimeout: this.headersTimeoutMs,
+        bodyTimeout: this.bodyTimeoutMs,
+        keepAliveTimeout: 30_000,
+        connections: 8,
+      });
     this.queryAuth = {};
     if (options.credentials && options.queryAuth) {
       this.queryAuth[options.queryAuth[0]] = options.credentials.login;
@@ -268,52 +319,124 @@ export class BooruHttp {
 
   /**
    * Download media bytes (streamed), e.g. a post's 360x360 variant. Credentials are sent only to the API's own origin.
+   * SSRF guard: the host must be allowed (`mediaHosts`), and every address it resolves to public or trusted
+   * (`mediaAllowPrivate`, the booru's own host); the socket connects to the address that was checked. Redirects are
+   * followed by hand, at most `maxMediaRedirects`, each hop checked again; one to a host that is not allowed is refused.
    * @throws BooruError MEDIA_TOO_LARGE (declared or streamed size over maxBytes), MEDIA_FETCH (non-2xx, disallowed
-   *   host, timeout, connection error; retryable when a later try may succeed).
+   *   host or address, refused redirect, timeout, connection error; retryable when a later try may succeed).
    */
   async getBytes(url: string, options: GetBytesOptions): Promise<Buffer> {
     const method = 'GET';
+    const allowed = options.allowedHosts ?? this.mediaHosts;
+    const first = this.checkMediaUrl(url, allowed, url);
+    return this.withRetry(method, url, async () => {
+      let target = first;
+      for (let hop = 0; ; hop += 1) {
+        await this.checkAddressWithoutPinning(target);
+        const headers: Record<string, string> = { 'user-agent': this.headers['user-agent']!, accept: '*/*' };
+        const auth = this.headers['authorization'];
+        if (auth && target.origin === new URL(this.baseUrl).origin) headers['authorization'] = auth;
+        const current = target.href;
+        let location: string | null = null;
+        const response = await this.send(method, current, headers, undefined, {
+          dispatcher: this.mediaAgent,
+          maxBytes: options.maxBytes,
+          timeoutMs: options.timeoutMs,
+          tooLarge: (size) =>
+            new BooruError('MEDIA_TOO_LARGE', `media larger than ${options.maxBytes} bytes (${size})`, {
+              method,
+              url: current,
+            }),
+          failure: (thrown) => {
+            const refusal = findAddressRefusal(thrown);
+            if (refusal)
+              return new BooruError('MEDIA_FETCH', refusal.message, { method, url: current, cause: refusal });
+            return transportError(thrown, method, current, 'MEDIA');
+          },
+          beforeBody: (status, responseHeaders) => {
+            const redirect = responseHeaders['location'];
+            if (status >= 300 && status < 400 && typeof redirect === 'string') {
+              location = redirect;
+              throw REDIRECT;
+            }
+            if (status < 200 || status >= 300) {
+              throw new BooruError('MEDIA_FETCH', 'media download failed', {
+                method,
+                url: current,
+                status,
+                retryable: status >= 500 || status === 429,
+              });
+            }
+          },
+        }).catch((thrown: unknown) => {
+          if (thrown === REDIRECT) return null;
+          throw thrown;
+        });
+        if (response) return response.body;
+        if (hop >= this.maxMediaRedirects) {
+          throw new BooruError('MEDIA_FETCH', `more than ${this.maxMediaRedirects} redirects`, {
+            method,
+            url: current,
+          });
+        }
+        target = this.checkMediaUrl(new URL(location!, current).href, allowed, current);
+      }
+    });
+  }
+
+  /**
+   * A media URL (or a redirect's target) that may be fetched: http(s), an allowed host, and, for an IP literal (which
+   * never goes through DNS), a permitted address. Refusals are final (not retryable): the post is failed with the why.
+   */
+  private checkMediaUrl(url: string, allowed: readonly string[], from: string): URL {
+    const method = 'GET';
+    const redirected = url !== from;
     let target: URL;
     try {
       target = new URL(url);
     } catch (thrown) {
       throw new BooruError('MEDIA_FETCH', 'invalid media URL', { method, url, cause: thrown });
     }
-    if (!hostAllowed(target.hostname, options.allowedHosts ?? this.mediaHosts)) {
-      throw new BooruError('MEDIA_FETCH', `media host ${target.hostname} is not allowed`, { method, url });
+    const via = redirected ? ` (redirected from ${redactUrl(from)})` : '';
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+      throw new BooruError('MEDIA_FETCH', `media URL scheme ${target.protocol} is not allowed${via}`, { method, url });
     }
-    const headers: Record<string, string> = { 'user-agent': this.headers['user-agent']!, accept: '*/*' };
-    const auth = this.headers['authorization'];
-    if (auth && target.origin === new URL(this.baseUrl).origin) headers['authorization'] = auth;
+    if (!hostAllowed(target.hostname, allowed)) {
+      throw new BooruError('MEDIA_FETCH', `media host ${target.hostname} is not allowed${via}`, { method, url });
+    }
+    const literal = target.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(literal) !== 0 && !addressPermitted(target.hostname, literal, this.allowance)) {
+      throw new BooruError(
+        'MEDIA_FETCH',
+        `media address ${literal} is not public: refused (trust it with TAGGER_MEDIA_ALLOW_PRIVATE)${via}`,
+        { method, url },
+      );
+    }
+    return target;
+  }
 
-    const raw = await this.withRetry(method, url, async () => {
-      const response = await this.send(method, url, headers, undefined, {
-        maxBytes: options.maxBytes,
-        timeoutMs: options.timeoutMs,
-        tooLarge: (size) =>
-          new BooruError('MEDIA_TOO_LARGE', `media larger than ${options.maxBytes} bytes (${size})`, { method, url }),
-        failure: (thrown) => transportError(thrown, method, url, 'MEDIA'),
-        beforeBody: (status) => {
-          if (status < 200 || status >= 300) {
-            throw new BooruError('MEDIA_FETCH', 'media download failed', {
-              method,
-              url,
-              status,
-              retryable: status >= 500 || status === 429,
-            });
-          }
-        },
-      });
-      return response;
-    });
-    return raw.body;
+  /**
+   * With an injected dispatcher the guarded socket lookup is not in the path: resolve and check here instead (tests
+   * and proxies; the address cannot be pinned then). With our own pool this is a no-op: the socket checks.
+   */
+  private async checkAddressWithoutPinning(target: URL): Promise<void> {
+    if (!this.injectedMediaDispatcher || isIP(target.hostname.replace(/^\[|\]$/g, '')) !== 0) return;
+    const addresses = await this.resolveHost(target.hostname);
+    const refused = addresses.find((a) => !addressPermitted(target.hostname, a.address, this.allowance));
+    if (refused) {
+      throw new BooruError(
+        'MEDIA_FETCH',
+        `media host ${target.hostname} resolves to the non-public address ${refused.address}: refused`,
+        { method: 'GET', url: target.href },
+      );
+    }
   }
 
   /** Close the connection pool (only when this helper created it). */
   async close(): Promise<void> {
     if (!this.ownsAgent || this.closed) return;
     this.closed = true;
-    await this.agent.close();
+    await Promise.all([this.agent.close(), this.mediaAgent.close()]);
   }
 
   private buildUrl(path: string, query: JsonRequestOptions['query']): string {
@@ -383,12 +506,14 @@ export class BooruHttp {
     headers: Record<string, string>,
     body: string | undefined,
     limits: {
+      /** (Default: the API pool) */
+      dispatcher?: Dispatcher;
       maxBytes: number;
       timeoutMs?: number;
       tooLarge: (size: number) => Error;
       failure: (thrown: unknown) => Error;
-      /** Called with the status before the body is read; throwing discards the body. */
-      beforeBody?: (status: number) => void;
+      /** Called with the status and headers before the body is read; throwing discards the body. */
+      beforeBody?: (status: number, headers: Dispatcher.ResponseData['headers']) => void;
     },
   ): Promise<RawResponse> {
     const started = Date.now();
@@ -396,7 +521,7 @@ export class BooruHttp {
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, {
-        dispatcher: this.agent,
+        dispatcher: limits.dispatcher ?? this.agent,
         method: method as Dispatcher.HttpMethod,
         headers,
         body,
@@ -408,7 +533,7 @@ export class BooruHttp {
       throw limits.failure(thrown);
     }
     try {
-      limits.beforeBody?.(response.statusCode);
+      limits.beforeBody?.(response.statusCode, response.headers);
     } catch (thrown) {
       await discard(response.body);
       throw thrown;
@@ -442,22 +567,12 @@ export class BooruHttp {
   }
 }
 
+/** Thrown inside a media request's `beforeBody` to stop at a redirect (its body is discarded). */
+const REDIRECT = Symbol('redirect');
+
 /** The API's own site: its host, and its registrable-looking domain with every subdomain. */
 function siteHosts(baseUrl: string): string[] {
   const host = new URL(baseUrl).hostname;
   if (/^[\d.]+$/.test(host) || host.includes(':') || !host.includes('.')) return [host];
   return [host, `*.${host.split('.').slice(-2).join('.')}`];
-}
-
-/** Whether `host` matches one of `allowed` (exact, or `*.domain` / `.domain` for the domain and its subdomains). */
-export function hostAllowed(host: string, allowed: readonly string[]): boolean {
-  const name = host.toLowerCase();
-  return allowed.some((entry) => {
-    const rule = entry.trim().toLowerCase();
-    if (rule.startsWith('*.') || rule.startsWith('.')) {
-      const domain = rule.replace(/^\*?\./, '');
-      return name === domain || name.endsWith(`.${domain}`);
-    }
-    return name === rule;
-  });
 }

@@ -302,6 +302,15 @@ export const SETTINGS = {
     schema: list,
     doc: 'allowed media hosts, comma list; unset ⇒ booru host + known CDNs',
   },
+  /**
+   * Non-public media destinations to trust, comma list of host names and IPs/CIDRs (media hosts must otherwise resolve
+   * to public addresses; the booru's own host is always trusted). (Default: none.)
+   */
+  mediaAllowPrivate: {
+    env: 'TAGGER_MEDIA_ALLOW_PRIVATE',
+    schema: list,
+    doc: 'media hosts/CIDRs that may be private (loopback, LAN), comma list; booru host always',
+  },
   /** A rating model folder (e.g. models/nsfw-mobilenet-v2) run beside the tagger. (Default: none; demo: bundled.) */
   ratingModelDir: {
     env: 'TAGGER_RATING_MODEL_DIR',
