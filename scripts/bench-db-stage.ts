@@ -1,17 +1,26 @@
 /**
- * `npm run bench`, the database stage alone: what the worker does after inference, on posts already crawled: claim a
- * batch (lease), compact the scores, diff each post, and write scores + suggestions + state in one
- * `tagging.storeResults` transaction per batch. No model runs: the score vectors are synthetic, shaped like a real
- * tagger's (a few dozen labels high, about 1% above the storage floor), over the given vocabulary.
+ * `npm run bench`, the database stage alone: what the worker does around inference, on posts already crawled: claim
+ * (leases), compact the scores, diff each post, and write scores + suggestions + state with `tagging.storeResults`.
+ * No model runs: the score vectors are synthetic, shaped like a real tagger's (a few dozen labels high, about 1% above
+ * the storage floor), over the given vocabulary.
+ *
+ * Two measurements per batch size:
+ * - `postsPerSecond`: the worker's own pipeline (`tagPendingPosts`: claimer, diff stage, merging writer, heartbeat),
+ *   with the network and the model replaced by instant stand-ins, so only the database stage is left. This is the
+ *   rate the database stage can sustain behind inference.
+ * - `sequential`: the same steps one after the other per batch, without overlap, with the time of each step.
  */
 import { pino } from 'pino';
 import { openRepositories, policyOf } from '../src/bin/context.js';
 import { loadConfig } from '../src/config/config.js';
 import { NO_TAG_FACTS } from '../src/core/tag-vocabulary.js';
 import type { ModelLabel } from '../src/core/types.js';
+import type { BooruClient } from '../src/booru/booru-client.js';
 import type { TaggingResult } from '../src/db/tagging.repository.js';
 import type { ModelFamily } from '../src/tagger/recipe.js';
-import { buildDiffContext, compactScores, diffPost } from '../src/worker/diff-context.js';
+import type { Tagger } from '../src/tagger/tagger.js';
+import { buildDiffContext, compactScores, type DiffContext, diffPost } from '../src/worker/diff-context.js';
+import { tagPendingPosts } from '../src/worker/tag-posts.job.js';
 import { log, round, withFreshDatabase } from './bench-support.js';
 import { HEAD_SPREAD } from './make-bench-model.js';
 
@@ -81,10 +90,34 @@ export interface DbStageResult {
   posts: number;
   batchSize: number;
   labels: number;
+  /** Through the worker's pipeline (stages overlapping, batches merged by the writer). */
   postsPerSecond: number;
-  /** Share of the time in each step. */
-  msPerBatch: { claim: number; diff: number; store: number };
+  /** Posts per write transaction in the pipeline: inference batches merged by the writer. */
+  postsPerWrite: number;
   suggestionsPerPost: number;
+  /** Claim, diff, write one after the other, a batch at a time: the cost of each step. */
+  sequential: { postsPerSecond: number; msPerBatch: { claim: number; diff: number; store: number } };
+}
+
+/**
+ * Stand-ins for the network and the model: the "image" of a post is its remote id, and "inference" hands back that
+ * post's synthetic score vector at once.
+ */
+function instantBooru(): BooruClient {
+  return {
+    downloadMedia: async (url: string) => Buffer.from(url.slice(url.lastIndexOf('/') + 1).replace('.webp', '')),
+  } as unknown as BooruClient;
+}
+
+function instantTagger(labels: readonly ModelLabel[], vectors: readonly { scores: Float32Array }[]): Tagger {
+  return {
+    labels,
+    inputSize: 448,
+    provider: 'cpu',
+    preprocess: async (image: Buffer) => Float32Array.of(Number(image.toString())),
+    predictBatch: async (tensors: readonly Float32Array[]) =>
+      tensors.map((t) => vectors[t[0]! % vectors.length]!.scores),
+  } as unknown as Tagger;
 }
 
 /**
@@ -112,88 +145,92 @@ export async function benchDbStage(
         manifest: {},
       });
       for (const batchSize of batchSizes) {
-        const booru = await repos.boorus.ensure({
-          name: `db-stage-${batchSize}`,
-          kind: 'danbooru',
-          baseUrl: `http://db-stage-${batchSize}.invalid`,
-        });
-        for (let start = 0; start < posts; start += 1000) {
-          const rows = Array.from({ length: Math.min(1000, posts - start) }, (_, i) => {
-            const remoteId = start + i + 1;
-            return {
-              remoteId,
-              md5: `md5-${remoteId}`,
-              rating: 'g' as const,
-              tags: postTags(labels, vectors[remoteId % VECTORS]!.present, random),
-              fileUrl: null,
-              previewUrl: null,
-              variants: [],
-              width: 720,
-              height: 540,
-              fileExt: 'webp',
-              fileSize: 100_000,
-              isDeleted: false,
-              isBanned: false,
-              isPending: false,
-              updatedAt: null,
-              mediaUrl: `http://db-stage.invalid/${remoteId}.webp`,
-              skipReason: null,
-            };
+        // The same posts twice, on two boorus: one for each measurement.
+        const seed = async (mode: string) => {
+          const booru = await repos.boorus.ensure({
+            name: `db-stage-${mode}-${batchSize}`,
+            kind: 'danbooru',
+            baseUrl: `http://db-stage-${mode}-${batchSize}.invalid`,
           });
-          await repos.posts.upsertMany(booru.id, rows);
-        }
-        const time = { claim: 0, diff: 0, store: 0 };
-        let done = 0;
-        let batches = 0;
-        let suggestions = 0;
+          for (let start = 0; start < posts; start += 1000) {
+            const rows = Array.from({ length: Math.min(1000, posts - start) }, (_, i) => {
+              const remoteId = start + i + 1;
+              return {
+                remoteId,
+                md5: `md5-${remoteId}`,
+                rating: 'g' as const,
+                tags: tagsOf[remoteId]!,
+                fileUrl: null,
+                previewUrl: null,
+                variants: [],
+                width: 720,
+                height: 540,
+                fileExt: 'webp',
+                fileSize: 100_000,
+                isDeleted: false,
+                isBanned: false,
+                isPending: false,
+                updatedAt: null,
+                mediaUrl: `http://db-stage.invalid/${remoteId}.webp`,
+                skipReason: null,
+              };
+            });
+            await repos.posts.upsertMany(booru.id, rows);
+          }
+          return booru.id;
+        };
+        const tagsOf = Array.from({ length: posts + 1 }, (_, remoteId) =>
+          postTags(labels, vectors[remoteId % VECTORS]!.present, random),
+        );
+        const pipelineBooru = await seed('pipeline');
+        const sequentialBooru = await seed('sequential');
+        // Counts the writer's transactions, to show how far it merged inference batches.
+        let writes = 0;
+        const tagging = Object.create(repos.tagging) as typeof repos.tagging;
+        tagging.storeResults = (input) => {
+          writes++;
+          return repos.tagging.storeResults(input);
+        };
         const t0 = performance.now();
-        for (;;) {
-          let t = performance.now();
-          const claimed = await repos.posts.claimBatch({
-            booruId: booru.id,
-            owner: 'bench',
-            limit: batchSize,
+        const piped = await tagPendingPosts(
+          {
+            booru: instantBooru(),
+            posts: repos.posts,
+            tagging,
+            tagger: instantTagger(labels, vectors),
+            logger,
+          },
+          {
+            booruId: pipelineBooru,
+            modelId,
+            context,
+            owner: 'bench-pipeline',
+            batchSize,
             leaseMs: 300_000,
             maxAttempts: 5,
-          });
-          time.claim += performance.now() - t;
-          if (claimed.length === 0) break;
-          t = performance.now();
-          const batch: TaggingResult[] = claimed.map((post) => {
-            const { scores } = vectors[post.remoteId % VECTORS]!;
-            const compact = compactScores(scores, context, post.tags, config.scoreFloor, config.topK);
-            return {
-              postId: post.id,
-              tagsVersion: post.tagsVersion,
-              labelIdx: compact.labelIdx,
-              scores: compact.scores,
-              floor: config.scoreFloor,
-              drafts: diffPost(context, post, scores, 0),
-            };
-          });
-          time.diff += performance.now() - t;
-          t = performance.now();
-          const stored = await repos.tagging.storeResults({ modelId, owner: 'bench', results: batch });
-          time.store += performance.now() - t;
-          done += stored.tagged;
-          suggestions += stored.created;
-          batches++;
-        }
-        const ms = performance.now() - t0;
+            maxMediaBytes: 1 << 20,
+            timeoutMs: 10_000,
+            scoreFloor: config.scoreFloor,
+            topK: config.topK,
+            maxBatchWaitMs: 5,
+          },
+        );
+        const pipelineMs = performance.now() - t0;
+        if (piped.tagged !== posts) throw new Error(`db stage: pipeline tagged ${piped.tagged} of ${posts} posts`);
+        const sequential = await sequentialPass(repos, modelId, context, vectors, config, sequentialBooru, batchSize);
         const result: DbStageResult = {
-          posts: done,
+          posts: piped.tagged,
           batchSize,
           labels: labels.length,
-          postsPerSecond: round((done * 1000) / ms),
-          msPerBatch: {
-            claim: round(time.claim / batches),
-            diff: round(time.diff / batches),
-            store: round(time.store / batches),
-          },
-          suggestionsPerPost: round(suggestions / Math.max(done, 1)),
+          postsPerSecond: round((piped.tagged * 1000) / pipelineMs),
+          postsPerWrite: round(piped.tagged / Math.max(writes, 1)),
+          suggestionsPerPost: round(piped.suggestions / Math.max(piped.tagged, 1)),
+          sequential,
         };
         log(
-          `db stage, batch ${batchSize}: ${result.postsPerSecond} posts/s (${result.suggestionsPerPost} suggestions/post)`,
+          `db stage, batch ${batchSize}: ${result.postsPerSecond} posts/s through the pipeline ` +
+            `(${result.postsPerWrite} posts/write), ` +
+            `${sequential.postsPerSecond} one step at a time (${result.suggestionsPerPost} suggestions/post)`,
         );
         results.push(result);
       }
@@ -202,4 +239,62 @@ export async function benchDbStage(
       await db.close();
     }
   });
+}
+
+type Repositories = Awaited<ReturnType<typeof openRepositories>>['repos'];
+
+/** Claims, diffs and writes the booru's posts one batch at a time, timing each step. */
+async function sequentialPass(
+  repos: Repositories,
+  modelId: number,
+  context: DiffContext,
+  vectors: readonly { scores: Float32Array }[],
+  config: ReturnType<typeof loadConfig>,
+  booruId: number,
+  batchSize: number,
+): Promise<DbStageResult['sequential']> {
+  const time = { claim: 0, diff: 0, store: 0 };
+  let done = 0;
+  let batches = 0;
+  const t0 = performance.now();
+  for (;;) {
+    let t = performance.now();
+    const claimed = await repos.posts.claimBatch({
+      booruId,
+      owner: 'bench',
+      limit: batchSize,
+      leaseMs: 300_000,
+      maxAttempts: 1_000,
+    });
+    time.claim += performance.now() - t;
+    if (claimed.length === 0) break;
+    t = performance.now();
+    const batch: TaggingResult[] = claimed.map((post) => {
+      const { scores } = vectors[post.remoteId % vectors.length]!;
+      const compact = compactScores(scores, context, post.tags, config.scoreFloor, config.topK);
+      return {
+        postId: post.id,
+        tagsVersion: post.tagsVersion,
+        labelIdx: compact.labelIdx,
+        scores: compact.scores,
+        floor: config.scoreFloor,
+        drafts: diffPost(context, post, scores, 0),
+      };
+    });
+    time.diff += performance.now() - t;
+    t = performance.now();
+    const stored = await repos.tagging.storeResults({ modelId, owner: 'bench', results: batch });
+    time.store += performance.now() - t;
+    done += stored.tagged;
+    batches++;
+  }
+  const ms = performance.now() - t0;
+  return {
+    postsPerSecond: round((done * 1000) / ms),
+    msPerBatch: {
+      claim: round(time.claim / batches),
+      diff: round(time.diff / batches),
+      store: round(time.store / batches),
+    },
+  };
 }

@@ -67,7 +67,7 @@ export class TaggingRepository {
           SELECT id FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'queued' AND lease_owner = ${input.owner}
           ORDER BY id FOR UPDATE)
         SELECT o.id AS owned_id, s.id, s.post_id, s.tag, s.action::text AS action, s.status::text AS status, s.score
-        FROM owned o LEFT JOIN suggestions s ON s.post_id = o.id AND s.status = ANY(${REPLACEABLE}::"SuggestionStatus"[])`;
+        FROM owned o LEFT JOIN suggestions s ON s.post_id = o.id AND s.status IN (${REPLACEABLE})`;
       const ownedIds = new Set(rows.map((r) => r.owned_id));
       summary.lostLease = ids.filter((id) => !ownedIds.has(id));
       const results = input.results.filter((r) => ownedIds.has(r.postId));
@@ -168,8 +168,8 @@ export class TaggingRepository {
           SELECT id, tags_version FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'tagged' ORDER BY id FOR UPDATE)
         SELECT l.id AS locked_id, l.tags_version, s.id, s.post_id, s.tag, s.action::text AS action,
           s.status::text AS status, s.score
-        FROM locked l LEFT JOIN suggestions s ON s.post_id = l.id AND s.status = ANY(${REPLACEABLE}::"SuggestionStatus"[])
-          AND (${!input.keepRatings} OR s.action <> 'rating')`;
+        FROM locked l LEFT JOIN suggestions s ON s.post_id = l.id AND s.status IN (${REPLACEABLE})
+          ${input.keepRatings ? Prisma.sql`AND s.action <> 'rating'` : Prisma.empty}`;
       // A post edited again since it was read is left for the next pass.
       const current = new Map(rows.map((r) => [r.locked_id, r.tags_version]));
       const results = input.results.filter((r) => current.get(r.postId) === r.tagsVersion);
@@ -213,7 +213,9 @@ export interface StaleScores {
 }
 
 /** Suggestion statuses a new diff reads: pending ones it replaces, decided ones it must not raise again. */
-const REPLACEABLE = ['pending', 'rejected', 'approved', 'applied', 'already_applied'];
+const REPLACEABLE = Prisma.raw(
+  ['pending', 'rejected', 'approved', 'applied', 'already_applied'].map((status) => `'${status}'`).join(', '),
+);
 
 interface ExistingRow {
   id: number | null;

@@ -37,6 +37,13 @@ export class BoundedQueue<T> {
     return new Promise<T | undefined>((resolve) => this.pullers.push(resolve));
   }
 
+  /** The next item if one is waiting, else undefined at once (never waits). */
+  tryPull(): T | undefined {
+    const item = this.items.shift();
+    if (item !== undefined) this.pushers.shift()?.();
+    return item;
+  }
+
   /** Pulls the next item, or gives up after `ms` (returns undefined; the queue stays open). */
   async pullWithin(ms: number): Promise<T | undefined> {
     const item = this.items.shift();

@@ -2,7 +2,11 @@
  * Tag: the worker's pipeline. Posts are claimed in leases, then flow through bounded queues so that downloading,
  * decoding and inference overlap:
  *
- *   claim ──▶ download (×D) ──▶ decode (×P) ──▶ batch (≤ batchSize, ≤ maxBatchWaitMs) ──▶ infer ──▶ write (batched)
+ *   claim ──▶ download (×D) ──▶ decode (×P) ──▶ batch (≤ batchSize, ≤ maxBatchWaitMs) ──▶ infer ──▶ diff ──▶ write
+ *
+ * The diff runs in its own stage so that it overlaps the previous batch's database write, and the writer takes
+ * every diffed batch that is waiting (up to `writeBatchSize` posts) into one transaction: when the database falls
+ * behind, its batches grow and the per-transaction cost is shared by more posts.
  *
  * Every queue has a capacity, so memory stays bounded whatever the backlog. Leases are extended by a heartbeat while
  * posts are in flight. Every step is idempotent: scores are upserted per (post, model) and a post's pending
@@ -43,6 +47,8 @@ export interface TagOptions {
   /** Identifies this worker in leases. */
   owner: string;
   batchSize: number;
+  /** Most posts written in one transaction; waiting inference batches are merged up to this. (Default: 256.) */
+  writeBatchSize?: number;
   leaseMs: number;
   maxAttempts: number;
   maxMediaBytes: number;
@@ -91,20 +97,50 @@ interface Scored {
   scores: Float32Array[];
   ratingScores: Float32Array[] | null;
 }
+interface Diffed {
+  posts: ClaimedPost[];
+  results: TaggingResult[];
+}
 
 export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promise<TagSummary> {
   const logger = deps.logger.child({ stage: 'tag', booruId: options.booruId });
   const summary: TagSummary = { tagged: 0, failed: 0, retried: 0, released: 0, suggestions: 0, superseded: 0 };
   const batchSize = options.batchSize;
+  const writeBatchSize = Math.max(batchSize, options.writeBatchSize ?? 256);
+  // Enough posts in flight to keep every stage busy and let the writer merge batches when the database lags; few
+  // enough that one worker does not hoard a small backlog that others could share.
+  const maxInFlight = Math.max(batchSize * 4, 64);
+  const claimSize = Math.max(batchSize, 32);
   const inFlight = new Map<number, ClaimedPost>();
   const toDownload = new BoundedQueue<ClaimedPost>(batchSize * 2);
   const toDecode = new BoundedQueue<Downloaded>(batchSize * 2);
   const toInfer = new BoundedQueue<Decoded>(batchSize * 2);
-  const toWrite = new BoundedQueue<Scored>(2);
+  const toDiff = new BoundedQueue<Scored>(2);
+  const toWrite = new BoundedQueue<Diffed>(Math.max(2, Math.ceil(writeBatchSize / batchSize)));
   let draining = false;
+
+  // The claimer waits for room in the pipeline; the writer and failures wake it as soon as posts leave.
+  let wakeClaimer: (() => void) | null = null;
+  const roomMade = () => {
+    wakeClaimer?.();
+    wakeClaimer = null;
+  };
+  const roomOrTimeout = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', done);
+        wakeClaimer = null;
+        resolve();
+      }
+      wakeClaimer = done;
+      options.signal?.addEventListener('abort', done, { once: true });
+    });
 
   const fail = async (post: ClaimedPost, thrown: unknown) => {
     inFlight.delete(post.id);
+    roomMade();
     await recordFailure(deps, options, post, coerceError(thrown), summary, logger);
   };
 
@@ -112,14 +148,15 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
     try {
       while (!options.signal?.aborted) {
         // Claim only what the pipeline has room for: claimed posts hold leases.
-        if (inFlight.size >= batchSize * 4) {
-          await sleep(20, options.signal);
+        const room = maxInFlight - inFlight.size;
+        if (room < batchSize) {
+          await roomOrTimeout(1000);
           continue;
         }
         const batch = await deps.posts.claimBatch({
           booruId: options.booruId,
           owner: options.owner,
-          limit: batchSize,
+          limit: Math.min(room, claimSize),
           leaseMs: options.leaseMs,
           maxAttempts: options.maxAttempts,
         });
@@ -134,6 +171,9 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
           continue;
         }
         for (const post of batch) {
+          // A post whose lease ran out while it was still in our pipeline (a stalled event loop outlived the
+          // heartbeat) comes back to us: the claim renewed the lease, and the copy in flight will write it.
+          if (inFlight.has(post.id)) continue;
           inFlight.set(post.id, post);
           await toDownload.push(post);
         }
@@ -190,23 +230,40 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
         const ratingScores = deps.ratingModel
           ? await deps.ratingModel.tagger.predictBatch(batch.map((item) => item.ratingTensor!))
           : null;
-        await toWrite.push({ posts: batch.map((item) => item.post), scores, ratingScores });
+        await toDiff.push({ posts: batch.map((item) => item.post), scores, ratingScores });
       } catch (thrown) {
         for (const item of batch) await fail(item.post, thrown);
       }
     }
   };
 
-  const writer = async () => {
-    for (let item = await toWrite.pull(); item; item = await toWrite.pull()) {
+  const differ = async () => {
+    for (let item = await toDiff.pull(); item; item = await toDiff.pull()) {
       try {
-        await writeBatch(deps, options, item, summary, logger);
+        await toWrite.push({ posts: item.posts, results: diffBatch(deps, options, item) });
       } catch (thrown) {
-        // The batch's transaction rolled back: nothing of it is visible. Retry the posts later.
         for (const post of item.posts) await fail(post, thrown);
+      }
+    }
+  };
+
+  const writer = async () => {
+    for (let first = await toWrite.pull(); first; first = await toWrite.pull()) {
+      const posts = [...first.posts];
+      const results = [...first.results];
+      for (let next = toWrite.tryPull(); next; next = posts.length < writeBatchSize ? toWrite.tryPull() : undefined) {
+        posts.push(...next.posts);
+        results.push(...next.results);
+      }
+      try {
+        await writeResults(deps, options, results, summary, logger);
+      } catch (thrown) {
+        // The transaction rolled back: nothing of it is visible. Retry the posts later.
+        for (const post of posts) await fail(post, thrown);
         continue;
       }
-      for (const post of item.posts) inFlight.delete(post.id);
+      for (const post of posts) inFlight.delete(post.id);
+      roomMade();
       options.onBatch?.(summary);
     }
   };
@@ -225,7 +282,8 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
     claimer(),
     runConcurrently(options.downloadConcurrency ?? 8, downloader).finally(() => toDecode.close()),
     runConcurrently(options.decodeConcurrency ?? 2, decoder).finally(() => toInfer.close()),
-    batcher().finally(() => toWrite.close()),
+    batcher().finally(() => toDiff.close()),
+    differ().finally(() => toWrite.close()),
     writer(),
   ]);
   try {
@@ -266,15 +324,10 @@ async function drainOrTimeout(
   }
 }
 
-async function writeBatch(
-  deps: TagDeps,
-  options: TagOptions,
-  item: Scored,
-  summary: TagSummary,
-  logger: Logger,
-): Promise<void> {
+/** Compacts and diffs one inference batch (pure CPU work, no I/O). */
+function diffBatch(deps: TagDeps, options: TagOptions, item: Scored): TaggingResult[] {
   const rating = deps.ratingModel ?? null;
-  const results: TaggingResult[] = item.posts.map((post, i) => {
+  return item.posts.map((post, i) => {
     const scores = item.scores[i]!;
     const compact = compactScores(scores, options.context, post.tags, options.scoreFloor, options.topK);
     // The diff runs on the full vector; the stored compact form gives the same answer for every threshold above
@@ -308,6 +361,15 @@ async function writeBatch(
       drafts,
     };
   });
+}
+
+async function writeResults(
+  deps: TagDeps,
+  options: TagOptions,
+  results: TaggingResult[],
+  summary: TagSummary,
+  logger: Logger,
+): Promise<void> {
   const stored = await deps.tagging.storeResults({ modelId: options.modelId, owner: options.owner, results });
   summary.tagged += stored.tagged;
   summary.suggestions += stored.created;

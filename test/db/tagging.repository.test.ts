@@ -199,6 +199,65 @@ describe('TaggingRepository', () => {
     });
   });
 
+  describe('rating suggestions from another model', () => {
+    it('should keep the rating model as the author of a refreshed rating suggestion', async () => {
+      const { prisma } = database();
+      const rater = await new ModelRepository(prisma).ensure({
+        name: 'rater',
+        version: '1',
+        sha256: 'd'.repeat(64),
+        family: 'custom',
+        purpose: 'rating',
+        labels: [],
+        manifest: {},
+      });
+      const [post] = await claimed(1);
+      const withRating = (p: { id: number; tagsVersion: number }, score: number): TaggingResult => ({
+        ...resultOf(p, ['cat_ears']),
+        drafts: [
+          aDraft({ tag: 'cat_ears' }),
+          { ...aDraft({ tag: 'rating:q', action: 'rating', score }), category: null, modelId: rater },
+        ],
+      });
+      await sut.storeResults({ modelId, owner: 'w1', results: [withRating(post!, 0.85)] });
+      await posts.queueRescore(booruId, modelId + 999);
+      const [again] = await posts
+        .claimBatch({ booruId, owner: 'w1', limit: 1000, leaseMs: 60_000 })
+        .then((rows) => rows.filter((p) => p.id === post!.id));
+      const summary = await sut.storeResults({ modelId, owner: 'w1', results: [withRating(again!, 0.95)] });
+      expect(summary).toMatchObject({ tagged: 1, created: 0, kept: 2, superseded: 0 });
+      const rating = await prisma.suggestion.findFirstOrThrow({ where: { postId: post!.id, action: 'rating' } });
+      expect([rating.status, rating.score, rating.modelId]).toEqual(['pending', 0.95, rater]);
+    });
+
+    it('should leave rating suggestions alone when a re-diff does not read the rating model', async () => {
+      const { prisma } = database();
+      const [post] = await claimed(1);
+      await sut.storeResults({
+        modelId,
+        owner: 'w1',
+        results: [
+          {
+            ...resultOf(post!, ['cat_ears']),
+            drafts: [aDraft({ tag: 'cat_ears' }), aDraft({ tag: 'rating:s', action: 'rating' })],
+          },
+        ],
+      });
+      const summary = await sut.storeRediffs({
+        modelId,
+        keepRatings: true,
+        results: [{ postId: post!.id, tagsVersion: post!.tagsVersion, drafts: [aDraft({ tag: 'smile' })] }],
+      });
+      expect(summary).toMatchObject({ created: 1, superseded: 1 });
+      const rows = await prisma.suggestion.findMany({ where: { postId: post!.id }, orderBy: { id: 'asc' } });
+      expect(rows.map((r) => `${r.action} ${r.tag}:${r.status}`)).toEqual([
+        'add cat_ears:superseded',
+        'rating rating:s:pending',
+        'add smile:pending',
+      ]);
+    });
+  });
+
   describe('model change', () => {
     it('should queue what the old model scored behind new posts, and keep suggestions the new model agrees with', async () => {
       const { prisma } = database();

@@ -56,6 +56,23 @@ describe('BoundedQueue', () => {
     });
   });
 
+  describe('tryPull', () => {
+    it('should return what is waiting without waiting, and release a blocked pusher', async () => {
+      const sut = new BoundedQueue<number>(1);
+      expect(sut.tryPull()).toBeUndefined();
+      await sut.push(1);
+      let pushed = false;
+      const second = sut.push(2).then(() => {
+        pushed = true;
+      });
+      expect(sut.tryPull()).toBe(1);
+      await second;
+      expect(pushed).toBe(true);
+      expect(sut.tryPull()).toBe(2);
+      expect(sut.tryPull()).toBeUndefined();
+    });
+  });
+
   it('should keep a producer and slow consumers within the capacity', async () => {
     const sut = new BoundedQueue<number>(4);
     let maxSize = 0;
