@@ -10,8 +10,8 @@
  *   labels and random weights (scripts/make-bench-model.ts, written on first use), bare inference (prepared tensors,
  *   tight loop, per batch size; the best is kept) and end to end through `runOnce` at that batch size on noisy WebP
  *   images, and their ratio (goal on the realistic model: ≥ 0.9).
- * - dbStage: claim + compact scores + diff + `tagging.storeResults` per batch, no model, realistic vocabulary, posts/s
- *   (goal ≥ 2,000).
+ * - dbStage: claim + compact scores + diff + `tagging.storeResults`, no model, realistic vocabulary, posts/s (goal
+ *   ≥ 2,000): through the worker's own pipeline with instant stand-ins for network and model, and step by step.
  * - memory: one `booru-tagger run --once` process over BENCH_MEMORY_POSTS posts on the test model: its peak RSS.
  * - workers: 1 and 2 `booru-tagger run --once` processes at once on one database and one fake booru (served here).
  *
