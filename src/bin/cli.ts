@@ -151,6 +151,66 @@ export function buildProgram(): Command {
 
   withSettings(
     program
+      .command('export-dataset')
+      .description(
+        'write the crawled posts and their tags as a DeepDanbooru training set: DIR/dataset.sqlite (table posts: id, md5, file_ext, tag_string, tag_count_general, rating) and DIR/images/<md5[0:2]>/<md5>.<ext>; resumable',
+      )
+      .requiredOption('--out <dir>', 'the dataset folder (run again with the same folder to resume)')
+      .option('--min-tags <n>', 'only posts with at least this many general tags', '0')
+      .option('--rating <list>', 'only these ratings, a comma list of g, s, q, e')
+      .option('--since <date>', 'only posts the booru last updated on or after this date (ISO 8601, e.g. 2024-01-31)')
+      .option('--until <date>', 'only posts last updated before this date')
+      .option('--with-approved', 'apply approved, not yet written-back suggestions to the tags and rating')
+      .option('--json', 'print a summary object on stdout'),
+  ).action(async (options) => {
+    const { config, logger } = runtimeOf(options);
+    const { parseRatings } = await import('../export/dataset-layout.js');
+    const problems: string[] = [];
+    const minTags = Number(options.minTags);
+    if (!Number.isInteger(minTags) || minTags < 0)
+      problems.push(`--min-tags=${options.minTags}: expected a whole number`);
+    const dateOf = (flag: string, value: unknown): Date | undefined => {
+      if (value === undefined) return undefined;
+      const date = new Date(String(value));
+      if (Number.isNaN(date.getTime())) problems.push(`${flag}=${value}: expected a date such as 2024-01-31`);
+      return date;
+    };
+    const since = dateOf('--since', options.since);
+    const until = dateOf('--until', options.until);
+    let ratings: Awaited<ReturnType<typeof parseRatings>> = [];
+    try {
+      ratings = options.rating === undefined ? [] : parseRatings(String(options.rating));
+    } catch (error) {
+      problems.push(`--rating: ${(error as Error).message}`);
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    const { formatExport, runExportDataset } = await import('./export-dataset.command.js');
+    const { progressBar } = await import('./progress.js');
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const summary = await runExportDataset(config, logger, {
+        out: String(options.out),
+        minTags,
+        ratings,
+        ...(since ? { since } : {}),
+        ...(until ? { until } : {}),
+        withApproved: Boolean(options.withApproved),
+        signal: abort.signal,
+        progress: progressBar('exporting'),
+      });
+      print(options.json ? JSON.stringify(summary) : formatExport(summary));
+      if (summary.interrupted) throw new AppError('USAGE', 'interrupted: run the same command again to resume');
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
+
+  withSettings(
+    program
       .command('report')
       .description(
         'a tag-suggestion report: totals, per-tag precision with Wilson intervals, likely untagged and mistagged posts, rating disagreements, model versions, throughput, learned thresholds with their evidence',

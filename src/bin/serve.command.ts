@@ -14,6 +14,7 @@ import { openRepositories } from './context.js';
 import { workerStatusSource } from './status-source.js';
 import { type RunningWorker, startWorker } from './jobs.js';
 import { openService, type Service } from './service.js';
+import { type EvaluateWiring, evaluateDepsOf } from './evaluate-deps.js';
 
 export interface ServeOptions {
   worker: boolean;
@@ -43,6 +44,7 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
   const { db, repos } = await openRepositories(config, logger);
   let service: Service | null = null;
   let worker: RunningWorker | null = null;
+  let evaluate: EvaluateWiring | null = null;
   try {
     if (options.worker && config.booruUrl) {
       service = await openService(config, logger, repos, config.booruUrl);
@@ -54,12 +56,15 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
         `worker tagging ${config.booruUrl} with ${service.tagger.model.name} on ${service.tagger.provider}`,
       );
     }
+    // /evaluate and the upload page: the worker's batching tagger, or a model loaded on the first request.
+    evaluate = options.dashboard ? evaluateDepsOf(config, logger, db.prisma, service) : null;
     const web = options.dashboard
       ? await buildDashboard(
           {
             ...repos,
             statusSource: workerStatusSource(repos.review, repos.statusRepo),
             logger,
+            ...(evaluate ? { evaluate: evaluate.deps } : {}),
           },
           dashboardOptionsOf(config),
         )
@@ -73,6 +78,7 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
     await worker?.stop();
     await web?.close();
   } finally {
+    await evaluate?.close();
     await service?.close();
     await db.close();
   }

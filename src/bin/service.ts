@@ -14,6 +14,8 @@ import { ConfigError } from '../shared/errors.js';
 import { resolve } from 'node:path';
 import { readyBooru } from '../booru/booru-factory.js';
 import { createBooruClient, loadTagger, policyOf, type Repositories, workerId } from './context.js';
+import { InferenceBatcher } from '../tagger/inference-batcher.js';
+import { EVALUATE_BATCH_WINDOW_MS } from './evaluate-deps.js';
 
 export interface Service {
   booru: BooruClient;
@@ -40,7 +42,11 @@ export async function openService(
   let tagger: Tagger | null = null;
   let rater: Tagger | null = null;
   try {
-    tagger = await loadTagger(config, logger);
+    // The worker and /evaluate share one session: requests from both within a few ms join one model run.
+    tagger = new InferenceBatcher(await loadTagger(config, logger), {
+      maxBatch: config.batchSize,
+      windowMs: EVALUATE_BATCH_WINDOW_MS,
+    });
     if (config.ratingModelDir) {
       rater = await loadTagger(config, logger, resolve(config.ratingModelDir));
       if (!isContentClassifier(rater.labels)) {

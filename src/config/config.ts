@@ -63,6 +63,27 @@ export const SETTINGS = {
   port: { env: 'PORT', schema: intIn(0, 65535), default: '8080', doc: 'web server port' },
   /** Let /evaluate answer without an API token. (Default: false.) */
   evaluateOpen: { env: 'EVALUATE_OPEN', schema: bool, default: 'false', doc: '/evaluate without a token' },
+  /** Largest image one /evaluate or upload-page request may send, per file, in bytes. (Default: 20971520 = 20 MiB.) */
+  evaluateMaxFileBytes: {
+    env: 'TAGGER_EVALUATE_MAX_FILE_BYTES',
+    schema: intIn(1024, 2 ** 31 - 1),
+    default: String(20 * 1024 * 1024),
+    doc: '/evaluate: largest file, bytes',
+  },
+  /** Most files one /evaluate request may send. (Default: 16.) */
+  evaluateMaxFiles: {
+    env: 'TAGGER_EVALUATE_MAX_FILES',
+    schema: intIn(1, 1000),
+    default: '16',
+    doc: '/evaluate: most files per request',
+  },
+  /** Requests per minute one client address may make to /evaluate and the upload page; 0 = unlimited. (Default: 60.) */
+  evaluateRate: {
+    env: 'TAGGER_EVALUATE_RATE',
+    schema: intIn(0, 1_000_000),
+    default: '60',
+    doc: '/evaluate: requests per minute per client (0 = unlimited)',
+  },
   /** Address the web server binds to. (Default: 127.0.0.1.) */
   host: { env: 'TAGGER_HOST', schema: z.string().min(1), default: '127.0.0.1', doc: 'address to bind' },
   /** Folder for the embedded database and other local state. (Default: ./data.) */

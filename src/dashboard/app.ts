@@ -6,6 +6,8 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
+import fastifyMultipart from '@fastify/multipart';
+import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -27,9 +29,11 @@ import { registerAdminRoutes } from './routes/admin.routes.js';
 import { registerApiRoutes } from './routes/api.routes.js';
 import { registerAssetRoutes } from './routes/assets.routes.js';
 import { registerAuthRoutes } from './routes/auth.routes.js';
+import { type EvaluateDeps, registerEvaluateRoutes } from './routes/evaluate.routes.js';
 import { registerPostRoutes } from './routes/post.routes.js';
 import { registerQueueRoutes } from './routes/queue.routes.js';
 import { registerTagRoutes } from './routes/tags.routes.js';
+import { registerUploadRoutes } from './routes/upload.routes.js';
 import { databaseStatusSource, type StatusSource } from './status-source.js';
 
 export const SESSION_COOKIE = 'bt_session';
@@ -45,6 +49,8 @@ export interface DashboardDeps {
   logger: Logger;
   /** Worker facts for the status page. (Default: what the database knows, {@link databaseStatusSource}.) */
   statusSource?: StatusSource;
+  /** The model and limits behind /evaluate and the upload page. (Default: none: both answer 503.) */
+  evaluate?: EvaluateDeps;
 }
 
 /** The configured defaults the thresholds page shows beside stored thresholds. */
@@ -95,6 +101,7 @@ export interface RouteContext {
   secureCookies: boolean;
   throttle: LoginThrottle;
   defaultThresholds: DefaultThresholds;
+  evaluate: EvaluateDeps | null;
 }
 
 export async function buildDashboard(deps: DashboardDeps, options: DashboardOptions = {}): Promise<FastifyInstance> {
@@ -119,6 +126,10 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
     cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/' },
     sessionPlugin: '@fastify/cookie',
   });
+  // Uploads (/evaluate, the upload page): each route reads parts with its own size and count limits.
+  await app.register(fastifyMultipart, { limits: { fileSize: 1024 * 1024, files: 1 } });
+  // Only routes that ask (config.rateLimit) are limited: /evaluate and the upload page.
+  await app.register(fastifyRateLimit, { global: false });
 
   const routes: { method: string; url: string }[] = [];
   app.decorate('dashboardRoutes', routes);
@@ -128,7 +139,7 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
   app.decorateRequest('user', null);
   app.addHook('onRequest', async (request) => {
     const authorization = request.headers.authorization;
-    if (authorization !== undefined && request.url.startsWith('/api/')) {
+    if (authorization !== undefined && (request.url.startsWith('/api/') || /^\/evaluate(\?|$)/.test(request.url))) {
       // A bearer token authenticates API calls only; pages keep to sessions (and their CSRF checks).
       const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
       const owner = token?.startsWith(TOKEN_PREFIX) ? await deps.apiTokens.findOwner(hashSecret(token)) : null;
@@ -165,6 +176,7 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
       removeCategories: ['general'],
       ratingMargin: 0.4,
     },
+    evaluate: deps.evaluate ?? null,
   };
   registerAssetRoutes(app);
   registerAuthRoutes(app, context);
@@ -174,6 +186,8 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
   registerAdminRoutes(app, context);
   registerAccountRoutes(app, context);
   registerApiRoutes(app, context);
+  registerEvaluateRoutes(app, context);
+  registerUploadRoutes(app, context);
   return app;
 }
 

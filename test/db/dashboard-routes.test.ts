@@ -12,14 +12,16 @@ import { AuditRepository } from '../../src/db/audit.repository.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
+import { ReportRepository } from '../../src/db/report.repository.js';
 import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
+import { ThresholdRepository } from '../../src/db/threshold.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { aDraft, aPostUpsert } from '../helpers/factories.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
 /** Who may call each route. A route missing here fails the enumeration test. */
-const POLICY: Record<string, 'public' | 'viewer' | 'moderator'> = {
+const POLICY: Record<string, 'public' | 'viewer' | 'moderator' | 'admin'> = {
   'GET /healthz': 'public',
   'GET /login': 'public',
   'POST /login': 'public',
@@ -34,6 +36,8 @@ const POLICY: Record<string, 'public' | 'viewer' | 'moderator'> = {
   'GET /thresholds': 'viewer',
   'GET /status': 'viewer',
   'GET /reports': 'viewer',
+  'GET /reports/download': 'viewer',
+  'POST /thresholds/learned': 'admin',
   'GET /account': 'viewer',
   'POST /account/tokens': 'viewer',
   'POST /account/tokens/revoke': 'viewer',
@@ -51,7 +55,15 @@ const POLICY: Record<string, 'public' | 'viewer' | 'moderator'> = {
   'POST /api/suggestions/approve': 'moderator',
   'POST /api/suggestions/reject': 'moderator',
   'POST /api/suggestions/undo': 'moderator',
+  'GET /assets/upload.js': 'public',
+  'GET /upload': 'viewer',
+  'POST /upload': 'viewer',
+  // A token API (any role); a session cookie does not count. EVALUATE_OPEN is off here (no evaluate deps).
+  'POST /evaluate': 'viewer',
 };
+
+/** Routes that answer like the JSON API (401/403), not like pages (redirect to the login). */
+const isApi = (url: string) => url.startsWith('/api/') || url === '/evaluate';
 
 class Client {
   readonly cookies = new Map<string, string>();
@@ -154,6 +166,8 @@ describe('Dashboard routes', () => {
         review: new ReviewRepository(prisma),
         apiTokens: new ApiTokenRepository(prisma),
         audit: new AuditRepository(prisma),
+        reports: new ReportRepository(prisma),
+        thresholds: new ThresholdRepository(prisma),
         logger: silentLogger,
       },
       { loginMaxFailures: 3 },
@@ -183,7 +197,7 @@ describe('Dashboard routes', () => {
           method === 'GET'
             ? await sut.request(method, urlOf(url))
             : await sut.request(method, urlOf(url), { _csrf: sut.csrf, decision: `approve:${pending[0]}`, ids: '1' });
-        const refused = url.startsWith('/api/') ? [401, 403] : [303, 403];
+        const refused = isApi(url) ? [401, 403] : [303, 403];
         expect(refused, `${method} ${url} answered ${response.statusCode}`).toContain(response.statusCode);
         if (response.statusCode === 303) expect(response.headers.location).toMatch(/^\/login/);
       }
@@ -196,7 +210,7 @@ describe('Dashboard routes', () => {
       for (const { method, url } of app.dashboardRoutes) {
         const policy = POLICY[`${method} ${url}`];
         if (policy === 'public') continue;
-        if (policy === 'moderator') {
+        if (policy === 'moderator' || policy === 'admin') {
           const response = url.startsWith('/api/')
             ? await sut.request(method, urlOf(url), undefined, { ids: [pending[0]] })
             : await sut.request(method, urlOf(url), { _csrf: sut.csrf, decision: `approve:${pending[0]}` });
@@ -225,7 +239,15 @@ describe('Dashboard routes', () => {
     it('should escape booru-supplied tag names everywhere they are shown', async () => {
       const sut = new Client(app);
       await sut.signIn('view', 'view-password');
-      for (const url of ['/', '/tags', `/posts/${postId}`, '/tags/grid?tag=cat_ears', '/audit']) {
+      for (const url of [
+        '/',
+        '/tags',
+        `/posts/${postId}`,
+        '/tags/grid?tag=cat_ears',
+        '/audit',
+        '/reports',
+        '/thresholds',
+      ]) {
         const body = (await sut.request('GET', url)).body;
         expect(body, url).not.toContain('<img src=x');
       }
@@ -294,6 +316,47 @@ describe('Dashboard routes', () => {
       expect(audit.entries.map((e: { suggestionId: number; actor: string }) => [e.suggestionId, e.actor])).toEqual([
         [second, 'mod'],
       ]);
+    });
+  });
+
+  describe('learned thresholds switch', () => {
+    it('should let only an admin switch learned thresholds, with CSRF, and record each switch in the audit log', async () => {
+      const moderator = new Client(app);
+      await moderator.signIn('mod', 'mod-password');
+      await moderator.request('GET', '/thresholds');
+      const refused = await moderator.request('POST', '/thresholds/learned', {
+        _csrf: moderator.csrf,
+        booru: '1',
+        enabled: 'on',
+      });
+      expect(refused.statusCode).toBe(403);
+      const sut = new Client(app);
+      await sut.signIn('admin', 'admin-password');
+      expect((await sut.request('GET', '/thresholds')).body).toContain('Switch learned thresholds on');
+      expect((await sut.request('POST', '/thresholds/learned', { booru: '1', enabled: 'on' })).statusCode).toBe(403);
+      const on = await sut.request('POST', '/thresholds/learned', { _csrf: sut.csrf, booru: '1', enabled: 'on' });
+      expect(on.statusCode).toBe(303);
+      expect((await sut.request('GET', '/thresholds')).body).toContain('data-learned="on"');
+      await sut.request('POST', '/thresholds/learned', { _csrf: sut.csrf, booru: '1', enabled: 'off' });
+      const audit = (await sut.request('GET', '/api/audit?action=threshold')).json();
+      expect(audit.entries.map((e: { actor: string; detail: unknown }) => [e.actor, e.detail])).toEqual([
+        ['admin', { learnedThresholds: 'off', booruId: 1 }],
+        ['admin', { learnedThresholds: 'on', booruId: 1 }],
+      ]);
+    });
+
+    it('should offer every report format for download', async () => {
+      const sut = new Client(app);
+      await sut.signIn('view', 'view-password');
+      const page = await sut.request('GET', '/reports?since=7d');
+      for (const format of ['md', 'html', 'csv', 'json', 'dtext']) {
+        expect(page.body).toContain(`/reports/download?since=7d&amp;format=${format}`);
+      }
+      const csv = await sut.request('GET', '/reports/download?format=csv');
+      expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+      expect(csv.headers['content-disposition']).toMatch(/^attachment; filename="report-all-\d{4}-\d{2}-\d{2}\.csv"$/);
+      expect((await sut.request('GET', '/reports/download?format=exe')).statusCode).toBe(400);
+      expect((await sut.request('GET', '/reports?since=yesterday')).statusCode).toBe(400);
     });
   });
 

@@ -100,12 +100,13 @@ export interface LayoutOptions {
   csrfToken?: string;
   body: SafeHtml;
   /** The nav entry to mark current. */
-  section?: 'queue' | 'tags' | 'audit' | 'thresholds' | 'status' | 'reports' | 'account';
+  section?: 'queue' | 'tags' | 'upload' | 'audit' | 'thresholds' | 'status' | 'reports' | 'account';
 }
 
 const NAV: [NonNullable<LayoutOptions['section']>, string, string][] = [
   ['queue', '/', 'Queue'],
   ['tags', '/tags', 'By tag'],
+  ['upload', '/upload', 'Tag an image'],
   ['audit', '/audit', 'Audit log'],
   ['thresholds', '/thresholds', 'Thresholds'],
   ['status', '/status', 'Status'],

@@ -1,0 +1,95 @@
+/**
+ * `export-dataset --out DIR`: the crawled posts and their tags as a DeepDanbooru training set (see src/export). Picks
+ * the booru (BOORU_URL, or the only one in the database), downloads through that booru's client, and shows a progress
+ * bar on a terminal (structured progress logs otherwise).
+ */
+import type { Config } from '../config/config.js';
+import type { Rating } from '../core/types.js';
+import { DatasetRepository } from '../db/dataset.repository.js';
+import { exportDataset, type ExportSummary } from '../export/export-dataset.js';
+import { ConfigError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { createBooruClient, openRepositories } from './context.js';
+import type { Progress } from './progress.js';
+
+export interface ExportCommandOptions {
+  out: string;
+  minTags: number;
+  ratings: Rating[];
+  since?: Date;
+  until?: Date;
+  withApproved: boolean;
+  signal: AbortSignal;
+  progress: Progress;
+}
+
+const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
+export async function runExportDataset(
+  config: Config,
+  logger: Logger,
+  options: ExportCommandOptions,
+): Promise<ExportSummary> {
+  const { db } = await openRepositories(config, logger);
+  try {
+    const source = new DatasetRepository(db.prisma);
+    const boorus = await source.listBoorus();
+    const booru = config.booruUrl
+      ? boorus.find((b) => sameUrl(b.baseUrl, config.booruUrl!))
+      : boorus.length === 1
+        ? boorus[0]
+        : undefined;
+    if (!booru) {
+      throw new ConfigError([
+        config.booruUrl
+          ? `BOORU_URL=${config.booruUrl}: no crawled booru with this URL (known: ${boorus.map((b) => b.baseUrl).join(', ') || 'none'})`
+          : `BOORU_URL (or --booru-url): the database holds ${boorus.length === 0 ? 'no booru' : `${boorus.length} boorus (${boorus.map((b) => b.baseUrl).join(', ')})`}; name the one to export`,
+      ]);
+    }
+    const { client, http } = createBooruClient(
+      { ...config, booruKind: booru.kind as Config['booruKind'] },
+      logger,
+      booru.baseUrl,
+    );
+    try {
+      return await exportDataset(
+        {
+          source,
+          downloadMedia: (url) =>
+            client.downloadMedia(url, { maxBytes: config.maxMediaBytes, timeoutMs: config.httpTimeoutMs }),
+          logger,
+        },
+        {
+          outDir: options.out,
+          booruId: booru.id,
+          minTags: options.minTags,
+          ratings: options.ratings,
+          ...(options.since ? { since: options.since } : {}),
+          ...(options.until ? { until: options.until } : {}),
+          withApproved: options.withApproved,
+          concurrency: config.downloadConcurrency,
+          signal: options.signal,
+          onStart: (total) => options.progress.start(total),
+          onProgress: (done) => options.progress.update(done),
+        },
+      );
+    } finally {
+      options.progress.stop();
+      await http.close();
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+export function formatExport(summary: ExportSummary): string {
+  const skipped = Object.entries(summary.skipped)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+  return [
+    `${summary.interrupted ? 'interrupted (run again to resume)' : 'exported'} ${summary.out}: ${summary.rows} posts`,
+    `downloaded ${summary.downloaded}, kept from an earlier run ${summary.reused}, removed ${summary.removed}`,
+    `skipped ${skipped || 'none'}; failed ${summary.failedCount}`,
+    ...summary.failed.slice(0, 10).map((f) => `  #${f.id}: ${f.reason}`),
+  ].join('\n');
+}

@@ -1,0 +1,120 @@
+/** The pure parts of the dataset export and of /evaluate's answer. */
+import { describe, expect, it } from 'vitest';
+import {
+  applyApprovedChanges,
+  datasetRowOf,
+  imagePathOf,
+  parseRatings,
+  tagCountGeneral,
+} from '../../src/export/dataset-layout.js';
+import { autotaggerJson, evaluationOf, parseEvaluateParams } from '../../src/dashboard/routes/evaluate.routes.js';
+
+const MD5 = 'ABCDEF0123456789abcdef0123456789';
+
+describe('dataset layout', () => {
+  describe('imagePathOf', () => {
+    it('should file an image under the first two hex digits of its md5, lowercased', () => {
+      expect(imagePathOf(MD5, 'PNG')).toBe('images/ab/abcdef0123456789abcdef0123456789.png');
+    });
+
+    it('should refuse anything that could leave the folder', () => {
+      expect(() => imagePathOf('../../etc/passwd', 'png')).toThrow(/md5/);
+      expect(() => imagePathOf(MD5, 'png/../x')).toThrow(/extension/);
+    });
+  });
+
+  describe('datasetRowOf', () => {
+    it('should sort and join tags, and count general ones (unknown names count as general)', () => {
+      const categories = new Map([
+        ['hatsune_miku', 4],
+        ['vocaloid', 3],
+        ['solo', 0],
+        ['highres', 5],
+      ]);
+      const sut = datasetRowOf(
+        {
+          remoteId: 7,
+          md5: MD5,
+          fileExt: 'JPG',
+          rating: 's',
+          tags: ['solo', 'vocaloid', 'hatsune_miku', 'highres', 'new_tag', 'solo'],
+        },
+        categories,
+      );
+      expect(sut).toEqual({
+        id: 7,
+        md5: MD5.toLowerCase(),
+        file_ext: 'jpg',
+        tag_string: 'hatsune_miku highres new_tag solo vocaloid',
+        tag_count_general: 2,
+        rating: 's',
+      });
+      expect(tagCountGeneral([], categories)).toBe(0);
+    });
+  });
+
+  describe('applyApprovedChanges', () => {
+    it('should add, remove and re-rate, later decisions winning', () => {
+      const sut = applyApprovedChanges(['1girl', 'red_theme', 'solo'], 'g', [
+        { tag: 'smile', action: 'add' },
+        { tag: 'red_theme', action: 'remove' },
+        { tag: 'solo', action: 'remove' },
+        { tag: 'solo', action: 'add' },
+        { tag: 'rating:s', action: 'rating' },
+      ]);
+      expect(sut).toEqual({ tags: ['1girl', 'smile', 'solo'], rating: 's' });
+    });
+
+    it('should leave a post without approved changes as it is', () => {
+      expect(applyApprovedChanges(['b', 'a'], null, [])).toEqual({ tags: ['a', 'b'], rating: null });
+      expect(applyApprovedChanges(['a'], 'q', [{ tag: 'a', action: 'remove' }])).toEqual({ tags: [], rating: 'q' });
+    });
+  });
+
+  describe('parseRatings', () => {
+    it('should read letters and names, and name a bad one', () => {
+      expect(parseRatings('g, s,questionable')).toEqual(['g', 's', 'q']);
+      expect(() => parseRatings('g,x')).toThrow(/"x"/);
+    });
+  });
+});
+
+describe('evaluate answer', () => {
+  const labels = [
+    { name: 'general', category: 9 },
+    { name: 'sensitive', category: 9 },
+    { name: 'porn', category: 9 },
+    { name: '1girl', category: 0 },
+    { name: 'solo', category: 0 },
+    { name: '2000', category: 0 },
+  ];
+  const scores = Float32Array.of(0.8, 0.2, 0.99, 0.5, 0.05, 0.5);
+
+  describe('evaluationOf', () => {
+    it('should map ratings to rating:x, drop other category-9 labels, keep scores ≥ threshold, highest first', () => {
+      expect(evaluationOf(labels, scores, 0.1, 50).map(([name]) => name)).toEqual([
+        'rating:g',
+        '1girl',
+        '2000',
+        'rating:s',
+      ]);
+      expect(evaluationOf(labels, scores, 0.5, 2).map(([name]) => name)).toEqual(['rating:g', '1girl']);
+    });
+  });
+
+  describe('autotaggerJson', () => {
+    it('should keep score order even for names that look like integers', () => {
+      const text = autotaggerJson([{ filename: 'a "b".png', tags: evaluationOf(labels, scores, 0.1, 50) }]);
+      expect(text.indexOf('"1girl"')).toBeLessThan(text.indexOf('"2000"'));
+      expect(JSON.parse(text)[0].filename).toBe('a "b".png');
+    });
+  });
+
+  describe('parseEvaluateParams', () => {
+    it('should default like the autotagger and refuse nonsense', () => {
+      expect(parseEvaluateParams({})).toEqual({ threshold: 0.1, limit: 50, format: 'html' });
+      expect(() => parseEvaluateParams({ threshold: '' })).toThrow();
+      expect(() => parseEvaluateParams({ limit: '2.5' })).toThrow();
+    });
+  });
+});
