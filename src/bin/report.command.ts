@@ -6,26 +6,22 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/config.js';
 import { recommendThresholds } from '../core/learned-thresholds.js';
-import type { ReportModel } from '../core/report-stats.js';
+import { parseSince as parseSinceSpec, type ReportModel } from '../core/report-stats.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { EXTENSIONS, type ReportFormat, renderReport } from '../reports/render.js';
 import type { Repositories } from './context.js';
 
-const UNITS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
-
 /** `--since`: an ISO date or date-time (`2026-11-01`), or a duration back from now (`7d`, `24h`, `2w`). */
 export function parseSince(value: string, now: Date): Date {
-  const duration = /^(\d{1,5})([hdw])$/.exec(value.trim());
-  if (duration) return new Date(now.getTime() - Number(duration[1]) * UNITS[duration[2]!]!);
-  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
-    const date = new Date(value.trim());
-    if (!Number.isNaN(date.getTime())) return date;
+  const since = parseSinceSpec(value, now);
+  if (since === null) {
+    throw new AppError(
+      'USAGE',
+      `--since ${JSON.stringify(value)}: expected a date (2026-11-01) or a duration (7d, 24h, 2w)`,
+    );
   }
-  throw new AppError(
-    'USAGE',
-    `--since ${JSON.stringify(value)}: expected a date (2026-11-01) or a duration (7d, 24h, 2w)`,
-  );
+  return since;
 }
 
 /**

@@ -288,6 +288,21 @@ function addStatus(totals: SuggestionTotals, status: StatusName, count: number):
   }
 }
 
+const SINCE_UNITS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/**
+ * The start of a report period from a date (`2026-11-01`, or an ISO date-time) or a duration back from `now` (`7d`,
+ * `24h`, `2w`); null when it is neither.
+ */
+export function parseSince(value: string, now: Date): Date | null {
+  const text = value.trim();
+  const duration = /^(\d{1,5})([hdw])$/.exec(text);
+  if (duration) return new Date(now.getTime() - Number(duration[1]) * SINCE_UNITS[duration[2]!]!);
+  if (!/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) return null;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
 /** The page of a post on its booru (each dialect names it differently). */
 export function postUrlOf(baseUrl: string, kind: BooruKind, remoteId: number): string {
   const base = baseUrl.replace(/\/$/, '');

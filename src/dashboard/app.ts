@@ -17,8 +17,10 @@ import Fastify, {
 } from 'fastify';
 import type { ApiTokenRepository } from '../db/api-token.repository.js';
 import type { AuditRepository } from '../db/audit.repository.js';
+import type { ReportRepository } from '../db/report.repository.js';
 import type { ReviewRepository } from '../db/review.repository.js';
 import type { SuggestionRepository } from '../db/suggestion.repository.js';
+import type { ThresholdRepository } from '../db/threshold.repository.js';
 import type { UserRepository } from '../db/user.repository.js';
 import type { Logger } from '../shared/logger.js';
 import { hashSecret, newSecret } from './auth.js';
@@ -32,7 +34,9 @@ import { registerAuthRoutes } from './routes/auth.routes.js';
 import { type EvaluateDeps, registerEvaluateRoutes } from './routes/evaluate.routes.js';
 import { registerPostRoutes } from './routes/post.routes.js';
 import { registerQueueRoutes } from './routes/queue.routes.js';
+import { registerReportRoutes } from './routes/reports.routes.js';
 import { registerTagRoutes } from './routes/tags.routes.js';
+import { registerThresholdRoutes } from './routes/thresholds.routes.js';
 import { registerUploadRoutes } from './routes/upload.routes.js';
 import { databaseStatusSource, type StatusSource } from './status-source.js';
 
@@ -49,6 +53,10 @@ export interface DashboardDeps {
   logger: Logger;
   /** Worker facts for the status page. (Default: what the database knows, {@link databaseStatusSource}.) */
   statusSource?: StatusSource;
+  /** Report rows for the reports page. (Default: none: the page says reports are unavailable.) */
+  reports?: ReportRepository;
+  /** Learned thresholds and their switch, for the thresholds page. (Default: none.) */
+  thresholds?: ThresholdRepository;
   /** The model and limits behind /evaluate and the upload page. (Default: none: both answer 503.) */
   evaluate?: EvaluateDeps;
 }
@@ -184,6 +192,8 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
   registerTagRoutes(app, context);
   registerPostRoutes(app, context);
   registerAdminRoutes(app, context);
+  registerThresholdRoutes(app, context);
+  registerReportRoutes(app, context);
   registerAccountRoutes(app, context);
   registerApiRoutes(app, context);
   registerEvaluateRoutes(app, context);

@@ -1,4 +1,4 @@
-/** The audit log, thresholds, status and reports pages. */
+/** The audit log and status pages (thresholds and reports have their own route files). */
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../app.js';
 import { requireAccess } from '../app.js';
@@ -53,36 +53,6 @@ export function registerAdminRoutes(app: FastifyInstance, context: RouteContext)
       .send(layout({ title: 'Audit log', user: request.user, csrfToken: csrf, body, section: 'audit' }));
   });
 
-  app.get('/thresholds', { preHandler: requireAccess('view') }, async (request, reply) => {
-    const rows = await review.listThresholds();
-    const d = context.defaultThresholds;
-    const csrf = reply.generateCsrf();
-    const body = html`<h1>Thresholds</h1>
-      <h2>Configured defaults</h2>
-      <table><thead><tr><th>Scope</th><th>Action</th><th>Value</th><th>Setting</th></tr></thead><tbody>
-        <tr><td>category general</td><td>add</td><td>score ≥ ${d.general}</td><td><code>TAGGER_THRESHOLD_GENERAL</code></td></tr>
-        <tr><td>category character</td><td>add</td><td>score ≥ ${d.character}</td><td><code>TAGGER_THRESHOLD_CHARACTER</code></td></tr>
-        <tr><td>categories ${d.removeCategories.join(', ')}</td><td>remove</td><td>score ≤ ${d.remove}</td><td><code>TAGGER_THRESHOLD_REMOVE</code>, <code>TAGGER_REMOVE_CATEGORIES</code></td></tr>
-        <tr><td>rating</td><td>rating</td><td>margin ${d.ratingMargin}</td><td><code>TAGGER_RATING_MARGIN</code></td></tr>
-      </tbody></table>
-      <h2>Stored per category and per tag</h2>
-      ${
-        rows.length === 0
-          ? html`<p>No stored thresholds: every suggestion uses the defaults above. Learned per-tag recommendations (from
-            moderators' decisions) will appear here once that job exists; they override the defaults only when enabled.</p>`
-          : html`<table><thead><tr><th>Booru</th><th>Scope</th><th>Key</th><th>Action</th><th>Value</th><th>Source</th><th>Enabled</th><th class="hide-narrow">Evidence</th><th class="hide-narrow">Updated</th></tr></thead><tbody>${rows.map(
-              (
-                t,
-              ) => html`<tr><td>${t.booruName}</td><td>${t.scope}</td><td>${t.key}</td><td>${t.action}</td><td>${t.value}</td>
-                <td>${t.source === 'learned' ? html`<strong>learned recommendation</strong>` : t.source}</td><td>${t.enabled ? 'yes' : 'no'}</td>
-                <td class="hide-narrow"><pre class="detail">${t.evidence ? JSON.stringify(t.evidence) : ''}</pre></td><td class="hide-narrow">${t.updatedAt.toISOString()}</td></tr>`,
-            )}</tbody></table>`
-      }`;
-    return reply
-      .type('text/html')
-      .send(layout({ title: 'Thresholds', user: request.user, csrfToken: csrf, body, section: 'thresholds' }));
-  });
-
   app.get('/status', { preHandler: requireAccess('view') }, async (request, reply) => {
     const s = await status.getStatus();
     const csrf = reply.generateCsrf();
@@ -116,16 +86,5 @@ export function registerAdminRoutes(app: FastifyInstance, context: RouteContext)
     return reply
       .type('text/html')
       .send(layout({ title: 'Status', user: request.user, csrfToken: csrf, body, section: 'status' }));
-  });
-
-  app.get('/reports', { preHandler: requireAccess('view') }, async (request, reply) => {
-    const csrf = reply.generateCsrf();
-    const body = html`<h1>Reports</h1>
-      <p>Tag-suggestion reports (accuracy per tag, throughput, exports as Markdown, HTML, CSV, JSON and DText) come with
-      a later issue. Until then, the <a href="/audit">audit log</a> and the <a href="/status">status page</a> show what
-      happened, and <code>booru-tagger suggestions --json</code> exports the suggestions.</p>`;
-    return reply
-      .type('text/html')
-      .send(layout({ title: 'Reports', user: request.user, csrfToken: csrf, body, section: 'reports' }));
   });
 }
