@@ -4,7 +4,7 @@
  * PostgreSQL refuses to run as root, so as root every command runs as the `postgres` user in a folder it owns.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,8 +26,13 @@ export function findPostgresBin(): string | null {
 /** Why a private cluster cannot run here, or null when it can. */
 export function privatePostgresUnavailable(): string | null {
   if (!findPostgresBin()) return 'no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin';
-  if (process.getuid?.() === 0 && !existsSync('/usr/sbin/runuser') && !existsSync('/sbin/runuser')) {
-    return 'running as root without runuser to start PostgreSQL as another user';
+  if (process.getuid?.() === 0) {
+    if (!existsSync('/usr/sbin/runuser') && !existsSync('/sbin/runuser')) {
+      return 'running as root without runuser to start PostgreSQL as another user';
+    }
+    if (!/^postgres:/m.test(readFileSync('/etc/passwd', 'utf8'))) {
+      return 'running as root and there is no `postgres` user to run PostgreSQL as';
+    }
   }
   return null;
 }
