@@ -169,6 +169,13 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Fastify's own 404 echoes the whole URL into the page and the log: name the path only (a query may hold a secret).
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    return reply
+      .code(404)
+      .send({ error: 'Not Found', message: `Route ${request.method}:${path} not found`, statusCode: 404 });
+  });
   const context: RouteContext = {
     deps: { ...deps, statusSource: deps.statusSource ?? databaseStatusSource(deps.review) },
     sessionMs: options.sessionMs ?? 12 * 3600_000,

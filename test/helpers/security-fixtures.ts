@@ -1,0 +1,188 @@
+/**
+ * Shared by the attack tests (test/db/security-*.test.ts, test/browser/xss.test.ts): a dashboard on a real database,
+ * a cookie-keeping client, and a database seeded with hostile booru-supplied strings in every field a page shows.
+ */
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { Logger } from 'pino';
+import { buildDashboard, type DashboardDeps, type DashboardOptions } from '../../src/dashboard/app.js';
+import { hashPassword } from '../../src/dashboard/auth.js';
+import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
+import { AuditRepository } from '../../src/db/audit.repository.js';
+import { BooruRepository } from '../../src/db/booru.repository.js';
+import type { PrismaClient } from '../../src/db/generated/client.js';
+import { ModelRepository } from '../../src/db/model.repository.js';
+import { PostRepository } from '../../src/db/post.repository.js';
+import { ReportRepository } from '../../src/db/report.repository.js';
+import { ReviewRepository } from '../../src/db/review.repository.js';
+import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
+import { UserRepository } from '../../src/db/user.repository.js';
+import { aDraft, aPostUpsert } from './factories.js';
+
+/** Markup that runs script if a page ever emits it unescaped; each calls alert() so a browser test can see it. */
+export const PAYLOADS = {
+  script: '<script>alert(1)</script>',
+  attribute: '"><img src=x onerror=alert(2)>',
+  singleQuote: "'><svg onload=alert(3)>",
+  javascriptUrl: 'javascript:alert(4)',
+  textarea: '</textarea></title><script>alert(5)</script>',
+} as const;
+
+/** Fragments that must never appear raw in an HTML page (escaped forms are fine). */
+export const RAW_MARKERS = [
+  '<script>alert',
+  '<img src=x',
+  '<svg onload',
+  'href="javascript:',
+  "href='javascript:",
+  '</textarea></title><script>',
+];
+
+export const PASSWORDS = { viewer: 'viewer-pass-1', moderator: 'moderator-pass-1', admin: 'admin-pass-1' } as const;
+/** A moderator whose name is markup: names show up in decisions and the audit log. */
+export const HOSTILE_USER = `mod${PAYLOADS.attribute}`;
+export const HOSTILE_PASSWORD = 'hostile-pass-1';
+
+export interface SecurityApp {
+  app: FastifyInstance;
+  postId: number;
+  suggestionIds: number[];
+}
+
+/** The dashboard over `prisma`, with every optional page's data source that exists in this checkout. */
+export async function buildSecurityDashboard(
+  prisma: PrismaClient,
+  logger: Logger,
+  options: DashboardOptions = {},
+): Promise<FastifyInstance> {
+  const deps = {
+    users: new UserRepository(prisma),
+    suggestions: new SuggestionRepository(prisma),
+    review: new ReviewRepository(prisma),
+    apiTokens: new ApiTokenRepository(prisma),
+    audit: new AuditRepository(prisma),
+    reports: new ReportRepository(prisma),
+    logger,
+  };
+  return buildDashboard(deps as DashboardDeps, options);
+}
+
+/**
+ * Seeds users (viewer, moderator, admin, and a moderator named with markup) and one post whose every booru-supplied
+ * field carries a payload: tags, URLs, the crawler's skip and error reasons, suggestions' tags, reasons and apply
+ * errors. Returns the post's id and its suggestions.
+ */
+export async function seedHostileData(prisma: PrismaClient): Promise<{ postId: number; suggestionIds: number[] }> {
+  const users = new UserRepository(prisma);
+  for (const role of ['viewer', 'moderator', 'admin'] as const) {
+    await users.create({ name: role, role, passwordHash: await hashPassword(PASSWORDS[role]) });
+  }
+  await users.create({ name: HOSTILE_USER, role: 'moderator', passwordHash: await hashPassword(HOSTILE_PASSWORD) });
+
+  const booru = await new BooruRepository(prisma).ensure({ name: 'dan', kind: 'danbooru', baseUrl: 'http://dan.test' });
+  const modelId = await new ModelRepository(prisma).ensure({
+    name: 'm',
+    version: '1',
+    sha256: 'd'.repeat(64),
+    family: 'wd',
+    purpose: 'tags',
+    labels: [],
+    manifest: {},
+  });
+  const posts = new PostRepository(prisma);
+  await posts.upsertMany(booru.id, [
+    aPostUpsert({
+      remoteId: 1,
+      tags: ['solo', PAYLOADS.script, PAYLOADS.attribute, PAYLOADS.singleQuote, PAYLOADS.textarea],
+      previewUrl: PAYLOADS.javascriptUrl,
+      fileUrl: PAYLOADS.javascriptUrl,
+      variants: [{ type: '720x720', url: PAYLOADS.javascriptUrl, width: 720, height: 720, ext: 'jpg' }],
+    }),
+    aPostUpsert({ remoteId: 2, tags: ['solo'] }),
+  ]);
+  const post = (await posts.findByRemoteId(booru.id, 1))!;
+  await prisma.post.update({
+    where: { id: post.id },
+    data: { lastError: `MEDIA_FETCH: ${PAYLOADS.script}`, skipReason: PAYLOADS.attribute },
+  });
+  const other = (await posts.findByRemoteId(booru.id, 2))!;
+  const suggestions = new SuggestionRepository(prisma);
+  await suggestions.replacePending({
+    postId: post.id,
+    modelId,
+    tagsVersion: post.tagsVersion,
+    drafts: [
+      aDraft({ tag: PAYLOADS.script, score: 0.95, reason: `score 0.95 ${PAYLOADS.attribute}` }),
+      aDraft({ tag: PAYLOADS.attribute, score: 0.9, reason: PAYLOADS.singleQuote }),
+      aDraft({ tag: PAYLOADS.textarea, action: 'remove', score: 0.01, reason: PAYLOADS.script }),
+      aDraft({ tag: 'cat_ears', score: 0.8, reason: PAYLOADS.textarea }),
+    ],
+  });
+  await suggestions.replacePending({
+    postId: other.id,
+    modelId,
+    tagsVersion: other.tagsVersion,
+    drafts: [aDraft({ tag: PAYLOADS.singleQuote, score: 0.7 })],
+  });
+  const rows = await prisma.suggestion.findMany({ where: { postId: post.id }, orderBy: { id: 'asc' } });
+  // One applied-and-failed suggestion whose booru error message is markup.
+  await prisma.suggestion.update({
+    where: { id: rows[3]!.id },
+    data: { status: 'failed', isOpen: null, applyOutcome: 'refused', applyError: PAYLOADS.script },
+  });
+  return { postId: post.id, suggestionIds: rows.map((r) => r.id) };
+}
+
+/** A browser stand-in over `app.inject`: keeps cookies, picks up the last CSRF token a page carried. */
+export class Client {
+  readonly cookies = new Map<string, string>();
+  csrf = '';
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly bearer?: string,
+  ) {}
+
+  async request(
+    method: string,
+    url: string,
+    form?: Record<string, string | string[]>,
+    json?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<LightMyRequestResponse> {
+    const pairs = Object.entries(form ?? {}).flatMap(([k, v]): [string, string][] =>
+      Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v]],
+    );
+    const headers: Record<string, string> = {
+      cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+      ...extraHeaders,
+    };
+    let payload: string | undefined;
+    if (form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      payload = new URLSearchParams(pairs).toString();
+    } else if (json !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(json);
+    }
+    if (this.bearer) headers['authorization'] = `Bearer ${this.bearer}`;
+    const response = await this.app.inject({
+      method: method as 'GET',
+      url,
+      headers,
+      ...(payload !== undefined ? { payload } : {}),
+    });
+    for (const cookie of response.cookies as { name: string; value: string }[]) {
+      if (cookie.value === '') this.cookies.delete(cookie.name);
+      else this.cookies.set(cookie.name, cookie.value);
+    }
+    const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
+    if (token) this.csrf = token;
+    return response;
+  }
+
+  async signIn(name: string, password: string): Promise<LightMyRequestResponse> {
+    await this.request('GET', '/login');
+    const response = await this.request('POST', '/login', { _csrf: this.csrf, name, password, next: '/' });
+    await this.request('GET', '/account');
+    return response;
+  }
+}
