@@ -14,7 +14,10 @@
 
   const showPreview = (file) => {
     if (!file) {
-      preview.hidden = true;
+      // A URL is shown from where it is (the CSP allows http(s) images); nothing else has a preview.
+      const url = urlInput.value.trim();
+      preview.hidden = !/^https?:\/\//.test(url);
+      if (!preview.hidden) preview.src = url;
       return;
     }
     // A data: URL, because the page's CSP allows data: images but not blob: ones.
@@ -55,12 +58,12 @@
     void send(file);
   };
 
+  // The Tag button: a typed URL wins over a file chosen earlier.
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const file = fileInput.files?.[0];
-    if (file) showPreview(file);
-    else showPreview(null);
-    void send(file ?? null);
+    const file = urlInput.value.trim() ? null : (fileInput.files?.[0] ?? null);
+    showPreview(file);
+    void send(file);
   });
   fileInput.addEventListener('change', () => take(fileInput.files?.[0]));
   for (const name of ['dragenter', 'dragover']) {

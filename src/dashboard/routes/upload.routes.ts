@@ -136,7 +136,7 @@ function resultFragment(
               : ''
           }
           <p class="muted">Thresholds: add general ≥ ${thresholds.general}, character ≥ ${thresholds.character}; remove ≤ ${thresholds.remove}. Model labels are matched by name; the review queue's suggestions also resolve aliases and implications.</p></div>`
-        : html`<p class="muted">No post in the database has this image's md5.</p>`
+        : html`<p class="muted">No post in the database has this image’s md5.</p>`
     }
   </section>`;
 }
@@ -147,9 +147,10 @@ const PAGE_STYLE = html`<style>
 .upload-form { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; }
 .upload-form input[type=url] { width: min(32rem, 90vw); }
 .upload-preview { max-width: 320px; max-height: 320px; display: block; margin: .5rem 0; background: #eee; }
+.upload-preview[hidden] { display: none; }
 .upload-result { background: #fff; border: 1px solid #e3e3e8; padding: .8rem; border-radius: 4px; }
 ul.upload-tags { flex-direction: column; gap: .1rem; }
-ul.upload-tags li { display: grid; grid-template-columns: minmax(10rem, 16rem) auto; align-items: center; }
+ul.upload-tags li { display: grid; grid-template-columns: minmax(10rem, 16rem) 5rem auto; justify-content: start; align-items: center; gap: 0 .4rem; }
 .known-post { border-top: 1px solid #e3e3e8; margin-top: .8rem; padding-top: .5rem; }
 </style>`;
 
