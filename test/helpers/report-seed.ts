@@ -81,7 +81,7 @@ export interface SeededReport {
 export async function seedReport(prisma: PrismaClient): Promise<SeededReport> {
   const booru = await new BooruRepository(prisma).ensure({ name: 'dan', kind: 'danbooru', baseUrl: 'http://dan.test' });
   const models = new ModelRepository(prisma);
-  const base = { family: 'wd', purpose: 'tags', labels: [], manifest: {} } as const;
+  const base = { family: 'wd', purpose: 'tags' as const, labels: [], manifest: {} };
   const modelA = await models.ensure({ ...base, name: 'wd-test', version: '1', sha256: 'a'.repeat(64) });
   const modelB = await models.ensure({ ...base, name: 'wd-test', version: '2', sha256: 'b'.repeat(64) });
   const posts = new PostRepository(prisma);
