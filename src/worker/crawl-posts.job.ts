@@ -5,6 +5,11 @@
  * a page is stored, so it is never past a post the database has not seen. A transient failure (429 after the
  * back-off, 5xx or timeouts after the retries) ends the crawl early with what was stored, and says so; the next run
  * continues from the cursor. Blocked, unauthorised or misconfigured ⇒ thrown, an operator must act.
+ *
+ * A listing may skip a post (a lagging replica shows a higher id before a lower one commits), and the cursor then
+ * passes it. Danbooru and e621 recover it through the re-scan of changed posts; boorus that cannot list by change
+ * (Moebooru, Gelbooru) re-read the {@link SKIP_WINDOW_IDS} ids below the cursor at the start of each crawl and store
+ * the posts found there that the database has never seen.
  */
 import type { BooruClient, PostPage } from '../booru/booru-client.js';
 import { chooseMediaVariant } from '../core/media-variant.js';
@@ -15,6 +20,8 @@ import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
 export const POSTS_CURSOR = 'posts';
+/** How many ids below the cursor a crawl re-reads for skipped posts, on boorus without a change listing. */
+export const SKIP_WINDOW_IDS = 100;
 
 export interface CrawlDeps {
   booru: BooruClient;
@@ -41,6 +48,8 @@ export interface CrawlSummary {
   skipped: number;
   /** Listed posts whose JSON could not be read, recorded as skipped by id. */
   unreadable: number;
+  /** Posts below the cursor that an earlier listing skipped, found and stored now. */
+  recovered: number;
   cursor: number;
   /** Set when a transient failure ended the crawl early (the next run continues from `cursor`). */
   interrupted: { code: string; message: string } | null;
@@ -72,9 +81,22 @@ export async function crawlNewPosts(deps: CrawlDeps, options: CrawlOptions): Pro
     updated: 0,
     skipped: 0,
     unreadable: 0,
+    recovered: 0,
     cursor,
     interrupted: null,
   };
+  if (cursor > 0 && !booru.capabilities.canListChanges) {
+    try {
+      summary.recovered = await storeSkipped(deps, options, cursor);
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      if (!(error instanceof AppError) || !error.retryable) throw error;
+      summary.interrupted = { code: error.code, message: error.message };
+      logger.warn({ err: error.message, cursor }, 'crawl interrupted by a transient failure; the next run continues');
+      return summary;
+    }
+    if (summary.recovered > 0) logger.warn({ recovered: summary.recovered }, 'stored posts an earlier listing skipped');
+  }
   for (;;) {
     let page: PostPage;
     try {
@@ -118,4 +140,19 @@ export async function crawlNewPosts(deps: CrawlDeps, options: CrawlOptions): Pro
   }
   logger.info(summary, 'crawl finished');
   return summary;
+}
+
+/** Stores the posts of the {@link SKIP_WINDOW_IDS} ids up to `cursor` that the database has never seen. */
+async function storeSkipped(deps: CrawlDeps, options: CrawlOptions, cursor: number): Promise<number> {
+  const page = await deps.booru.listPostsSince(Math.max(0, cursor - SKIP_WINDOW_IDS), SKIP_WINDOW_IDS);
+  const listed = [...page.posts.map((p) => p.remoteId), ...page.rejected.map((r) => r.remoteId)];
+  const stored = await deps.posts.tagsVersions(options.booruId, listed);
+  const missing = (id: number) => id <= cursor && !stored.has(id);
+  const rows = page.posts.filter((p) => missing(p.remoteId)).map((p) => toPostUpsert(p, options.minMediaSize));
+  const unreadable = page.rejected
+    .filter((r) => missing(r.remoteId))
+    .map((r) => ({ remoteId: r.remoteId, reason: r.message }));
+  await deps.posts.upsertMany(options.booruId, rows);
+  await deps.posts.recordUnreadable(options.booruId, unreadable);
+  return rows.length + unreadable.length;
 }
