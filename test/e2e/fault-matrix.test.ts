@@ -19,6 +19,7 @@ import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
 import { TaggingRepository } from '../../src/db/tagging.repository.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
+import { FakeDialectServer } from '../../src/demo/fake-dialect.server.js';
 import { OnnxTagger } from '../../src/tagger/onnx-tagger.js';
 import { applyApproved } from '../../src/worker/apply-approved.job.js';
 import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
@@ -181,6 +182,36 @@ describe('fault matrix', () => {
       expect(post).toMatchObject({ state: 'new', skipReason: null });
       expect((await ctx.cycle()).tag.tagged).toBe(6);
     });
+
+    for (const dialect of ['moebooru', 'gelbooru'] as const) {
+      it(`should store a post a listing skipped from the window below the cursor (${dialect})`, async () => {
+        const server = new FakeDialectServer(dialect);
+        server.addPosts([1, 3, 4].map((id) => ({ id, tag_string: 'solo' })));
+        await server.start();
+        closers.push(() => server.close());
+        const prisma = database().prisma;
+        const http = new BooruHttp({ baseUrl: server.url, userAgent: 'booru-tagger/0.1 (fault-matrix test)' });
+        closers.push(() => http.close());
+        const booru = createBooruAdapter(dialect, http, silentLogger);
+        const stored = uniqueBaseUrl(server.url);
+        const booruId = (await new BooruRepository(prisma).ensure({ name: stored, baseUrl: stored, kind: dialect })).id;
+        const deps = { booru, posts: new PostRepository(prisma), cursors: new CursorRepository(prisma) };
+        const crawl = () =>
+          crawlNewPosts({ ...deps, logger: silentLogger }, { booruId, minMediaSize: 1, maxPosts: 0, pageSize: 2 });
+        expect(await crawl()).toMatchObject({ seen: 3, cursor: 4, recovered: 0 });
+        // Post 2 commits after 3 and 4 were listed: the cursor is already past it.
+        server.addPosts([{ id: 2, tag_string: 'late' }]);
+        expect(await crawl()).toMatchObject({ seen: 0, cursor: 4, recovered: 1 });
+        expect(await crawl()).toMatchObject({ seen: 0, recovered: 0 });
+        const rows = await prisma.post.findMany({ where: { booruId }, orderBy: { remoteId: 'asc' } });
+        expect(rows.map((r) => [r.remoteId, r.tags])).toEqual([
+          [1, ['solo']],
+          [2, ['late']],
+          [3, ['solo']],
+          [4, ['solo']],
+        ]);
+      });
+    }
 
     it('should record a post deleted between listing and download as failed with the reason, not retry it', async () => {
       const server = await aBooru([1, 2, 3]);
