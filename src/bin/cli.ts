@@ -475,8 +475,8 @@ export function buildProgram(): Command {
   withSettings(
     program
       .command('serve')
-      .description('the long-running service: schedule + worker + dashboard in one process')
-      .option('--no-worker', 'do not crawl, tag or apply (dashboard only)')
+      .description('the long-running service: schedule + worker + dashboard (with /evaluate) in one process')
+      .option('--no-worker', 'do not crawl, tag or apply (dashboard only; /evaluate loads the model on first use)')
       .option('--no-dashboard', 'do not serve the web dashboard (worker only)'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
