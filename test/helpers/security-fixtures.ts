@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Logger } from 'pino';
+import type { ReportRows } from '../../src/core/report-stats.js';
 import { buildDashboard, type DashboardDeps, type DashboardOptions } from '../../src/dashboard/app.js';
 import { hashPassword } from '../../src/dashboard/auth.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
@@ -14,6 +15,7 @@ import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { ReportRepository } from '../../src/db/report.repository.js';
 import { ReviewRepository } from '../../src/db/review.repository.js';
+import { ThresholdRepository } from '../../src/db/threshold.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { aDraft, aPostUpsert } from './factories.js';
@@ -61,6 +63,7 @@ export async function buildSecurityDashboard(
     apiTokens: new ApiTokenRepository(prisma),
     audit: new AuditRepository(prisma),
     reports: new ReportRepository(prisma),
+    thresholds: new ThresholdRepository(prisma),
     logger,
   };
   return buildDashboard(deps as DashboardDeps, options);
@@ -185,4 +188,35 @@ export class Client {
     await this.request('GET', '/account');
     return response;
   }
+}
+
+/** Report rows where every string a booru or an operator's model could supply is a payload. */
+export function hostileReportRows(): ReportRows {
+  const { script, attribute, singleQuote, javascriptUrl, textarea } = PAYLOADS;
+  return {
+    booru: { name: script, baseUrl: javascriptUrl, kind: 'danbooru' },
+    since: new Date('2026-11-01T00:00:00Z'),
+    until: new Date('2026-11-08T00:00:00Z'),
+    posts: {
+      crawled: 3,
+      tagged: 2,
+      skipped: [{ reason: attribute, count: 1 }],
+      failed: [{ reason: textarea, count: 1 }],
+    },
+    suggestions: [
+      { tag: script, action: 'add', category: 0, modelId: 1, status: 'approved', count: 3 },
+      { tag: attribute, action: 'remove', category: 0, modelId: 1, status: 'rejected', count: 2 },
+      { tag: singleQuote, action: 'add', category: 4, modelId: 1, status: 'pending', count: 1 },
+    ],
+    medians: [{ tag: script, action: 'add', median: 0.9 }],
+    models: [{ id: 1, name: attribute, version: script, median: 0.8 }],
+    pending: [
+      { tag: singleQuote, action: 'add', remoteId: 7, booruUrl: javascriptUrl, booruKind: 'danbooru', score: 0.9 },
+      { tag: attribute, action: 'remove', remoteId: 8, booruUrl: javascriptUrl, booruKind: 'danbooru', score: 0.01 },
+    ],
+    ratings: [{ from: script, to: attribute, status: 'pending', count: 1 }],
+    decisions: [{ action: 'add', score: 0.9, approved: 3, rejected: 1 }],
+    daily: [{ day: '2026-11-02', tagged: 2, suggested: 3, decided: 2 }],
+    applyFailures: [{ reason: script, count: 1 }],
+  };
 }
