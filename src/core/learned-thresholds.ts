@@ -112,7 +112,7 @@ export function recommendThresholds(
     const sign = action === 'add' ? '≥' : '≤';
     const note =
       decided < options.minSamples
-        ? `${decided} decisions, fewer than the ${options.minSamples} needed`
+        ? `${decided} decision${decided === 1 ? '' : 's'}, fewer than the ${options.minSamples} needed`
         : learned === null
           ? `no threshold reaches precision ${options.target} (lower bound) over ${options.minSamples}+ decisions`
           : `score ${sign} ${round(learned.threshold)}: ${learned.approved}/${learned.decided} approved, precision ${round(learned.precision)} (lower bound ${round(learned.lowerBound)})`;

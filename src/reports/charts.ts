@@ -49,7 +49,12 @@ export function reliabilityChart(buckets: readonly BucketEvidence[]): string {
       const x = x01(b.from) + 1;
       const w = Math.max(1, x01(b.to) - x01(b.from) - 2);
       const y = y01(b.rate!);
-      return `<rect x="${f(x)}" y="${f(y)}" width="${f(w)}" height="${f(PAD.top + plotH - y)}" class="bar" fill-opacity="${f(0.35 + (0.65 * n) / most)}"><title>${num(b.from)}–${num(b.to)}: ${b.approved}/${n} approved</title></rect>`;
+      const label = `<title>${num(b.from)}–${num(b.to)}: ${b.approved}/${n} approved</title>`;
+      // A dot marks the rate even where it is 0 and the bar has no height.
+      return (
+        `<rect x="${f(x)}" y="${f(y)}" width="${f(w)}" height="${f(PAD.top + plotH - y)}" class="bar" fill-opacity="${f(0.35 + (0.65 * n) / most)}">${label}</rect>` +
+        `<circle cx="${f(x + w / 2)}" cy="${f(y)}" r="3.5" class="rate">${label}</circle>`
+      );
     })
     .join('');
   const xTicks = [0, 0.2, 0.4, 0.6, 0.8, 1]

@@ -19,8 +19,9 @@ export const REPORT_CSS = `
 .bt-report figcaption { font-size: .85rem; color: #333; }
 .chart text { font: 11px system-ui, sans-serif; fill: #333; }
 .chart .axis { stroke: #333; } .chart .grid { stroke: #e5e7eb; } .chart .diagonal { stroke: #888; stroke-dasharray: 4 3; }
-.chart .bar { fill: #0b5cad; } .chart .line { fill: none; stroke-width: 2; }
+.chart .bar { fill: #0b5cad; } .chart .rate { fill: #0b5cad; stroke: #fff; }
 .chart .s1 { fill: #0b5cad; stroke: #0b5cad; } .chart .s2 { fill: #d97706; stroke: #d97706; } .chart .s3 { fill: #059669; stroke: #059669; }
+.chart polyline.line { fill: none; stroke-width: 2; }
 .chart .approved { fill: #10b981; } .chart .rejected { fill: #ef4444; } .chart .pending { fill: #9ca3af; } .chart .other { fill: #d1d5db; }
 `;
 

@@ -261,7 +261,7 @@ describe('ReportRepository', () => {
         ['smile', 'add', null, 3],
         ['solo', 'remove', null, 1],
       ]);
-      expect(th.items[2]!.note).toBe('1 decisions, fewer than the 3 needed');
+      expect(th.items[2]!.note).toBe('1 decision, fewer than the 3 needed');
       expect(
         th.items[0]!.buckets.filter((b) => b.approved + b.rejected > 0).map((b) => [b.from, b.approved, b.rejected]),
       ).toEqual([

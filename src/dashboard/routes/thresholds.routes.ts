@@ -4,6 +4,7 @@
  * stored thresholds.
  */
 import type { FastifyInstance } from 'fastify';
+import { recommendThresholds } from '../../core/learned-thresholds.js';
 import type { ThresholdItem } from '../../core/report-stats.js';
 import { can } from '../policies.js';
 import type { RouteContext } from '../app.js';
@@ -40,6 +41,9 @@ export function registerThresholdRoutes(app: FastifyInstance, context: RouteCont
       const { target, minSamples } = deps.thresholds.settings;
       for (const booru of await deps.reports.listBoorus()) {
         const section = await deps.reports.loadThresholdSection(booru.id, deps.thresholds);
+        const stored = new Map(
+          (await deps.thresholds.listLearned(booru.id)).map((t) => [`${t.tag}\u0000${t.action}`, t.value]),
+        );
         const on = section.enabled;
         learned.push(html`<section class="learned" data-booru="${booru.id}">
           <h3>${booru.name}</h3>
@@ -58,10 +62,10 @@ export function registerThresholdRoutes(app: FastifyInstance, context: RouteCont
           ${
             section.items.length === 0
               ? html`<p>No decided additions or removals yet.</p>`
-              : html`<table><thead><tr><th>Tag</th><th>Action</th><th>Recommended</th><th>Decisions</th><th>Precision</th><th>Note</th><th>Evidence</th></tr></thead><tbody>${section.items.map(
+              : html`<table><thead><tr><th>Tag</th><th>Action</th><th>Recommended</th><th>Stored</th><th>Decisions</th><th>Precision</th><th>Note</th><th>Evidence</th></tr></thead><tbody>${section.items.map(
                   (
                     i,
-                  ) => html`<tr><td>${i.tag}</td><td>${i.action}</td><td>${i.threshold === null ? '–' : `${i.action === 'add' ? '≥' : '≤'} ${fmt(i.threshold)}`}</td>
+                  ) => html`<tr><td>${i.tag}</td><td>${i.action}</td><td>${i.threshold === null ? '–' : `${i.action === 'add' ? '≥' : '≤'} ${fmt(i.threshold)}`}</td><td>${fmt(stored.get(`${i.tag}\u0000${i.action}`))}</td>
                     <td>${i.decided}</td><td>${fmt(i.precision?.value)} [${fmt(i.precision?.low)}–${fmt(i.precision?.high)}]</td><td>${i.note}</td><td>${evidenceTable(i)}</td></tr>`,
                 )}</tbody></table>`
           }
@@ -118,7 +122,16 @@ export function registerThresholdRoutes(app: FastifyInstance, context: RouteCont
         actor: user.name,
         origin: request.ip,
       });
-      const done = changed ? `Learned thresholds switched ${enabled ? 'on' : 'off'}.` : 'Nothing changed.';
+      // Switching on stores the current recommendations at once, instead of waiting for the hourly job.
+      const stored = enabled
+        ? await deps.thresholds.saveLearned(
+            booruId,
+            recommendThresholds(await deps.reports.loadDecisionEvidence(booruId), deps.thresholds.settings),
+          )
+        : null;
+      const done = changed
+        ? `Learned thresholds switched ${enabled ? `on (${stored} in force)` : 'off'}.`
+        : 'Nothing changed.';
       return reply.redirect(`/thresholds?done=${encodeURIComponent(done)}`, 303);
     },
   );
