@@ -190,17 +190,26 @@ async function applyToPost(deps: ApplyDeps, group: Group, summary: ApplySummary,
     else summary.refused++;
   }
   const failed = outcomes.filter((o) => o.status === 'failed').length;
-  await deps.suggestions.recordApplyOutcomes({
-    postId: post.id,
-    edit: {
-      oldTagString: result.oldTagString,
-      newTagString: result.newTagString,
-      resultTags: result.after.tags,
-      outcome: !result.sent ? 'not_sent' : failed === 0 ? 'applied' : 'partial',
-    },
-    outcomes,
-  });
-  await deps.posts.refreshFromBooru(post.id, result.after);
+  try {
+    await deps.suggestions.recordApplyOutcomes({
+      postId: post.id,
+      edit: {
+        oldTagString: result.oldTagString,
+        newTagString: result.newTagString,
+        resultTags: result.after.tags,
+        outcome: !result.sent ? 'not_sent' : failed === 0 ? 'applied' : 'partial',
+      },
+      outcomes,
+    });
+    await deps.posts.refreshFromBooru(post.id, result.after);
+  } catch (thrown) {
+    // The booru has the edit; only our record of it failed. It must not be recorded as a failed edit: left approved,
+    // the next run reads the post, finds the change in place and records it (already_applied) without a second write.
+    throw new AppError('DB_UNAVAILABLE', `edit sent but not recorded: ${coerceError(thrown).message}`, {
+      retryable: true,
+      cause: thrown,
+    });
+  }
 }
 
 function outcomeStatus(outcome: ApplyOutcome): 'applied' | 'already_applied' | 'failed' {
