@@ -413,5 +413,42 @@ describe('fault matrix', () => {
       // The post a human edited and the one partly refused were not written again.
       expect(server.requests.filter((r) => r.method === 'PUT')).toHaveLength(4);
     });
+
+    it('should leave an edit the booru saved but the database failed to record approved, and record it next run without a second write', async () => {
+      const server = new FakeDanbooruServer();
+      server.addPosts([{ id: 1, tag_string: 'solo', file_url: 'https://cdn.donmai.us/1.jpg' }]);
+      await server.start();
+      closers.push(() => server.close());
+      const ctx = await setup(server);
+      await ctx.crawl();
+      const post = (await ctx.posts.findByRemoteId(ctx.booruId, 1))!;
+      await ctx.suggestions.replacePending({
+        postId: post.id,
+        modelId: ctx.modelId,
+        tagsVersion: post.tagsVersion,
+        drafts: [{ tag: 'hat', action: 'add', category: 0, score: 0.9, reason: 'test' }],
+      });
+      await ctx.suggestions.decideAll({ verdict: 'approve', user: { id: null, name: 'mod' }, origin: 'test' });
+      // The database drops the connection once, right after the booru saved the edit.
+      let failures = 1;
+      const flaky = Object.assign(Object.create(ctx.suggestions) as SuggestionRepository, {
+        recordApplyOutcomes: (input: Parameters<SuggestionRepository['recordApplyOutcomes']>[0]) =>
+          failures-- > 0
+            ? Promise.reject(new Error('Connection terminated unexpectedly'))
+            : ctx.suggestions.recordApplyOutcomes(input),
+      });
+      const first = await applyApproved({ ...ctx, suggestions: flaky }, { booruId: ctx.booruId });
+      expect(first).toMatchObject({ failed: 0, deferred: 1 });
+      expect(server.getPost(1)?.tag_string).toBe('hat solo');
+      const status = async () =>
+        ctx.prisma.suggestion.findFirst({ where: { postId: post.id }, select: { status: true, applyOutcome: true } });
+      expect(await status()).toEqual({ status: 'approved', applyOutcome: null });
+
+      const next = await applyApproved(ctx, { booruId: ctx.booruId });
+      expect(next).toMatchObject({ alreadyApplied: 1, failed: 0 });
+      expect(await status()).toEqual({ status: 'already_applied', applyOutcome: 'already_applied' });
+      expect(server.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
+      expect(server.getPost(1)?.tag_string).toBe('hat solo');
+    });
   });
 });
