@@ -5,11 +5,12 @@
  */
 import type { ReportModel } from '../core/report-stats.js';
 import { escapeCsv } from './escape.js';
+import { csvNum } from './format.js';
 import { type Cell, reportTables } from './sections.js';
 
 function cell(value: Cell): string {
   if (value === null) return '';
-  if (typeof value === 'number') return String(Number(value.toFixed(4)));
+  if (typeof value === 'number') return csvNum(value);
   if (typeof value === 'string') return escapeCsv(value);
   if ('tag' in value) return escapeCsv(value.tag);
   return escapeCsv(value.href);

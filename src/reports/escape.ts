@@ -25,7 +25,7 @@ export function escapeCsv(value: string | number | null): string {
  */
 export function escapeDtext(value: string): string {
   const flat = value.replace(/\r?\n/g, ' ');
-  if (/^[\p{L}\p{N}_\-.:;,'()/ ]*$/u.test(flat) && !/^[-*#]|h\d\.|\bpost #|https?:/i.test(flat)) return flat;
+  if (/^[\p{L}\p{N}_\-.:;,'()/%+ ]*$/u.test(flat) && !/^[-*#]|h\d\.|\bpost #|https?:/i.test(flat)) return flat;
   return `[nodtext]${flat.replace(/\[\/nodtext\]/gi, '[/[/nodtext]nodtext][nodtext]')}[/nodtext]`;
 }
 

@@ -1,19 +1,19 @@
 /** Number formats the text renderers share, so every format shows the same figures. */
-import type { Precision } from '../core/report-stats.js';
 
-/** A proportion or score with at most 3 decimals. */
+/** A proportion or score with at most 3 decimals (2 significant digits below 0.001). */
 export function num(value: number | null | undefined): string {
   if (value === null || value === undefined) return '–';
+  // Removal scores live far below 0.001: two significant digits keep them apart (0.00027, not 0).
+  if (value !== 0 && Math.abs(value) < 0.001) return String(Number(value.toPrecision(2)));
   return String(Number(value.toFixed(3)));
 }
 
-/** `0.9 [0.8–0.95]`, or `–` with nothing decided. */
-export function precisionText(p: Precision | null): string {
-  return p === null ? '–' : `${num(p.value)} [${num(p.low)}–${num(p.high)}]`;
+/** The same for CSV, with up to 4 decimals (2 significant digits below 0.0001). */
+export function csvNum(value: number): string {
+  if (value !== 0 && Math.abs(value) < 0.0001) return String(Number(value.toPrecision(2)));
+  return String(Number(value.toFixed(4)));
 }
 
 export function periodText(since: string | null, until: string): string {
   return `${since ? since.slice(0, 10) : 'the beginning'} – ${until.slice(0, 10)}`;
 }
-
-export const ACTION_WORD: Record<string, string> = { add: 'add', remove: 'remove', rating: 'rating' };
