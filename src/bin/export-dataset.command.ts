@@ -88,7 +88,7 @@ export function formatExport(summary: ExportSummary): string {
     .join(', ');
   return [
     `${summary.interrupted ? 'interrupted (run again to resume)' : 'exported'} ${summary.out}: ${summary.rows} posts`,
-    `downloaded ${summary.downloaded}, kept from an earlier run ${summary.reused}, removed ${summary.removed}`,
+    `downloaded ${summary.downloaded}, already on disk ${summary.reused}, removed ${summary.removed}`,
     `skipped ${skipped || 'none'}; failed ${summary.failedCount}`,
     ...summary.failed.slice(0, 10).map((f) => `  #${f.id}: ${f.reason}`),
   ].join('\n');

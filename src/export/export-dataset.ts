@@ -69,7 +69,7 @@ export interface ExportSummary {
   /** Posts considered this run. */
   processed: number;
   downloaded: number;
-  /** Images already on disk with the right md5 (a resumed export). */
+  /** Images already on disk with the right md5 (a resumed export, or a post sharing another's file). */
   reused: number;
   /** Posts left out on purpose, by reason (`too_few_tags`, `not_an_image`). */
   skipped: Record<string, number>;
@@ -155,9 +155,19 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
     };
     let lastSave = Date.now();
 
-    /** Makes sure the post's image is on disk with the right md5; returns how, or a failure reason. */
-    const ensureImage = async (post: DatasetPost, row: DatasetRow): Promise<'reused' | 'downloaded' | string> => {
+    // Posts can share a file (reposts with one md5): the first fetch of a path serves every post that needs it.
+    const inFlight = new Map<string, Promise<string>>();
+    const ensureImage = (post: DatasetPost, row: DatasetRow): Promise<'reused' | 'downloaded' | string> => {
       const path = join(options.outDir, imagePathOf(row.md5, row.file_ext));
+      const running = inFlight.get(path);
+      if (running) return running.then((outcome) => (outcome === 'downloaded' ? 'reused' : outcome));
+      const fetching = fetchImage(post, row, path).finally(() => inFlight.delete(path));
+      inFlight.set(path, fetching);
+      return fetching;
+    };
+
+    /** Makes sure the post's image is on disk with the right md5; returns how, or a failure reason. */
+    const fetchImage = async (post: DatasetPost, row: DatasetRow, path: string): Promise<string> => {
       if ((await md5OfFile(path)) === row.md5) return 'reused';
       if (!post.fileUrl) return 'no_file_url';
       let bytes: Buffer;
@@ -169,7 +179,7 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
       const got = md5Of(bytes);
       if (got !== row.md5) return `md5_mismatch: got ${got}`;
       await mkdir(dirname(path), { recursive: true });
-      const partial = `${path}.part`;
+      const partial = `${path}.${process.pid}.part`;
       await writeFile(partial, bytes);
       await rename(partial, path);
       return 'downloaded';
