@@ -4,6 +4,9 @@
  * PostgreSQL database, the real test model in onnxruntime-node, the real crawl, tag, re-scan and apply jobs.
  * docs/RELIABILITY.md lists every row with the test that backs it.
  */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BooruClient } from '../../src/booru/booru-client.js';
@@ -30,6 +33,19 @@ import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
 const MODEL_DIR = fileURLToPath(new URL('../../models/test-colors/', import.meta.url));
+/** The edge-case media corpus (see test/e2e/media-corpus.test.ts); its test skips when ../shared is absent. */
+const CORPUS = fileURLToPath(new URL('../../../shared/fixtures/media/', import.meta.url));
+if (!existsSync(CORPUS)) console.warn(`[fault-matrix] corpus test skipped: ${CORPUS} is absent`);
+
+async function corpusFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await corpusFiles(path)));
+    else if (entry.isFile() && !/\.(tsv|md)$|LICENSE$/.test(entry.name)) out.push(path);
+  }
+  return out.sort();
+}
 const RED: Rgb = [230, 20, 20];
 const GREEN: Rgb = [20, 220, 30];
 /** The media limit of these tests (the default is 50 MiB; the behaviour is the same at any size). */
@@ -256,6 +272,57 @@ describe('fault matrix', () => {
   });
 
   describe('media', () => {
+    it.skipIf(!existsSync(CORPUS))(
+      'should account for every file of the edge-case corpus through the worker, each with a reason',
+      {
+        timeout: 180_000,
+      },
+      async () => {
+        const files = await corpusFiles(CORPUS);
+        expect(files.length).toBeGreaterThan(140);
+        const server = new FakeDanbooruServer();
+        for (const [index, file] of files.entries()) {
+          const ext = /\.([a-z0-9]+)$/i.exec(file)?.[1]?.toLowerCase() ?? 'bin';
+          const url = server.addMedia(`corpus/${index + 1}.${ext}`, await readFile(file));
+          server.addPosts([
+            { id: index + 1, tag_string: 'solo', md5: `corpus-${index + 1}`, file_ext: ext, file_url: url },
+          ]);
+        }
+        await server.start();
+        closers.push(() => server.close());
+        const ctx = await setup(server);
+        const summary = await ctx.cycle(1);
+        const posts = [...(await ctx.postsByRemoteId()).values()];
+        expect(posts).toHaveLength(files.length);
+        const unaccounted = posts.filter(
+          (p) =>
+            p.leaseOwner !== null ||
+            !['tagged', 'failed', 'skipped'].includes(p.state) ||
+            (p.state !== 'tagged' && !(p.skipReason ?? p.lastError)),
+        );
+        expect(unaccounted.map((p) => `${relative(CORPUS, files[p.remoteId - 1]!)}: ${p.state}`)).toEqual([]);
+        const byState = Object.fromEntries(
+          ['tagged', 'failed', 'skipped'].map((s) => [s, posts.filter((p) => p.state === s).length]),
+        );
+        expect(byState['tagged']).toBeGreaterThan(50);
+        // Nothing Danbooru finds corrupt is tagged (AVIF sequences aside: corrupt *and* unsupported there, see
+        // media-corpus.test.ts).
+        const corrupt = new Set<string>();
+        for (const line of (await readFile(join(CORPUS, 'danbooru_EXPECTED.tsv'), 'utf8')).split('\n')) {
+          const [path, , , , mime, isCorrupt, supported] = line.split('\t');
+          if (path?.startsWith('media/') && mime?.startsWith('image/') && isCorrupt === 'true' && supported === 'true')
+            corrupt.add(path.slice('media/'.length));
+        }
+        expect(corrupt.size).toBeGreaterThan(0);
+        const taggedCorrupt = posts.filter(
+          (p) => p.state === 'tagged' && corrupt.has(relative(CORPUS, files[p.remoteId - 1]!)),
+        );
+        expect(taggedCorrupt.map((p) => p.remoteId)).toEqual([]);
+        expect(summary.tag.tagged).toBe(byState['tagged']);
+        console.info(`[fault-matrix] corpus through the worker: ${JSON.stringify(byState)} of ${files.length} files`);
+      },
+    );
+
     it('should retry a connection reset during a download and tag the post', async () => {
       const server = await aBooru([1, 2, 3]);
       const ctx = await setup(server);
