@@ -69,6 +69,8 @@ describe('POST /evaluate', () => {
   let closed: string;
   let open: string;
   let limited: string;
+  let pixelLimited: string;
+  let smallTagger: InferenceBatcher;
 
   const start = async (evaluate: Partial<EvaluateDeps>) => {
     const { prisma } = database();
@@ -117,11 +119,20 @@ describe('POST /evaluate', () => {
     closed = await start({});
     open = await start({ open: true, maxFileBytes: 64 * 1024, maxFiles: 2 });
     limited = await start({ open: true, ratePerMinute: 2 });
+    smallTagger = new InferenceBatcher(
+      await OnnxTagger.load(join(process.cwd(), 'models', 'test-colors'), {
+        device: 'cpu',
+        maxPixels: 1000,
+        logger: silentLogger,
+      }),
+    );
+    pixelLimited = await start({ open: true, model: async () => smallTagger });
   }, 60_000);
 
   afterAll(async () => {
     for (const app of apps) await app.close();
     await batcher?.close();
+    await smallTagger?.close();
   });
 
   it('should answer hatsune_miku.jpg in the shape of the autotagger’s documented answer', async (context) => {
@@ -315,6 +326,18 @@ describe('POST /evaluate', () => {
     });
     expect(notMultipart.status).toBe(400);
     expect(await notMultipart.json()).toMatchObject({ error: 'BadRequest' });
+  });
+
+  it('should refuse an image over the pixel limit as too large', async () => {
+    const sut = await post(pixelLimited, [
+      ['file', await png(AQUA, 64), 'big.png'],
+      ['format', 'json'],
+    ]);
+    expect(sut.status).toBe(413);
+    expect(JSON.parse(sut.text)).toEqual({
+      error: 'RequestEntityTooLarge',
+      message: expect.stringMatching(/big\.png/),
+    });
   });
 
   it('should limit the request rate per client', async () => {
