@@ -7,7 +7,12 @@ import {
   parseRatings,
   tagCountGeneral,
 } from '../../src/export/dataset-layout.js';
-import { autotaggerJson, evaluationOf, parseEvaluateParams } from '../../src/dashboard/routes/evaluate.routes.js';
+import {
+  autotaggerJson,
+  evaluationOf,
+  parseEvaluateParams,
+  Slots,
+} from '../../src/dashboard/routes/evaluate.routes.js';
 
 const MD5 = 'ABCDEF0123456789abcdef0123456789';
 
@@ -115,6 +120,29 @@ describe('evaluate answer', () => {
       expect(parseEvaluateParams({})).toEqual({ threshold: 0.1, limit: 50, format: 'html' });
       expect(() => parseEvaluateParams({ threshold: '' })).toThrow();
       expect(() => parseEvaluateParams({ limit: '2.5' })).toThrow();
+    });
+  });
+
+  describe('Slots', () => {
+    it('should run at most N at once, the rest in arrival order, and free a slot when work fails', async () => {
+      const sut = new Slots(2);
+      let running = 0;
+      let peak = 0;
+      const order: number[] = [];
+      const job = (i: number) =>
+        sut.run(async () => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          running--;
+          order.push(i);
+          if (i === 1) throw new Error('fails');
+          return i;
+        });
+      const outcomes = await Promise.allSettled([0, 1, 2, 3, 4].map(job));
+      expect(peak).toBe(2);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect(order).toEqual([0, 1, 2, 3, 4]);
     });
   });
 });

@@ -230,10 +230,39 @@ export function rateLimitOf(deps: EvaluateDeps | null): { rateLimit?: RateLimitO
     : {};
 }
 
+/**
+ * At most `slots` holders at a time; the rest wait in order. Requests wait here before their bodies are read, so
+ * memory holds at most `slots` requests' files however many clients send at once (the rest stay in socket buffers).
+ */
+export class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(slots: number) {
+    this.free = slots;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+/** Requests /evaluate reads and scores at once (as many as upstream's 4 gunicorn threads). */
+export const EVALUATE_SLOTS = 4;
+
 const UNAVAILABLE = new EvaluateError(503, 'ServiceUnavailable', 'no tagging model is configured in this process');
 
 export function registerEvaluateRoutes(app: FastifyInstance, context: RouteContext): void {
   const deps = context.evaluate;
+  const slots = new Slots(EVALUATE_SLOTS);
   app.post(
     '/evaluate',
     {
@@ -257,16 +286,19 @@ export function registerEvaluateRoutes(app: FastifyInstance, context: RouteConte
     },
     async (request, reply) => {
       if (!deps) throw UNAVAILABLE;
-      const { files, fields } = await readMultipart(request, deps);
-      const query = request.query as Record<string, string | undefined>;
-      const params = parseEvaluateParams({ ...query, ...fields });
-      if (files.length === 0) throw new EvaluateError(400, 'BadRequest', 'no "file" part in the request');
-      const model = await deps.model();
-      const scores = await scoreImages(model, files);
-      const results = files.map((file, i) => ({
-        filename: file.filename,
-        tags: evaluationOf(model.labels, scores[i]!, params.threshold, params.limit),
-      }));
+      const { params, results } = await slots.run(async () => {
+        const { files, fields } = await readMultipart(request, deps);
+        const query = request.query as Record<string, string | undefined>;
+        const params = parseEvaluateParams({ ...query, ...fields });
+        if (files.length === 0) throw new EvaluateError(400, 'BadRequest', 'no "file" part in the request');
+        const model = await deps.model();
+        const scores = await scoreImages(model, files);
+        const results = files.map((file, i) => ({
+          filename: file.filename,
+          tags: evaluationOf(model.labels, scores[i]!, params.threshold, params.limit),
+        }));
+        return { params, results };
+      });
       if (params.format === 'json') return reply.type('application/json; charset=utf-8').send(autotaggerJson(results));
       return reply.type('text/html; charset=utf-8').send(
         html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>evaluate · booru-tagger</title></head><body>

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelLabel, ScoreVector } from '../../core/types.js';
 import { coerceError } from '../../shared/errors.js';
 import { csrfUnlessToken, type DefaultThresholds, type RouteContext, requireAccess } from '../app.js';
@@ -14,12 +14,14 @@ import { categoryName, ratingName, scoreBar } from '../views/components.js';
 import { html, type SafeHtml } from '../views/html.js';
 import { layout } from '../views/layout.js';
 import {
+  type EvaluateDeps,
   EvaluateError,
   evaluateTagName,
   type KnownPost,
   parseEvaluateParams,
   rateLimitOf,
   readMultipart,
+  Slots,
   scoreImages,
   type UploadedImage,
 } from './evaluate.routes.js';
@@ -156,6 +158,8 @@ ul.upload-tags li { display: grid; grid-template-columns: minmax(10rem, 16rem) 5
 
 export function registerUploadRoutes(app: FastifyInstance, context: RouteContext): void {
   const deps = context.evaluate;
+  // The page is for people: two at a time is plenty, and keeps its uploads' memory bounded like /evaluate's.
+  const slots = new Slots(2);
 
   app.get('/assets/upload.js', async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(UPLOAD_JS),
@@ -201,39 +205,49 @@ export function registerUploadRoutes(app: FastifyInstance, context: RouteContext
     },
     async (request, reply) => {
       if (!deps) throw new EvaluateError(503, 'ServiceUnavailable', 'no tagging model is configured in this process');
-      const { files, fields } = await readMultipart(request, { maxFileBytes: deps.maxFileBytes, maxFiles: 1 });
-      const { threshold } = parseEvaluateParams({ threshold: fields['threshold'] || undefined, format: 'json' });
-      let image = files[0];
-      const url = fields['url']?.trim();
-      if (!image && url) {
-        if (!deps.fetchImage) throw new EvaluateError(400, 'BadRequest', 'fetching URLs needs a booru (BOORU_URL)');
-        let bytes: Buffer;
-        try {
-          bytes = await deps.fetchImage(url);
-        } catch (thrown) {
-          throw new EvaluateError(400, 'BadRequest', `cannot fetch ${url}: ${coerceError(thrown).message}`);
-        }
-        image = { filename: new URL(url).pathname.split('/').pop() || url, bytes };
-      }
-      if (!image) throw new EvaluateError(400, 'BadRequest', 'drop, paste or choose an image, or give its URL');
-      const md5 = createHash('md5').update(image.bytes).digest('hex');
-      const model = await deps.model();
-      const [scores] = await scoreImages(model, [image]);
-      const post = (await deps.findPostByMd5?.(md5)) ?? null;
-      return reply
-        .type('text/html; charset=utf-8')
-        .send(
-          resultFragment(
-            image,
-            md5,
-            `${model.model.name} ${model.model.version}`,
-            model.labels,
-            scores!,
-            threshold,
-            post,
-            context.defaultThresholds,
-          ).value,
-        );
+      return slots.run(() => tagUpload(request, reply, deps, context.defaultThresholds));
     },
   );
+}
+
+/** Reads the upload (a file, else a URL fetched from an allowed host), scores it, renders the result fragment. */
+async function tagUpload(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: EvaluateDeps,
+  thresholds: DefaultThresholds,
+) {
+  const { files, fields } = await readMultipart(request, { maxFileBytes: deps.maxFileBytes, maxFiles: 1 });
+  const { threshold } = parseEvaluateParams({ threshold: fields['threshold'] || undefined, format: 'json' });
+  let image = files[0];
+  const url = fields['url']?.trim();
+  if (!image && url) {
+    if (!deps.fetchImage) throw new EvaluateError(400, 'BadRequest', 'fetching URLs needs a booru (BOORU_URL)');
+    let bytes: Buffer;
+    try {
+      bytes = await deps.fetchImage(url);
+    } catch (thrown) {
+      throw new EvaluateError(400, 'BadRequest', `cannot fetch ${url}: ${coerceError(thrown).message}`);
+    }
+    image = { filename: new URL(url).pathname.split('/').pop() || url, bytes };
+  }
+  if (!image) throw new EvaluateError(400, 'BadRequest', 'drop, paste or choose an image, or give its URL');
+  const md5 = createHash('md5').update(image.bytes).digest('hex');
+  const model = await deps.model();
+  const [scores] = await scoreImages(model, [image]);
+  const post = (await deps.findPostByMd5?.(md5)) ?? null;
+  return reply
+    .type('text/html; charset=utf-8')
+    .send(
+      resultFragment(
+        image,
+        md5,
+        `${model.model.name} ${model.model.version}`,
+        model.labels,
+        scores!,
+        threshold,
+        post,
+        thresholds,
+      ).value,
+    );
 }
