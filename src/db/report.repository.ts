@@ -60,7 +60,10 @@ export interface ReportRunRecord {
 export class ReportRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** The rows of a report; see {@link assembleReport} for what is counted how. */
+  /**
+   * The rows of a report; see {@link assembleReport} for what is counted how. A rating suggestion's "from" is the
+   * rating its reason argued against (the tagger's `current g`, the rating model's `on a g post`), else the post's.
+   */
   async loadRows(query: ReportQuery): Promise<ReportRows> {
     const { booruId, since, until } = query;
     // Nothing in the database predates the epoch: it stands for "since the beginning".
@@ -129,7 +132,8 @@ export class ReportRepository {
             ) ranked WHERE rank <= ${perTag}
           ) t WHERE tag_rank <= ${topTags}`,
         this.prisma.$queryRaw<{ from: string | null; to: string; status: StatusName; count: number }[]>`
-          SELECT coalesce(substring(s.reason from 'current ([gsqe])\\M'), p.rating) AS "from",
+          SELECT coalesce(substring(s.reason from 'current ([gsqe])\\M'), substring(s.reason from 'on an? ([gsqe]) post'),
+                   p.rating) AS "from",
                  substring(s.tag from 8) AS "to", s.status::text AS status, count(*)::int AS count
           FROM suggestions s JOIN posts p ON p.id = s.post_id
           WHERE s.action = 'rating' AND ${made} GROUP BY 1, 2, 3`,
