@@ -26,22 +26,99 @@ export function decodeEntities(text: string): string {
 /**
  * The records named `element` of a dapi XML document, each as a flat field → text map: attributes
  * (`<post id="1" tags="…"/>`, Gelbooru 0.2) and simple child elements (`<post><id>1</id>…</post>`, gelbooru.com).
- * Enough for dapi's flat documents; not a general XML parser.
+ * Enough for dapi's flat documents; not a general XML parser. One pass, linear in the input whatever it holds: a
+ * search that finds nothing (no closing tag, no end of CDATA) is remembered and never repeated, so a hostile page of
+ * unclosed tags cannot make it quadratic (a regex over the whole document was: minutes for a few hundred KiB).
  */
 export function parseXmlRecords(xml: string, element: string): Record<string, string>[] {
   const records: Record<string, string>[] = [];
-  const pattern = new RegExp(`<${element}\\b((?:[^>"']|"[^"]*"|'[^']*')*?)(/>|>([\\s\\S]*?)</${element}>)`, 'g');
-  for (const match of xml.matchAll(pattern)) {
+  const open = `<${element}`;
+  const close = `</${element}>`;
+  let noCloseFrom = Number.POSITIVE_INFINITY;
+  for (let from = 0; ; ) {
+    const start = xml.indexOf(open, from);
+    if (start < 0) break;
+    const afterName = start + open.length;
+    if (afterName < xml.length && /\w/.test(xml[afterName]!)) {
+      from = afterName; // another element whose name starts the same (<posts>)
+      continue;
+    }
+    const end = endOfTag(xml, afterName);
+    if (end < 0) break; // no later tag can end either
+    const selfClosing = xml[end - 1] === '/';
     const record: Record<string, string> = {};
-    for (const attr of (match[1] ?? '').matchAll(/([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
+    const attributes = xml.slice(afterName, selfClosing ? end - 1 : end);
+    for (const attr of attributes.matchAll(/([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
       record[attr[1]!] = decodeEntities(attr[2] ?? attr[3] ?? '');
     }
-    for (const child of (match[3] ?? '').matchAll(/<([\w:-]+)\s*(?:\/>|>([\s\S]*?)<\/\1>)/g)) {
-      record[child[1]!] = decodeEntities((child[2] ?? '').replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1')).trim();
+    if (selfClosing) {
+      records.push(record);
+      from = end + 1;
+      continue;
     }
+    const closeAt = end + 1 >= noCloseFrom ? -1 : xml.indexOf(close, end + 1);
+    if (closeAt < 0) {
+      noCloseFrom = Math.min(noCloseFrom, end + 1);
+      from = end + 1;
+      continue;
+    }
+    readChildren(xml.slice(end + 1, closeAt), record);
     records.push(record);
+    from = closeAt + close.length;
   }
   return records;
+}
+
+/** The index of the `>` ending a tag whose attributes start at `from` (quotes honoured), or -1. */
+function endOfTag(xml: string, from: number): number {
+  for (let i = from; i < xml.length; i++) {
+    const c = xml[i];
+    if (c === '>') return i;
+    if (c === '"' || c === "'") {
+      const match = xml.indexOf(c, i + 1);
+      if (match < 0) return -1;
+      i = match;
+    }
+  }
+  return -1;
+}
+
+/** Simple child elements (`<name>text</name>`, `<name/>`) of a record's body into `record`, CDATA unwrapped. */
+function readChildren(body: string, record: Record<string, string>): void {
+  const noCloseFrom = new Map<string, number>();
+  for (let i = body.indexOf('<'); i >= 0; i = body.indexOf('<', i + 1)) {
+    const name = /^[\w:-]+/.exec(body.slice(i + 1, i + 201))?.[0];
+    if (!name) continue;
+    let j = i + 1 + name.length;
+    while (j < body.length && /\s/.test(body[j]!)) j++;
+    if (body.startsWith('/>', j)) {
+      record[name] = '';
+      i = j + 1;
+      continue;
+    }
+    if (body[j] !== '>') continue;
+    const closeTag = `</${name}>`;
+    const closeAt = j + 1 >= (noCloseFrom.get(name) ?? Number.POSITIVE_INFINITY) ? -1 : body.indexOf(closeTag, j + 1);
+    if (closeAt < 0) {
+      noCloseFrom.set(name, Math.min(noCloseFrom.get(name) ?? Number.POSITIVE_INFINITY, j + 1));
+      continue;
+    }
+    record[name] = decodeEntities(unwrapCdata(body.slice(j + 1, closeAt))).trim();
+    i = closeAt + closeTag.length - 1;
+  }
+}
+
+/** `<![CDATA[x]]>` → `x`, for every section that is closed. */
+function unwrapCdata(text: string): string {
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const start = text.indexOf('<![CDATA[', from);
+    const end = start < 0 ? -1 : text.indexOf(']]>', start + 9);
+    if (end < 0) return out + text.slice(from);
+    out += text.slice(from, start) + text.slice(start + 9, end);
+    from = end + 3;
+  }
 }
 
 const num = z.union([z.number(), z.string()]).nullish();

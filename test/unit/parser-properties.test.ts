@@ -226,6 +226,32 @@ describe('booru API parsers (properties)', () => {
     );
   });
 
+  it('should read dapi XML as the former regex reader did, in linear time on hostile pages', () => {
+    const markup = fc.array(
+      fc.oneof(
+        fc.constantFrom('<post', '<posts>', '</post>', '<post/>', ' id="1"', " md5='a'", ' tags="a &amp; b"', '/>'),
+        fc.constantFrom('>', '<id>', '</id>', '<tags>', '</tags>', '<![CDATA[x<y]]>', '<![CDATA[', ']]>', ' '),
+        fc.constantFrom('<rating/>', '<score >2</score>', '&#x27;', '<post-x>', '<post\n'),
+        // No lone quotes: an unclosed quote inside a tag ends the document for the new reader (the regex skipped on
+        // to the next record); valid dapi XML never has one.
+        fc.string({ maxLength: 4 }).map((text) => text.replace(/["']/g, '')),
+      ),
+      { maxLength: 40 },
+    );
+    check(
+      fc.property(markup, (parts) => {
+        const text = parts.join('');
+        expect(parseXmlRecords(text, 'post')).toEqual(regexXmlRecords(text, 'post'));
+      }),
+    );
+    for (const hostile of ['<post '.repeat(40_000), '<post>'.repeat(40_000), `<post>${'<id>'.repeat(40_000)}</post>`]) {
+      const started = performance.now();
+      parseXmlRecords(hostile, 'post');
+      dapiItems(hostile, 'post');
+      expect(performance.now() - started, `${hostile.slice(0, 12)}…`).toBeLessThan(1000);
+    }
+  });
+
   it('should read any text as dapi items, or null, without throwing', () => {
     const markup = fc.array(
       fc.oneof(
@@ -256,3 +282,20 @@ describe('booru API parsers (properties)', () => {
     );
   });
 });
+
+/** The former reader (a regex over the whole document, quadratic on unclosed tags): the oracle for valid input. */
+function regexXmlRecords(xml: string, element: string): Record<string, string>[] {
+  const records: Record<string, string>[] = [];
+  const pattern = new RegExp(`<${element}\\b((?:[^>"']|"[^"]*"|'[^']*')*?)(/>|>([\\s\\S]*?)</${element}>)`, 'g');
+  for (const match of xml.matchAll(pattern)) {
+    const record: Record<string, string> = {};
+    for (const attr of (match[1] ?? '').matchAll(/([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
+      record[attr[1]!] = decodeEntities(attr[2] ?? attr[3] ?? '');
+    }
+    for (const child of (match[3] ?? '').matchAll(/<([\w:-]+)\s*(?:\/>|>([\s\S]*?)<\/\1>)/g)) {
+      record[child[1]!] = decodeEntities((child[2] ?? '').replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1')).trim();
+    }
+    records.push(record);
+  }
+  return records;
+}
