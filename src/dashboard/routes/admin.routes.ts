@@ -33,7 +33,16 @@ export function registerAdminRoutes(app: FastifyInstance, context: RouteContext)
     const body = html`<h1>Audit log</h1>
       <form method="get" action="/audit" class="filter-form">
         <label>Who <input name="actor" value="${query.actor ?? ''}" size="12"></label>
-        <label>What <select name="action">${['', 'approve', 'reject', 'undo', 'apply', 'login', 'token'].map(
+        <label>What <select name="action">${[
+          '',
+          'approve',
+          'reject',
+          'undo',
+          'apply',
+          'login',
+          'token',
+          'threshold',
+        ].map(
           (a) => html`<option value="${a}" ${query.action === a ? html`selected` : ''}>${a || 'any'}</option>`,
         )}</select></label>
         <button type="submit">Filter</button>
