@@ -14,7 +14,8 @@ function cell(value: Cell): string {
   if (typeof value === 'string') return escapeDtext(value);
   if ('tag' in value) return dtextTag(value.tag);
   // A URL ends at whitespace or the closing bracket: encode both so a link can never break out.
-  return `"${escapeDtext(value.text).replace(/"/g, "'")}":[${value.href.replace(/[\]\s"]/g, encodeURIComponent)}]`;
+  const text = /^#?\d+$/.test(value.text) ? value.text : escapeDtext(value.text).replace(/"/g, "'");
+  return `"${text}":[${value.href.replace(/[\]\s"]/g, encodeURIComponent)}]`;
 }
 
 export function renderDtext(model: ReportModel): string {

@@ -233,6 +233,7 @@ describe('ReportRepository', () => {
       expect(out.json.totals.suggestions.made).toBe(17);
       expect(out.json.totals.posts).toEqual({ crawled: 10, tagged: 6, skipped: 3, failed: 1 });
       for (const text of [out.md, out.html, out.dtext]) expect(text).toContain('http://dan.test/posts/5');
+      expect(out.dtext).toContain('[td]"#5":[http://dan.test/posts/5][/td]');
       expect(out.csv.split('\r\n')).toContain('untagged,cat_ears,http://dan.test/posts/5,0.5');
     });
 
