@@ -139,9 +139,14 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
     });
 
   const fail = async (post: ClaimedPost, thrown: unknown) => {
-    inFlight.delete(post.id);
-    roomMade();
-    await recordFailure(deps, options, post, coerceError(thrown), summary, logger);
+    // In flight until the failure is recorded: a one-shot run ends when nothing is in flight or claimable, and a
+    // post going back to `new` for a retry must be claimable by then, or the run ends without retrying it.
+    try {
+      await recordFailure(deps, options, post, coerceError(thrown), summary, logger);
+    } finally {
+      inFlight.delete(post.id);
+      roomMade();
+    }
   };
 
   const claimer = async () => {
