@@ -387,7 +387,7 @@ describe('fault matrix', () => {
       server.addPosts([{ id: 2, tag_string: 'solo', md5: 'md5-2', file_ext: 'png', file_url: url }]);
       const ctx = await setup(server);
       const started = performance.now();
-      expect((await ctx.cycle(2, 400)).tag).toMatchObject({ tagged: 1, failed: 1 });
+      expect((await ctx.cycle(2, 400)).tag).toMatchObject({ tagged: 1, failed: 1, retried: 1 });
       expect(performance.now() - started).toBeLessThan(10_000);
       const post = (await ctx.postsByRemoteId()).get(2)!;
       expect(post).toMatchObject({ state: 'failed', attempts: 2, leaseOwner: null });
