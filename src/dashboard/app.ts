@@ -10,6 +10,7 @@ import fastifyMultipart from '@fastify/multipart';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, {
   type FastifyBaseLogger,
+  type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
@@ -175,6 +176,16 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
     return reply
       .code(404)
       .send({ error: 'Not Found', message: `Route ${request.method}:${path} not found`, statusCode: 404 });
+  });
+  // A 5xx answer names no internals (a database error's message may quote query arguments): the log has the details.
+  // Client errors (4xx) keep Fastify's own answer.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status < 500) throw error;
+    request.log.error({ err: error }, 'request failed');
+    return reply
+      .code(status)
+      .send({ error: 'Internal Server Error', message: `internal error (request ${request.id})`, statusCode: status });
   });
   const context: RouteContext = {
     deps: { ...deps, statusSource: deps.statusSource ?? databaseStatusSource(deps.review) },

@@ -345,8 +345,29 @@ describe('Dashboard security', () => {
 describe('Dashboard security (quiet logger)', () => {
   const database = useTestDatabase();
 
-  it('should answer a request with an over-long route parameter with 414 or 404, not a crash', async () => {
+  it('should answer an internal error with a request id only, never its message (which may quote secrets)', async () => {
     await seedHostileData(database().prisma);
+    const { logger, text } = capturingLogger();
+    const app = await buildSecurityDashboard(database().prisma, logger);
+    app.get('/boom', async () => {
+      throw new Error('Invalid `prisma.session.findFirst()` invocation: { id: "db-quoted-SECRET-value" }');
+    });
+    try {
+      const response = await app.inject({ method: 'GET', url: '/boom' });
+      expect(response.statusCode).toBe(500);
+      expect(response.body).not.toContain('SECRET');
+      expect(response.json()).toMatchObject({ message: expect.stringMatching(/^internal error \(request req-\w+\)$/) });
+      expect(text()).toContain('db-quoted-SECRET-value'); // the operator's log keeps the details
+      // Client errors keep Fastify's own answer.
+      const csrf = await app.inject({ method: 'POST', url: '/logout', payload: {} });
+      expect(csrf.statusCode).toBe(403);
+      expect(csrf.json()).toMatchObject({ code: 'FST_CSRF_MISSING_SECRET', message: 'Missing csrf secret' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('should answer a request with an over-long route parameter with 414 or 404, not a crash', async () => {
     const app = await buildSecurityDashboard(database().prisma, silentLogger);
     try {
       const sut = new Client(app);
