@@ -10,6 +10,7 @@ import type { LookupAddress } from 'node:dns';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPublicAddress, privateAllowance } from '../../src/booru/address-guard.js';
 import { BooruError } from '../../src/booru/booru-error.js';
@@ -195,6 +196,19 @@ describe('SSRF guard on media downloads', () => {
       const bytes = await sut.getBytes(`http://cdn.booru.test:${internal.port}/img`, LIMITS);
       expect(bytes.toString()).toBe('PNG-BYTES');
       expect(dns.queries).toEqual(['cdn.booru.test']);
+    });
+
+    it('should still resolve and check the address with an injected dispatcher (no pinning there)', async () => {
+      const dispatcher = new Agent();
+      try {
+        const dns = fakeDns({ 'cdn.booru.test': ['192.168.1.20'] });
+        const sut = httpFor({ mediaHosts: ['cdn.booru.test'], resolveHost: dns.resolve, dispatcher });
+        const error = await refusal(sut.getBytes(`http://cdn.booru.test:${internal.port}/img`, LIMITS));
+        expect(error.message).toContain('non-public address 192.168.1.20');
+        expect(dns.queries).toEqual(['cdn.booru.test']);
+      } finally {
+        await dispatcher.close();
+      }
     });
 
     it('should allow a trusted subnet from TAGGER_MEDIA_ALLOW_PRIVATE, and only that subnet', async () => {
