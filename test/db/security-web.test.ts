@@ -118,6 +118,24 @@ describe('Dashboard security', () => {
       expect(await stateOf()).toEqual(before);
     });
 
+    it('should replace the CSRF secret at sign-in, so a token fixed before it is refused after', async () => {
+      const attacker = new Client(app);
+      await attacker.request('GET', '/login');
+      const victim = new Client(app);
+      victim.cookies.set('_csrf', attacker.cookies.get('_csrf')!); // planted (e.g. from a sibling subdomain)
+      await victim.signIn('admin', PASSWORDS.admin);
+      expect(victim.cookies.get('_csrf')).not.toBe(attacker.cookies.get('_csrf'));
+      const before = await stateOf();
+      const forged = await victim.request('POST', '/suggestions/decide', {
+        _csrf: attacker.csrf,
+        decision: `approve:${suggestionIds[0]}`,
+      });
+      expect(forged.statusCode).toBe(403);
+      expect(await stateOf()).toEqual(before);
+      // The victim's own fresh token works.
+      expect((await victim.request('POST', '/logout', { _csrf: victim.csrf })).statusCode).toBe(303);
+    });
+
     it('should keep the CSRF cookie signed, HttpOnly and SameSite=Strict', async () => {
       const response = await new Client(app).request('GET', '/login');
       const cookie = (

@@ -66,6 +66,8 @@ export function registerAuthRoutes(app: FastifyInstance, context: RouteContext):
       expiresAt: new Date(Date.now() + context.sessionMs),
     });
     await audit.record({ userId: user.id, actor: user.name, action: 'login', origin: `web ${request.ip}` });
+    // A new CSRF secret too: one planted before sign-in (with a token the planter knows) must not outlive it.
+    reply.clearCookie('_csrf', { path: '/' });
     reply.setCookie(SESSION_COOKIE, secret, {
       httpOnly: true,
       sameSite: 'lax',
