@@ -138,14 +138,19 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       options.signal?.addEventListener('abort', done, { once: true });
     });
 
+  // Failures being recorded, and recorded so far: a one-shot run must not end while a failure may still put its post
+  // back for a retry, nor on an empty claim that started before such a post was back.
+  let recording = 0;
+  let recorded = 0;
   const fail = async (post: ClaimedPost, thrown: unknown) => {
-    // In flight until the failure is recorded: a one-shot run ends when nothing is in flight or claimable, and a
-    // post going back to `new` for a retry must be claimable by then, or the run ends without retrying it.
+    inFlight.delete(post.id);
+    roomMade();
+    recording++;
     try {
       await recordFailure(deps, options, post, coerceError(thrown), summary, logger);
     } finally {
-      inFlight.delete(post.id);
-      roomMade();
+      recording--;
+      recorded++;
     }
   };
 
@@ -158,6 +163,7 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
           await roomOrTimeout(1000);
           continue;
         }
+        const recordedBefore = recorded;
         const batch = await deps.posts.claimBatch({
           booruId: options.booruId,
           owner: options.owner,
@@ -168,7 +174,7 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
         if (batch.length === 0) {
           if (!options.follow) {
             // Nothing to claim; wait for work in flight that might fail and come back for a retry.
-            if (inFlight.size === 0) break;
+            if (inFlight.size === 0 && recording === 0 && recorded === recordedBefore) break;
             await sleep(50, options.signal);
             continue;
           }
