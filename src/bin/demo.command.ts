@@ -15,6 +15,7 @@ import { createLeaderLock } from '../db/leader-lock.js';
 import { formatCycle, runCycle } from './commands.js';
 import { startWorker } from './jobs.js';
 import { untilSignal } from './serve.command.js';
+import { evaluateDepsOf } from './evaluate-deps.js';
 import { openService } from './service.js';
 import { openRepositories } from './context.js';
 import { workerStatusSource } from './status-source.js';
@@ -61,16 +62,19 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
 
     const password = generatePassword();
     await repos.users.create({ name: 'demo', role: 'admin', passwordHash: await hashPassword(password) });
+    const service = await openService(config, logger, repos, started.url);
+    // The upload page and /evaluate share the worker's batching tagger.
+    const evaluate = evaluateDepsOf(config, logger, db.prisma, service);
     const web = await buildDashboard(
       {
         ...repos,
         statusSource: workerStatusSource(repos.review, repos.statusRepo),
         logger,
+        evaluate: evaluate.deps,
       },
       dashboardOptionsOf(config),
     );
     const address = await web.listen({ host: config.host, port: config.port });
-    const service = await openService(config, logger, repos, started.url);
     const worker = startWorker(config, logger, repos, service, {
       leader: createLeaderLock(undefined, logger),
       tag: true,
@@ -80,8 +84,9 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
     );
     await untilSignal(logger);
     await worker.stop();
-    await service.close();
     await web.close();
+    await evaluate.close();
+    await service.close();
   } finally {
     await closeAll();
   }

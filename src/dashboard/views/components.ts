@@ -61,8 +61,9 @@ export function statusBadge(s: ReviewSuggestion): SafeHtml {
   return html`<span class="status status-${s.status}">${s.status.replace('_', ' ')}</span>${by}${outcome}${error}`;
 }
 
+/** Only http(s) (or protocol-relative) images are shown: a booru-supplied `javascript:` or `data:` URL becomes "no image". */
 export function imageOf(url: string | null, alt: string, className = 'thumb'): SafeHtml {
-  return url
+  return url && /^(https?:)?\/\//i.test(url)
     ? html`<img class="${className}" src="${url}" alt="${alt}" loading="lazy" referrerpolicy="no-referrer">`
     : html`<span class="${className} no-image">no image</span>`;
 }
