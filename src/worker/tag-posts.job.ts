@@ -118,6 +118,7 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
   const toDiff = new BoundedQueue<Scored>(2);
   const toWrite = new BoundedQueue<Diffed>(Math.max(2, Math.ceil(writeBatchSize / batchSize)));
   let draining = false;
+  let broken = false;
 
   // The claimer waits for room in the pipeline; the writer and failures wake it as soon as posts leave.
   let wakeClaimer: (() => void) | null = null;
@@ -156,7 +157,7 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
 
   const claimer = async () => {
     try {
-      while (!options.signal?.aborted) {
+      while (!options.signal?.aborted && !broken) {
         // Claim only what the pipeline has room for: claimed posts hold leases.
         const room = maxInFlight - inFlight.size;
         if (room < batchSize) {
@@ -289,14 +290,26 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
   );
   heartbeat.unref();
 
-  const stages = Promise.all([
-    claimer(),
-    runConcurrently(options.downloadConcurrency ?? 8, downloader).finally(() => toDecode.close()),
-    runConcurrently(options.decodeConcurrency ?? 2, decoder).finally(() => toInfer.close()),
-    batcher().finally(() => toDiff.close()),
-    differ().finally(() => toWrite.close()),
-    writer(),
-  ]);
+  // A stage that fails (the database went away while recording a failure) stops the whole pipeline: the claimer
+  // must not go on leasing posts into stages nobody drains, and every queue is closed so the others wind down.
+  const stopOnFailure = (stage: Promise<void>) =>
+    stage.catch((thrown: unknown) => {
+      broken = true;
+      draining = true;
+      roomMade();
+      for (const queue of [toDownload, toDecode, toInfer, toDiff, toWrite]) queue.close();
+      throw thrown;
+    });
+  const stages = Promise.all(
+    [
+      claimer(),
+      runConcurrently(options.downloadConcurrency ?? 8, downloader).finally(() => toDecode.close()),
+      runConcurrently(options.decodeConcurrency ?? 2, decoder).finally(() => toInfer.close()),
+      batcher().finally(() => toDiff.close()),
+      differ().finally(() => toWrite.close()),
+      writer(),
+    ].map(stopOnFailure),
+  );
   try {
     if (options.signal)
       await drainOrTimeout(stages, options.signal, options.drainTimeoutMs ?? 30_000, () => {
