@@ -145,5 +145,65 @@ export const OPENAPI_DOCUMENT = {
     '/api/suggestions/undo': {
       post: { summary: 'undo decisions not yet applied', requestBody: decideBody, responses: decideResult },
     },
+    '/evaluate': {
+      post: {
+        summary: 'tag images on demand, wire-compatible with Danbooru’s autotagger (its autotagger_url)',
+        description:
+          'Open without a token when the operator sets EVALUATE_OPEN=true. Scores come from the tagging model ' +
+          '(and the rating model when one is configured); ratings are reported as rating:g|s|q|e.',
+        requestBody: {
+          required: true,
+          content: {
+            'multipart/form-data': {
+              schema: {
+                type: 'object',
+                required: ['file'],
+                properties: {
+                  file: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'one or more' },
+                  threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.1 },
+                  limit: { type: 'integer', minimum: 1, default: 50 },
+                  format: { enum: ['json', 'html'], default: 'html' },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': {
+            description: 'one entry per file, in order; tags by score, highest first',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      filename: { type: 'string' },
+                      tags: { type: 'object', additionalProperties: { type: 'number' } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          ...Object.fromEntries(
+            [
+              ['400', 'no file part, or a bad threshold, limit or format'],
+              ['401', 'no valid bearer token (and /evaluate is not open)'],
+              ['413', 'a file over the size, count or pixel limit'],
+              ['415', 'a file that is not a readable image'],
+              ['429', 'too many requests from this client'],
+              ['503', 'no model is available'],
+            ].map(([status, description]) => [
+              status,
+              {
+                description: `${description}: {"error": …, "message": …}`,
+                content: { 'application/json': { schema: { type: 'object' } } },
+              },
+            ]),
+          ),
+        },
+      },
+    },
   },
 } as const;

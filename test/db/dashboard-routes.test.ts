@@ -397,10 +397,10 @@ describe('Dashboard routes', () => {
   });
 
   describe('OpenAPI document', () => {
-    it('should describe every API route', async () => {
+    it('should describe every API route and /evaluate', async () => {
       const doc = (await new Client(app).request('GET', '/api/openapi.json')).json();
       const apiRoutes = app.dashboardRoutes
-        .filter((r) => r.url.startsWith('/api/') && r.url !== '/api/openapi.json')
+        .filter((r) => (r.url.startsWith('/api/') && r.url !== '/api/openapi.json') || r.url === '/evaluate')
         .map((r) => r.url.replace(':id', '{id}'));
       for (const url of apiRoutes) expect(Object.keys(doc.paths), url).toContain(url);
     });
