@@ -61,6 +61,12 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/**
+ * How long one round of the continuous tag loop claims before it drains and starts again with a fresh diff context:
+ * aliases and implications synced meanwhile, and a learned-threshold switch, take effect within this time.
+ */
+const CONTEXT_REFRESH_MS = 5 * 60_000;
+
 /** Starts the leader-gated schedule and (unless `tag: false`) the continuous tag loop. */
 export function startWorker(
   config: Config,
@@ -80,6 +86,8 @@ export function startWorker(
   const abort = new AbortController();
   const me = { id: service.owner, host: hostname(), pid: process.pid, provider: service.tagger.provider };
   let tagged = 0;
+  // The count of earlier rounds of the loop (each round restarts its own summary).
+  let taggedBefore = 0;
   const report = () => repos.statusRepo.beatWorker(me.id, tagged).catch(() => {});
   const beat = setInterval(report, 15_000);
   beat.unref();
@@ -94,8 +102,9 @@ export function startWorker(
               follow: true,
               pollMs: config.pollMs,
               signal: abort.signal,
+              maxRunMs: CONTEXT_REFRESH_MS,
               onBatch: (summary) => {
-                tagged = summary.tagged;
+                tagged = taggedBefore + summary.tagged;
               },
             });
             // Learned thresholds, when switched on, take effect at each (re)start of this loop.
@@ -113,6 +122,7 @@ export function startWorker(
             logger.error({ err: coerceError(error) }, 'tag loop failed; restarting in 5 s');
             await new Promise((resolve) => setTimeout(resolve, 5000).unref());
           }
+          taggedBefore = tagged;
         }
       })()
     : Promise.resolve();

@@ -65,6 +65,11 @@ export interface TagOptions {
   follow?: boolean;
   /** Poll interval when following and idle, in ms. (Default: 2000.) */
   pollMs?: number;
+  /**
+   * When following, stop claiming after this long and return once what is in flight is written, so the caller can
+   * start again with a fresh diff context (synced aliases and implications, switched thresholds). (Default: never.)
+   */
+  maxRunMs?: number;
   /** Stops claiming; in-flight work finishes or is released. */
   signal?: AbortSignal;
   /** After an abort, how long in-flight work may take before it is released, in ms. (Default: 30000.) */
@@ -157,7 +162,8 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
 
   const claimer = async () => {
     try {
-      while (!options.signal?.aborted && !broken) {
+      const deadline = options.maxRunMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.maxRunMs;
+      while (!options.signal?.aborted && !broken && Date.now() < deadline) {
         // Claim only what the pipeline has room for: claimed posts hold leases.
         const room = maxInFlight - inFlight.size;
         if (room < batchSize) {

@@ -5,10 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCycle } from '../../src/bin/commands.js';
+
+import { openService } from '../../src/bin/service.js';
 import { openRepositories, type Repositories } from '../../src/bin/context.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { Database } from '../../src/db/database.js';
 import { FakeDanbooruServer, type StartedFakeDanbooru } from '../../src/demo/fake-danbooru.server.js';
+import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
+import { withStoredLearnedThresholds } from '../../src/worker/diff-context.js';
+import { tagPendingPosts } from '../../src/worker/tag-posts.job.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
@@ -69,5 +74,49 @@ describe('learned thresholds in the diff', () => {
     for (const id of [5, 6]) await add(id, WHITE);
     await runCycle(config(), silentLogger, repos, started.url);
     expect(await additions()).toEqual(['1 red_theme', '2 red_theme', '5 white_background', '6 white_background']);
+  });
+
+  it('should let the continuous tag loop end its round after maxRunMs, so the next round reads the switch', {
+    timeout: 120_000,
+  }, async () => {
+    // Continues from the test above: learned thresholds are off, posts 1-6 tagged.
+    const booruId = (
+      await repos.boorus.ensure({ name: new URL(started.url).host, kind: 'danbooru', baseUrl: started.url })
+    ).id;
+    const service = await openService(config(), silentLogger, repos, started.url);
+    try {
+      const round = async () => {
+        await crawlNewPosts(
+          { booru: service.booru, posts: repos.posts, cursors: repos.cursors, logger: silentLogger },
+          { booruId, minMediaSize: service.tagger.inputSize, maxPosts: 0 },
+        );
+        const options = await service.tagOptions({ follow: true, pollMs: 50, maxRunMs: 500 });
+        // As the worker's loop does at the start of every round.
+        options.context = await withStoredLearnedThresholds(options.context, repos.thresholds, booruId);
+        const started = Date.now();
+        const summary = await tagPendingPosts(
+          {
+            ...repos,
+            booru: service.booru,
+            tagger: service.tagger,
+            ratingModel: service.ratingModel,
+            logger: silentLogger,
+          },
+          options,
+        );
+        // A following loop without maxRunMs would never return.
+        expect(Date.now() - started).toBeLessThan(30_000);
+        return summary;
+      };
+      await repos.thresholds.setLearnedEnabled(booruId, true, { userId: null, actor: 'test' });
+      for (const id of [7, 8]) await add(id, WHITE);
+      expect((await round()).tagged).toBe(2);
+      await repos.thresholds.setLearnedEnabled(booruId, false, { userId: null, actor: 'test' });
+      await add(9, WHITE);
+      expect((await round()).tagged).toBe(1);
+      expect((await additions()).filter((a) => Number(a.split(' ')[0]) >= 7)).toEqual(['9 white_background']);
+    } finally {
+      await service.close();
+    }
   });
 });
