@@ -136,7 +136,8 @@ export class DatasetRepository {
   /** A post whose original has this md5 (the newest row when several boorus hold it), or null. */
   async findPostByMd5(md5: string): Promise<PostByMd5 | null> {
     const row = await this.prisma.post.findFirst({
-      where: { md5: { equals: md5, mode: 'insensitive' } },
+      // Boorus write md5 in lowercase hex; both cases are matched exactly so the posts_md5 index serves the lookup.
+      where: { md5: { in: [md5.toLowerCase(), md5.toUpperCase()] } },
       orderBy: { id: 'desc' },
       select: { id: true, remoteId: true, rating: true, tags: true, booru: { select: { name: true } } },
     });

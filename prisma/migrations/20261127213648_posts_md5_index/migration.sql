@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "posts_md5_idx" ON "posts"("md5");
