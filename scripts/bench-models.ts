@@ -15,8 +15,21 @@ import { log, mib, PeakMemory, round, startFakeBooru, timeIt, withFreshDatabase 
 const logger = pino({ level: 'silent' });
 
 /** The tagger exactly as the worker loads it (config → loadTagger), on the CPU. */
-export async function loadBenchTagger(modelDir: string | undefined): Promise<OnnxTagger> {
-  return loadTagger(loadConfig({ DEVICE: 'cpu', ...(modelDir ? { MODEL_DIR: modelDir } : {}) }), logger);
+/**
+ * The bench's tagger on the CPU. `threads`: onnxruntime's intra-op threads (default: TAGGER_THREADS, else
+ * onnxruntime's choice, one per core); 1 leaves the other cores to downloading, decoding and the database.
+ */
+export async function loadBenchTagger(modelDir: string | undefined, threads?: number): Promise<OnnxTagger> {
+  const fromEnv = process.env['TAGGER_THREADS'];
+  const chosen = threads === undefined ? fromEnv : String(threads);
+  return loadTagger(
+    loadConfig({
+      DEVICE: 'cpu',
+      ...(modelDir ? { MODEL_DIR: modelDir } : {}),
+      ...(chosen ? { TAGGER_THREADS: chosen } : {}),
+    }),
+    logger,
+  );
 }
 
 export interface BareResult {
@@ -37,6 +50,8 @@ export async function benchBare(
   batches: readonly number[],
   imagesPerBatchSize: number,
   label: string,
+  /** Keep timing each batch size until this long has passed (a fast model gets more rounds). (Default: 0.) */
+  minSeconds = 0,
 ): Promise<BareResult> {
   const tensors = await Promise.all(images.map((image) => tagger.preprocess(image)));
   const byBatch: Record<string, number> = {};
@@ -44,9 +59,14 @@ export async function benchBare(
   for (const batch of batches) {
     const input = Array.from({ length: batch }, (_, i) => tensors[i % tensors.length]!);
     await tagger.predictBatch(input);
-    const rounds = Math.max(1, Math.ceil(imagesPerBatchSize / batch));
+    const minRounds = Math.max(1, Math.ceil(imagesPerBatchSize / batch));
+    let rounds = 0;
     const ms = await timeIt(async () => {
-      for (let i = 0; i < rounds; i++) await tagger.predictBatch(input);
+      const t0 = performance.now();
+      while (rounds < minRounds || performance.now() - t0 < minSeconds * 1000) {
+        await tagger.predictBatch(input);
+        rounds++;
+      }
     });
     const ips = (rounds * batch * 1000) / ms;
     byBatch[String(batch)] = round(ips);
