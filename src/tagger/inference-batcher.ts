@@ -5,8 +5,8 @@
  * the worker's session instead of loading the model twice.
  */
 import type { ScoreVector } from '../core/types.js';
-import { AppError, coerceError } from '../shared/errors.js';
-import type { Tagger } from './tagger.js';
+import { AppError } from '../shared/errors.js';
+import { predictImagesWith, type Tagger } from './tagger.js';
 
 export interface InferenceBatcherOptions {
   /** Images per merged run; a run starts at once when this many are waiting. (Default: 16.) */
@@ -80,22 +80,8 @@ export class InferenceBatcher implements Tagger {
     });
   }
 
-  async predictImages(images: readonly Buffer[]): Promise<Array<ScoreVector | AppError>> {
-    const prepared = await Promise.all(
-      images.map((image) =>
-        this.preprocess(image).catch((error: unknown) =>
-          error instanceof AppError
-            ? error
-            : new AppError('MEDIA_CORRUPT', `image cannot be preprocessed: ${coerceError(error).message}`, {
-                cause: error,
-              }),
-        ),
-      ),
-    );
-    const tensors = prepared.filter((p): p is Float32Array => p instanceof Float32Array);
-    const scores = await this.predictBatch(tensors);
-    let next = 0;
-    return prepared.map((p) => (p instanceof Float32Array ? scores[next++]! : p));
+  predictImages(images: readonly Buffer[]): Promise<Array<ScoreVector | AppError>> {
+    return predictImagesWith(this, images);
   }
 
   /** Fails what is still queued, then closes the inner tagger. */

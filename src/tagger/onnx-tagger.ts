@@ -12,7 +12,7 @@ import type { Logger } from '../shared/logger.js';
 import { loadModelFolder, type ModelFolder } from './model-folder.js';
 import { DEFAULT_MAX_PIXELS, preprocessImage } from './preprocess.js';
 import { type PreprocessRecipe, tensorLength } from './recipe.js';
-import type { Device, ExecutionProvider, Tagger, TaggerModelInfo } from './tagger.js';
+import { type Device, type ExecutionProvider, predictImagesWith, type Tagger, type TaggerModelInfo } from './tagger.js';
 
 export interface OnnxTaggerOptions {
   /** Where to run. `cuda[:N]`/`webgpu` fail with MODEL_RUNTIME when unavailable; `auto` tries CUDA, then the CPU. */
@@ -405,22 +405,8 @@ export class OnnxTagger implements Tagger {
     return results;
   }
 
-  async predictImages(images: readonly Buffer[]): Promise<Array<ScoreVector | AppError>> {
-    const prepared = await Promise.all(
-      images.map((image) =>
-        this.preprocess(image).catch((error: unknown) =>
-          error instanceof AppError
-            ? error
-            : new AppError('MEDIA_CORRUPT', `image cannot be preprocessed: ${coerceError(error).message}`, {
-                cause: error,
-              }),
-        ),
-      ),
-    );
-    const tensors = prepared.filter((p): p is Float32Array => p instanceof Float32Array);
-    const scores = await this.predictBatch(tensors);
-    let next = 0;
-    return prepared.map((p) => (p instanceof Float32Array ? scores[next++]! : p));
+  predictImages(images: readonly Buffer[]): Promise<Array<ScoreVector | AppError>> {
+    return predictImagesWith(this, images);
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
  * on this interface only; {@link OnnxTagger} implements it with onnxruntime-node, and tests use a fake.
  */
 import type { ModelLabel, ScoreVector } from '../core/types.js';
-import type { AppError } from '../shared/errors.js';
+import { AppError, coerceError } from '../shared/errors.js';
 import type { ModelFamily, ModelPurpose, PreprocessRecipe } from './recipe.js';
 
 /**
@@ -58,4 +58,29 @@ export interface Tagger {
 
   /** Frees the model. The tagger cannot be used afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * {@link Tagger.predictImages} for any tagger: preprocess each image (an image that cannot be used keeps its
+ * AppError in its slot), then one {@link Tagger.predictBatch} over the rest.
+ */
+export async function predictImagesWith(
+  tagger: Pick<Tagger, 'preprocess' | 'predictBatch'>,
+  images: readonly Buffer[],
+): Promise<Array<ScoreVector | AppError>> {
+  const prepared = await Promise.all(
+    images.map((image) =>
+      tagger.preprocess(image).catch((error: unknown) =>
+        error instanceof AppError
+          ? error
+          : new AppError('MEDIA_CORRUPT', `image cannot be preprocessed: ${coerceError(error).message}`, {
+              cause: error,
+            }),
+      ),
+    ),
+  );
+  const tensors = prepared.filter((p): p is Float32Array => p instanceof Float32Array);
+  const scores = await tagger.predictBatch(tensors);
+  let next = 0;
+  return prepared.map((p) => (p instanceof Float32Array ? scores[next++]! : p));
 }
