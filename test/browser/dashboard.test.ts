@@ -4,11 +4,10 @@
  * the keyboard alone, undo, bulk-approve in the tag grid, see the write-back outcome on the post page. Screenshots of
  * the main views go to test-artifacts/ (git-ignored).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../src/dashboard/app.js';
 import { hashPassword } from '../../src/dashboard/auth.js';
@@ -24,6 +23,7 @@ import { UserRepository } from '../../src/db/user.repository.js';
 import { aDraft, aPostUpsert } from '../helpers/factories.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'dashboard');
 const COLOURS: Rgb[] = [
@@ -39,9 +39,9 @@ describe('Dashboard in Chromium', () => {
   const database = useTestDatabase();
   let app: FastifyInstance;
   let base: string;
-  let browser: BrowserContext;
+  let _browser: BrowserContext;
   let page: Page;
-  let userDataDir: string;
+  let chrome: LaunchedChromium | undefined;
   let suggestions: SuggestionRepository;
   const postIds: number[] = [];
 
@@ -112,30 +112,17 @@ describe('Dashboard in Chromium', () => {
       logger: silentLogger,
     });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
-    userDataDir = mkdtempSync(join(tmpdir(), 'bt-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      viewport: { width: 1366, height: 900 },
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    chrome = await launchChromium({ viewport: { width: 1366, height: 900 } });
+    _browser = chrome.context;
+    page = chrome.page;
     page.on('dialog', () => {
       throw new Error('a script ran: something was not escaped');
     });
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await app?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });

@@ -4,11 +4,10 @@
  * its three SVG charts drawn, no script run (a hostile tag name stays text), screenshotted; then the dashboard's
  * reports and thresholds pages over the same seeded database. Screenshots go to test-artifacts/reports/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../src/dashboard/app.js';
 import { hashPassword } from '../../src/dashboard/auth.js';
@@ -22,17 +21,17 @@ import { UserRepository } from '../../src/db/user.repository.js';
 import { renderReport } from '../../src/reports/render.js';
 import { EVIL_TAG, SEED_SINCE, SEED_UNTIL, seedReport } from '../helpers/report-seed.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { CHROMIUM, type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'reports');
-const CHROMIUM = '/usr/bin/chromium';
 
 describe.skipIf(!existsSync(CHROMIUM))('HTML report in Chromium', () => {
   const database = useTestDatabase();
   let app: FastifyInstance;
   let base: string;
-  let browser: BrowserContext;
+  let _browser: BrowserContext;
   let page: Page;
-  let userDataDir: string;
+  let chrome: LaunchedChromium | undefined;
   let reportFile: string;
   const dialogs: string[] = [];
   const requests: string[] = [];
@@ -59,21 +58,9 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in Chromium', () => {
       logger: silentLogger,
     });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
-    userDataDir = mkdtempSync(join(tmpdir(), 'bt-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      viewport: { width: 1280, height: 900 },
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    chrome = await launchChromium({ viewport: { width: 1280, height: 900 } });
+    _browser = chrome.context;
+    page = chrome.page;
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());
       void dialog.dismiss();
@@ -82,9 +69,8 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in Chromium', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await app?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('should draw the charts from one self-contained file, run no script, and show hostile names as text', async () => {

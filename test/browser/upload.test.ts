@@ -5,12 +5,11 @@
  * known post. The model is the real test model behind the inference batcher; URLs go through the real booru client.
  * Screenshots go to test-artifacts/upload/ (git-ignored).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBooruClientFor } from '../../src/booru/booru-factory.js';
 import { BooruHttp } from '../../src/booru/http.js';
@@ -30,6 +29,7 @@ import { OnnxTagger } from '../../src/tagger/onnx-tagger.js';
 import { aPostUpsert } from '../helpers/factories.js';
 import { makeSolidPng } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'upload');
 
@@ -39,9 +39,9 @@ describe('Upload page in Chromium', () => {
   let started: StartedFakeDanbooru;
   let app: FastifyInstance;
   let base: string;
-  let browser: BrowserContext;
+  let _browser: BrowserContext;
   let page: Page;
-  let userDataDir: string;
+  let chrome: LaunchedChromium | undefined;
   let batcher: InferenceBatcher;
   let http: BooruHttp;
   let aqua: Buffer;
@@ -98,33 +98,20 @@ describe('Upload page in Chromium', () => {
       },
     });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
-    userDataDir = mkdtempSync(join(tmpdir(), 'bt-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      viewport: { width: 1280, height: 900 },
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    chrome = await launchChromium({ viewport: { width: 1280, height: 900 } });
+    _browser = chrome.context;
+    page = chrome.page;
     page.on('dialog', () => {
       throw new Error('a script ran: something was not escaped');
     });
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await app?.close();
     await batcher?.close();
     await http?.close();
     await started?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   const result = () => page.locator('#upload-result');

@@ -1,16 +1,5 @@
-/// <reference lib="dom" />
-/**
- * Cross-site scripting in a real browser (playwright-core driving Debian's Chromium): every page the dashboard
- * registers (enumerated), plain and with hostile query parameters, over a database whose booru-supplied strings are
- * payloads, plus the HTML report (downloaded, and rendered from hostile rows with no CSP to hide behind). No dialog
- * may open and no payload element (inline script, `<img src=x>`, an `on*` handler) may reach the DOM: the second
- * check proves the escaping itself, since the CSP alone would also stop a dialog.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleReport } from '../../src/core/report-stats.js';
 import { renderReport } from '../../src/reports/render.js';
@@ -24,6 +13,7 @@ import {
   seedHostileData,
 } from '../helpers/security-fixtures.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 
 const HOSTILE_QUERY = new URLSearchParams(
   Object.fromEntries(['tag', 'q', 'next', 'back', 'done', 'error', 'status'].map((k) => [k, PAYLOADS.attribute])),
@@ -55,7 +45,7 @@ describe('XSS in Chromium', () => {
   let base: string;
   let browser: BrowserContext;
   let page: Page;
-  let userDataDir: string;
+  let chrome: LaunchedChromium | undefined;
   let postId: number;
   const dialogs: string[] = [];
 
@@ -63,20 +53,9 @@ describe('XSS in Chromium', () => {
     ({ postId } = await seedHostileData(database().prisma));
     app = await buildSecurityDashboard(database().prisma, silentLogger);
     base = await app.listen({ host: '127.0.0.1', port: 0 });
-    userDataDir = mkdtempSync(join(tmpdir(), 'bt-chromium-xss-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    chrome = await launchChromium();
+    browser = chrome.context;
+    page = chrome.page;
     page.on('dialog', (dialog) => {
       dialogs.push(`${page.url()}: ${dialog.message()}`);
       void dialog.dismiss();
@@ -84,9 +63,8 @@ describe('XSS in Chromium', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await app?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   const signIn = async (name: string, password: string) => {
