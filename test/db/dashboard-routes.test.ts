@@ -3,7 +3,7 @@
  * (enumerated from the registered routes, so a new route without a policy fails here), CSRF on session writes,
  * personal API tokens, login throttling, undo until applied, report-only boorus, facets and escaping.
  */
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../src/dashboard/app.js';
 import { hashPassword } from '../../src/dashboard/auth.js';
@@ -18,6 +18,7 @@ import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { ThresholdRepository } from '../../src/db/threshold.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { aDraft, aPostUpsert } from '../helpers/factories.js';
+import { Client as InjectClient } from '../helpers/inject-client.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
 /** Who may call each route. A route missing here fails the enumeration test. */
@@ -65,49 +66,10 @@ const POLICY: Record<string, 'public' | 'viewer' | 'moderator' | 'admin'> = {
 /** Routes that answer like the JSON API (401/403), not like pages (redirect to the login). */
 const isApi = (url: string) => url.startsWith('/api/') || url === '/evaluate';
 
-class Client {
-  readonly cookies = new Map<string, string>();
-  csrf = '';
-  constructor(
-    private readonly app: FastifyInstance,
-    private readonly bearer?: string,
-  ) {}
-
-  async request(method: string, url: string, form?: Record<string, string | string[]>, json?: unknown) {
-    const pairs = Object.entries(form ?? {}).flatMap(([k, v]): [string, string][] =>
-      Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v]],
-    );
-    const headers: Record<string, string> = { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
-    let payload: string | undefined;
-    if (form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      payload = new URLSearchParams(pairs).toString();
-    } else if (json !== undefined) {
-      headers['content-type'] = 'application/json';
-      if (this.csrf) headers['x-csrf-token'] = this.csrf;
-      payload = JSON.stringify(json);
-    }
-    if (this.bearer) headers['authorization'] = `Bearer ${this.bearer}`;
-    const response = await this.app.inject({
-      method: method as 'GET',
-      url,
-      headers,
-      ...(payload !== undefined ? { payload } : {}),
-    });
-    for (const cookie of response.cookies as { name: string; value: string }[]) {
-      if (cookie.value === '') this.cookies.delete(cookie.name);
-      else this.cookies.set(cookie.name, cookie.value);
-    }
-    const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
-    if (token) this.csrf = token;
-    return response;
-  }
-
-  async signIn(name: string, password: string): Promise<LightMyRequestResponse> {
-    await this.request('GET', '/login');
-    const response = await this.request('POST', '/login', { _csrf: this.csrf, name, password, next: '/' });
-    await this.request('GET', '/account');
-    return response;
+/** The injected browser of `inject-client.ts`, sending the CSRF header on JSON as the dashboard's script does. */
+class Client extends InjectClient {
+  constructor(app: FastifyInstance, bearer?: string) {
+    super(app, bearer, { csrfOnJson: true });
   }
 }
 

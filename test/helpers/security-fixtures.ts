@@ -2,7 +2,7 @@
  * Shared by the attack tests (test/db/security-*.test.ts, test/browser/xss.test.ts): a dashboard on a real database,
  * a cookie-keeping client, and a database seeded with hostile booru-supplied strings in every field a page shows.
  */
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ReportRows } from '../../src/core/report-stats.js';
 import { buildDashboard, type DashboardDeps, type DashboardOptions } from '../../src/dashboard/app.js';
@@ -135,60 +135,7 @@ export async function seedHostileData(prisma: PrismaClient): Promise<{ postId: n
   return { postId: post.id, suggestionIds: rows.map((r) => r.id) };
 }
 
-/** A browser stand-in over `app.inject`: keeps cookies, picks up the last CSRF token a page carried. */
-export class Client {
-  readonly cookies = new Map<string, string>();
-  csrf = '';
-  constructor(
-    private readonly app: FastifyInstance,
-    private readonly bearer?: string,
-  ) {}
-
-  async request(
-    method: string,
-    url: string,
-    form?: Record<string, string | string[]>,
-    json?: unknown,
-    extraHeaders: Record<string, string> = {},
-  ): Promise<LightMyRequestResponse> {
-    const pairs = Object.entries(form ?? {}).flatMap(([k, v]): [string, string][] =>
-      Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v]],
-    );
-    const headers: Record<string, string> = {
-      cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
-      ...extraHeaders,
-    };
-    let payload: string | undefined;
-    if (form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      payload = new URLSearchParams(pairs).toString();
-    } else if (json !== undefined) {
-      headers['content-type'] = 'application/json';
-      payload = JSON.stringify(json);
-    }
-    if (this.bearer) headers['authorization'] = `Bearer ${this.bearer}`;
-    const response = await this.app.inject({
-      method: method as 'GET',
-      url,
-      headers,
-      ...(payload !== undefined ? { payload } : {}),
-    });
-    for (const cookie of response.cookies as { name: string; value: string }[]) {
-      if (cookie.value === '') this.cookies.delete(cookie.name);
-      else this.cookies.set(cookie.name, cookie.value);
-    }
-    const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
-    if (token) this.csrf = token;
-    return response;
-  }
-
-  async signIn(name: string, password: string): Promise<LightMyRequestResponse> {
-    await this.request('GET', '/login');
-    const response = await this.request('POST', '/login', { _csrf: this.csrf, name, password, next: '/' });
-    await this.request('GET', '/account');
-    return response;
-  }
-}
+export { Client } from './inject-client.js';
 
 /** Report rows where every string a booru or an operator's model could supply is a payload. */
 export function hostileReportRows(): ReportRows {
