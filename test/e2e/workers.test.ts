@@ -74,12 +74,26 @@ function mediaDownloads(booru: FakeDanbooruServer): Map<string, number> {
   return counts;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+/** Waits for `check`; on a timeout the error carries `context()` (the worker's last log lines). */
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, context = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
+    if (Date.now() > deadline) throw new Error(`timed out waiting\n${context()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** A `worker` process whose stderr (its JSON logs) is kept, the last 8 KiB, for a failure message. */
+function spawnWorker(env: NodeJS.ProcessEnv): { child: ChildProcess; logTail: () => string } {
+  const child = spawn(process.execPath, ['bin/booru-tagger.js', 'worker'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let tail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-8192);
+  });
+  return { child, logTail: () => `worker log (last 8 KiB):\n${tail}` };
 }
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -120,9 +134,9 @@ describe('worker processes', () => {
     const n = 240;
     setup = await setUp(n, { TAGGER_LEASE_MS: '1500' });
     const { prisma } = setup.db;
-    const worker = spawn(process.execPath, ['bin/booru-tagger.js', 'worker'], { env: setup.env, stdio: 'ignore' });
+    const { child: worker, logTail } = spawnWorker(setup.env);
     children.push(worker);
-    await waitFor(async () => (await prisma.post.count({ where: { state: 'tagged' } })) >= 20, 60_000);
+    await waitFor(async () => (await prisma.post.count({ where: { state: 'tagged' } })) >= 20, 60_000, logTail);
     worker.kill('SIGKILL');
     await exitOf(worker);
     const taggedAtKill = await prisma.post.count({ where: { state: 'tagged' } });
@@ -141,9 +155,9 @@ describe('worker processes', () => {
     const n = 240;
     setup = await setUp(n, { TAGGER_DRAIN_TIMEOUT_MS: '5000' });
     const { prisma } = setup.db;
-    const worker = spawn(process.execPath, ['bin/booru-tagger.js', 'worker'], { env: setup.env, stdio: 'ignore' });
+    const { child: worker, logTail } = spawnWorker(setup.env);
     children.push(worker);
-    await waitFor(async () => (await prisma.post.count({ where: { state: 'tagged' } })) >= 20, 60_000);
+    await waitFor(async () => (await prisma.post.count({ where: { state: 'tagged' } })) >= 20, 60_000, logTail);
     const started = Date.now();
     worker.kill('SIGTERM');
     expect(await exitOf(worker)).toEqual({ code: 0, signal: null });
