@@ -31,8 +31,9 @@ export class PostRepository {
    * Inserts or refreshes crawled posts in one statement. New posts start `new`, or `skipped` with the crawler's
    * reason. A stored post whose tag set or rating changed gets its tagsVersion bumped; a post skipped by the crawl
    * that became taggable (its media or flags changed and it has no skip reason now) goes back to `new`; a `new`
-   * post that is now untaggable becomes `skipped`. A tagged or failed post whose file was replaced (its md5 changed)
-   * goes back to `new` with its attempts reset: its scores describe a file the post no longer has.
+   * post that is now untaggable becomes `skipped`. A tagged, failed or queued post whose file was replaced (its md5
+   * changed) goes back to `new` with its attempts reset: its scores describe a file the post no longer has, and a
+   * worker still scoring the old file loses its lease, so its write is dropped.
    */
   async upsertMany(booruId: number, rows: readonly PostUpsert[]): Promise<UpsertResult> {
     if (rows.length === 0) return { inserted: 0, updated: 0, changed: 0 };
@@ -95,7 +96,8 @@ export class PostRepository {
           -- A post the worker skipped (undecodable image…) has unchanged media: it must not bounce back to new on
           -- every crawl. Only a change of media or flags re-opens a skipped post.
           state = CASE
-            WHEN p.state IN ('tagged', 'failed') AND EXCLUDED.skip_reason IS NULL AND p.md5 IS DISTINCT FROM EXCLUDED.md5
+            WHEN p.state IN ('tagged', 'failed', 'queued') AND EXCLUDED.skip_reason IS NULL
+              AND p.md5 IS DISTINCT FROM EXCLUDED.md5
               THEN 'new'
             WHEN p.state = 'skipped' AND EXCLUDED.skip_reason IS NULL
               AND (p.md5, p.media_url, p.file_ext, p.is_deleted, p.is_banned, p.is_pending) IS DISTINCT FROM
@@ -113,9 +115,18 @@ export class PostRepository {
               THEN NULL
             ELSE p.skip_reason END,
           attempts = CASE
-            WHEN p.state IN ('tagged', 'failed') AND EXCLUDED.skip_reason IS NULL AND p.md5 IS DISTINCT FROM EXCLUDED.md5
+            WHEN p.state IN ('tagged', 'failed', 'queued') AND EXCLUDED.skip_reason IS NULL
+              AND p.md5 IS DISTINCT FROM EXCLUDED.md5
               THEN 0
             ELSE p.attempts END,
+          -- A worker scoring the old file loses its lease: its write is dropped (it checks state and owner) and the
+          -- post is claimed again for the new file.
+          lease_owner = CASE
+            WHEN p.state = 'queued' AND EXCLUDED.skip_reason IS NULL AND p.md5 IS DISTINCT FROM EXCLUDED.md5 THEN NULL
+            ELSE p.lease_owner END,
+          lease_expires_at = CASE
+            WHEN p.state = 'queued' AND EXCLUDED.skip_reason IS NULL AND p.md5 IS DISTINCT FROM EXCLUDED.md5 THEN NULL
+            ELSE p.lease_expires_at END,
           updated_at = now()
         WHERE (p.md5, p.rating, p.file_url, p.preview_url, p.media_url, p.variants, p.width, p.height, p.file_ext,
                p.file_size, p.is_deleted, p.is_banned, p.is_pending, p.remote_updated_at)

@@ -199,6 +199,23 @@ describe('TaggingRepository', () => {
     });
   });
 
+  describe('a file replaced while it is being scored', () => {
+    it("should drop the old file's scores and queue the post again for the new file", async () => {
+      const { prisma } = database();
+      const [post] = await claimed(1);
+      // A crawl or re-scan sees a new md5 while the worker still scores the old file.
+      await posts.upsertMany(booruId, [aPostUpsert({ remoteId: post!.remoteId, md5: 'f'.repeat(32) })]);
+      const summary = await sut.storeResults({ modelId, owner: 'w1', results: [resultOf(post!, ['stale'])] });
+      expect(summary.lostLease).toEqual([post!.id]);
+      expect(await prisma.prediction.count({ where: { postId: post!.id } })).toBe(0);
+      expect(await prisma.suggestion.count({ where: { postId: post!.id } })).toBe(0);
+      const row = await prisma.post.findUniqueOrThrow({ where: { id: post!.id } });
+      expect([row.state, row.leaseOwner, row.attempts]).toEqual(['new', null, 0]);
+      const again = await posts.claimBatch({ booruId, owner: 'w2', limit: 1000, leaseMs: 60_000 });
+      expect(again.find((p) => p.id === post!.id)?.md5).toBe('f'.repeat(32));
+    });
+  });
+
   describe('rating suggestions from another model', () => {
     it('should keep the rating model as the author of a refreshed rating suggestion', async () => {
       const { prisma } = database();
