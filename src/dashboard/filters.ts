@@ -82,9 +82,34 @@ export function idsOf(value: unknown): number[] {
     .slice(0, 1000);
 }
 
-/** Only same-site paths are followed after a form post. */
+function hasControlOrBackslash(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x5c) return true;
+  }
+  return false;
+}
+
+/** A made-up origin that `safeBack` resolves against: whatever leaves it would leave the real one too. */
+const PROBE_ORIGIN = 'http://safe-back.invalid';
+
+/**
+ * Only same-site paths are followed after sign-in or a form post: `back` is parsed as a browser would (the WHATWG URL
+ * parser, which drops tabs and newlines and reads `\` as `/`), resolved against a fixed origin, and kept only when it
+ * stays there. Control characters and backslashes are refused outright. The answer is the parsed path, query and
+ * fragment (ASCII, percent-encoded), so what the browser receives is exactly what was checked.
+ */
 export function safeBack(back: unknown, fallback = '/'): string {
-  return typeof back === 'string' && back.startsWith('/') && !back.startsWith('//') && !back.startsWith('/\\')
-    ? back
-    : fallback;
+  if (typeof back !== 'string' || !back.startsWith('/') || back.length > 2000) return fallback;
+  if (hasControlOrBackslash(back)) return fallback;
+  let url: URL;
+  try {
+    url = new URL(back, PROBE_ORIGIN);
+  } catch {
+    return fallback;
+  }
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  // `/.//evil.com` parses to the path `//evil.com`, which a browser would read as another host.
+  if (url.origin !== PROBE_ORIGIN || !path.startsWith('/') || path.startsWith('//')) return fallback;
+  return path;
 }
