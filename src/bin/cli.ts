@@ -433,6 +433,7 @@ export function buildProgram(): Command {
         userId: user.id,
         name: options.label,
         tokenHash: hashSecret(secret),
+        expiresAt: new Date(Date.now() + config.tokenDays * 86_400_000),
       });
       await repos.audit.record({
         userId: user.id,

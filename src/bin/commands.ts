@@ -91,7 +91,10 @@ export async function applyCycle(
       kind: (await readyBooru(client)).kind,
       baseUrl,
     });
-    return await applyApproved({ ...repos, booru: client, logger, budget: tagBudgetOf(config) }, { booruId: booru.id });
+    return await applyApproved(
+      { ...repos, booru: client, logger, budget: tagBudgetOf(config, repos, baseUrl) },
+      { booruId: booru.id },
+    );
   } finally {
     await http.close();
   }

@@ -8,13 +8,15 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { BooruClient } from '../booru/booru-client.js';
 import { createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
 import { E621_MAX_RATE } from '../booru/e621.client.js';
-import { TagChangeBudget } from '../booru/rate-limiter.js';
-import { BooruHttp } from '../booru/http.js';
+import type { TagBudget } from '../booru/rate-limiter.js';
+import { BooruHttp, siteHosts } from '../booru/http.js';
 import { type Config, PACKAGE_ROOT, SETTINGS, userAgentOf } from '../config/config.js';
 import { MCUT_FLOORS, parseTagThresholds, type TagThresholdOverride } from '../core/thresholds.js';
 import { defaultDiffPolicy, type DiffPolicy } from '../core/tag-diff.js';
 import { TagCategory } from '../core/types.js';
 import { ApiTokenRepository } from '../db/api-token.repository.js';
+import { AppSecretRepository } from '../db/app-secret.repository.js';
+import { LoginAttemptRepository } from '../db/login-attempt.repository.js';
 import { AuditRepository } from '../db/audit.repository.js';
 import { BooruRepository } from '../db/booru.repository.js';
 import { CursorRepository } from '../db/cursor.repository.js';
@@ -26,6 +28,7 @@ import { ReportRepository } from '../db/report.repository.js';
 import { ReviewRepository } from '../db/review.repository.js';
 import { StatusRepository } from '../db/status.repository.js';
 import { SuggestionRepository } from '../db/suggestion.repository.js';
+import { type SharedTagBudgetOptions, TagBudgetRepository } from '../db/tag-budget.repository.js';
 import { TagRepository } from '../db/tag.repository.js';
 import { TaggingRepository } from '../db/tagging.repository.js';
 import { ThresholdRepository } from '../db/threshold.repository.js';
@@ -57,6 +60,12 @@ export interface Repositories {
   statusRepo: StatusRepository;
   reports: ReportRepository;
   thresholds: ThresholdRepository;
+  /** Sign-in attempts (the dashboard's login throttle), shared by every process. */
+  loginAttempts: LoginAttemptRepository;
+  /** The dashboard's cookie-signing key, shared by every process. */
+  secrets: AppSecretRepository;
+  /** A tag-change budget kept in the database (see {@link tagBudgetOf}). */
+  tagBudgets: (options: SharedTagBudgetOptions) => TagBudgetRepository;
 }
 
 export async function openRepositories(
@@ -85,6 +94,9 @@ export async function openRepositories(
       audit: new AuditRepository(prisma),
       review: new ReviewRepository(prisma),
       apiTokens: new ApiTokenRepository(prisma),
+      loginAttempts: new LoginAttemptRepository(prisma),
+      secrets: new AppSecretRepository(prisma),
+      tagBudgets: (options) => new TagBudgetRepository(prisma, options),
       statusRepo: new StatusRepository(prisma),
       reports: new ReportRepository(prisma),
       thresholds: new ThresholdRepository(prisma, {
@@ -128,9 +140,31 @@ export function createBooruClient(
   return { client: createBooruClientFor(kind, http, logger), http };
 }
 
-/** The per-minute tag-change budget from the config (one per process: it models the account's limit). */
-export function tagBudgetOf(config: Config): TagChangeBudget {
-  return new TagChangeBudget(config.tagBudgetPerMinute);
+/**
+ * The hosts dashboard pages may load images from (CSP `img-src`): `TAGGER_MEDIA_HOSTS` when set, else each known
+ * booru's site (its host and domain, as media downloads allow), on any port.
+ */
+export async function imageHostsOf(config: Config, repos: Pick<Repositories, 'boorus'>): Promise<string[]> {
+  const hosts = config.mediaHosts?.length
+    ? config.mediaHosts
+    : [...(config.booruUrl ? [config.booruUrl] : []), ...(await repos.boorus.listBaseUrls())].flatMap(siteHosts);
+  // CSP host-sources cannot name an IPv6 literal: such a booru's previews are not shown.
+  return [...new Set(hosts)].filter((host) => !host.includes(':')).map((host) => `${host}:*`);
+}
+
+/**
+ * The per-minute tag-change budget from the config, kept in the database: every process writing to the same booru
+ * account (URL and login) spends from one budget.
+ */
+export function tagBudgetOf(
+  config: Config,
+  repos: Pick<Repositories, 'tagBudgets'>,
+  baseUrl = config.booruUrl,
+): TagBudget {
+  return repos.tagBudgets({
+    scope: `${baseUrl ? new URL(baseUrl).origin : 'default'} ${config.booruLogin ?? 'anonymous'}`,
+    perMinute: config.tagBudgetPerMinute,
+  });
 }
 
 export async function loadTagger(config: Config, logger: Logger, dir = modelDirOf(config)): Promise<OnnxTagger> {

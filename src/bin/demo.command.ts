@@ -17,7 +17,7 @@ import { startWorker } from './jobs.js';
 import { untilSignal } from './serve.command.js';
 import { evaluateDepsOf } from './evaluate-deps.js';
 import { openService } from './service.js';
-import { openRepositories } from './context.js';
+import { imageHostsOf, openRepositories } from './context.js';
 import { workerStatusSource } from './status-source.js';
 
 export interface DemoOptions {
@@ -72,7 +72,7 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
         logger,
         evaluate: evaluate.deps,
       },
-      dashboardOptionsOf(config),
+      { ...dashboardOptionsOf(config), imageHosts: await imageHostsOf(config, repos) },
     );
     const address = await web.listen({ host: config.host, port: config.port });
     const worker = startWorker(config, logger, repos, service, {

@@ -20,8 +20,8 @@ import { type Repositories, tagBudgetOf } from './context.js';
 import type { Service } from './service.js';
 
 export function buildJobHandlers(config: Config, logger: Logger, repos: Repositories, service: Service): JobHandlers {
-  // One budget per process: it models the booru account's per-minute tag-change limit across apply runs.
-  const budget = tagBudgetOf(config);
+  // One budget per booru account, in the database: every worker writing to the account spends from it.
+  const budget = tagBudgetOf(config, repos, service.baseUrl);
   return {
     'crawl-new-posts': () =>
       crawlNewPosts(

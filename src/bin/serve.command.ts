@@ -10,7 +10,7 @@ import { createLeaderLock } from '../db/leader-lock.js';
 import { toPrometheus } from '../db/status.repository.js';
 import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { openRepositories } from './context.js';
+import { imageHostsOf, openRepositories } from './context.js';
 import { workerStatusSource } from './status-source.js';
 import { type RunningWorker, startWorker } from './jobs.js';
 import { openService, type Service } from './service.js';
@@ -66,7 +66,7 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
             logger,
             ...(evaluate ? { evaluate: evaluate.deps } : {}),
           },
-          dashboardOptionsOf(config),
+          { ...dashboardOptionsOf(config), imageHosts: await imageHostsOf(config, repos) },
         )
       : null;
     // Prometheus scrapes without a session; the numbers are counts, no booru content. Bind to a private address.

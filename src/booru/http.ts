@@ -571,7 +571,7 @@ export class BooruHttp {
 const REDIRECT = Symbol('redirect');
 
 /** The API's own site: its host, and its registrable-looking domain with every subdomain. */
-function siteHosts(baseUrl: string): string[] {
+export function siteHosts(baseUrl: string): string[] {
   const host = new URL(baseUrl).hostname;
   if (/^[\d.]+$/.test(host) || host.includes(':') || !host.includes('.')) return [host];
   return [host, `*.${host.split('.').slice(-2).join('.')}`];

@@ -54,10 +54,24 @@ export class RateLimiter {
 }
 
 /**
+ * A per-minute tag-change budget as the apply job uses it: in this process ({@link TagChangeBudget}) or shared by
+ * every process writing to one booru account (`TagBudgetRepository` in src/db).
+ */
+export interface TagBudget {
+  /** Changes allowed per minute (0 = unlimited). */
+  readonly perMinute: number;
+  /**
+   * Takes `count` changes from the budget now and answers 0; or, when they do not fit yet, takes nothing and answers
+   * how long until they would (Infinity: never in one piece). Reading and taking are one step.
+   */
+  tryTake(count: number): Promise<number>;
+}
+
+/**
  * Danbooru refuses more than 100 added+removed tags per user per minute (a validation error, answered with HTTP 200
  * and nothing saved), so edits are budgeted on our side over a sliding 60 s window. 0 means unlimited.
  */
-export class TagChangeBudget {
+export class TagChangeBudget implements TagBudget {
   private readonly spent: { at: number; count: number }[] = [];
 
   constructor(
@@ -91,6 +105,13 @@ export class TagChangeBudget {
       if (this.perMinute - used >= count) return entry.at + this.windowMs - now;
     }
     return this.perMinute - used >= count ? 0 : Number.POSITIVE_INFINITY;
+  }
+
+  async tryTake(count: number): Promise<number> {
+    const now = this.timing.now();
+    const wait = this.waitFor(count, now);
+    if (wait === 0) this.spend(count, now);
+    return wait;
   }
 
   /** Records `count` changes as spent now. */

@@ -3,6 +3,7 @@
  * Nothing else in the project reads `process.env`. A bad value fails with a {@link ConfigError} naming every bad
  * key, and the CLI exits 2.
  */
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from '../shared/errors.js';
@@ -270,6 +271,43 @@ export const SETTINGS = {
     schema: intIn(1, 1000),
     default: '5',
     doc: 'failed sign-ins per name per window',
+  },
+  /**
+   * Proxies whose `X-Forwarded-For` names the client (login throttle, /evaluate rate limit, audit log): `false`, the
+   * number of proxy hops in front, or a comma list of their addresses/CIDRs (e.g. `127.0.0.1,10.0.0.0/8`).
+   * (Default: false: the socket's address.)
+   */
+  trustProxy: {
+    env: 'TAGGER_TRUST_PROXY',
+    schema: z.string().transform((v, ctx): false | number | string[] => {
+      const text = v.trim();
+      if (text === '' || text === 'false' || text === '0') return false;
+      if (/^\d{1,2}$/.test(text)) return Number(text);
+      const entries = text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      for (const entry of entries) {
+        const [address, prefix, extra] = entry.split('/');
+        const family = isIP(address ?? '');
+        const bits = family === 4 ? 32 : 128;
+        const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+        if (family === 0 || !prefixOk || extra !== undefined) {
+          ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address or CIDR (or use a hop count)` });
+          return z.NEVER;
+        }
+      }
+      return entries;
+    }),
+    default: 'false',
+    doc: 'trusted proxies for X-Forwarded-For: false, a hop count, or addresses/CIDRs, comma list',
+  },
+  /** Days a new personal API token stays valid. (Default: 90.) */
+  tokenDays: {
+    env: 'TAGGER_TOKEN_DAYS',
+    schema: intIn(1, 3650),
+    default: '90',
+    doc: 'personal API token lifetime, days',
   },
   /** Login throttle window, in minutes. (Default: 15.) */
   loginWindowMinutes: {

@@ -25,7 +25,7 @@ import type { ThresholdRepository } from '../db/threshold.repository.js';
 import type { UserRepository } from '../db/user.repository.js';
 import type { Logger } from '../shared/logger.js';
 import { hashSecret, newSecret } from './auth.js';
-import { LoginThrottle } from './login-throttle.js';
+import { type LoginAttemptStore, LoginThrottle, MemoryLoginAttempts } from './login-throttle.js';
 import { type Action, can, type Role } from './policies.js';
 import { registerAccountRoutes } from './routes/account.routes.js';
 import { registerAdminRoutes } from './routes/admin.routes.js';
@@ -60,6 +60,10 @@ export interface DashboardDeps {
   thresholds?: ThresholdRepository;
   /** The model and limits behind /evaluate and the upload page. (Default: none: both answer 503.) */
   evaluate?: EvaluateDeps;
+  /** Where sign-in attempts are counted. (Default: this process's memory; the service passes the database's.) */
+  loginAttempts?: LoginAttemptStore;
+  /** Where the cookie-signing key is kept. (Default: none: a random key per process.) */
+  secrets?: { getOrCreate(name: string, make: () => string): Promise<string> };
 }
 
 /** The configured defaults the thresholds page shows beside stored thresholds. */
@@ -82,6 +86,18 @@ export interface DashboardOptions {
   loginWindowMs?: number;
   /** What the thresholds page shows as configured defaults. (Default: DESIGN §3's.) */
   defaultThresholds?: DefaultThresholds;
+  /** Days a new personal API token stays valid. (Default: 90.) */
+  tokenDays?: number;
+  /**
+   * Which proxies' `X-Forwarded-For` to believe for the client's address: their addresses or CIDRs, or the number of
+   * proxy hops in front. (Default: none: the address is the socket's.)
+   */
+  trustProxy?: readonly string[] | number;
+  /**
+   * Hosts (CSP host-sources) images may come from besides the dashboard itself: the boorus' media hosts. (Default: any
+   * http(s) host.)
+   */
+  imageHosts?: readonly string[];
 }
 
 export interface SessionUser {
@@ -109,6 +125,7 @@ export interface RouteContext {
   sessionMs: number;
   secureCookies: boolean;
   throttle: LoginThrottle;
+  tokenDays: number;
   defaultThresholds: DefaultThresholds;
   evaluate: EvaluateDeps | null;
 }
@@ -118,21 +135,29 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
     loggerInstance: deps.logger.child({ component: 'web' }) as FastifyBaseLogger,
     // Long tag lists travel in query strings of the filters; ids in bulk forms.
     routerOptions: { maxParamLength: 500 },
+    // Off unless configured: a client could otherwise pick its own address with X-Forwarded-For.
+    trustProxy: trustProxyOf(options.trustProxy),
   }) as unknown as FastifyInstance;
+  const secureCookies = options.secureCookies ?? false;
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
       directives: {
-        'img-src': ["'self'", 'data:', 'http:', 'https:'],
+        // Previews load from the boorus' media hosts only (any other host would learn moderators' addresses).
+        'img-src': ["'self'", 'data:', ...(options.imageHosts ?? ['http:', 'https:'])],
         'form-action': ["'self'"],
         'script-src': ["'self'"],
+        // Only where the dashboard is served over HTTPS: on plain HTTP it would break every same-site link.
+        'upgrade-insecure-requests': secureCookies ? [] : null,
       },
     },
   });
-  // The cookie secret signs the CSRF cookie only; sessions are random ids checked against the database.
-  await app.register(fastifyCookie, { secret: newSecret() });
+  // The cookie secret signs the CSRF cookie only; sessions are random ids checked against the database. Stored, so a
+  // CSRF cookie outlives a restart and is good at every replica.
+  const cookieSecret = deps.secrets ? await deps.secrets.getOrCreate('cookie-secret', () => newSecret()) : newSecret();
+  await app.register(fastifyCookie, { secret: cookieSecret });
   await app.register(fastifyFormbody, { bodyLimit: 256 * 1024 });
   await app.register(fastifyCsrf, {
-    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/' },
+    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/', secure: secureCookies },
     sessionPlugin: '@fastify/cookie',
   });
   // Uploads (/evaluate, the upload page): each route reads parts with its own size and count limits.
@@ -190,9 +215,10 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
   const context: RouteContext = {
     deps: { ...deps, statusSource: deps.statusSource ?? databaseStatusSource(deps.review) },
     sessionMs: options.sessionMs ?? 12 * 3600_000,
-    secureCookies: options.secureCookies ?? false,
-    throttle: new LoginThrottle({
-      ...(options.loginMaxFailures !== undefined ? { maxFailures: options.loginMaxFailures } : {}),
+    secureCookies,
+    tokenDays: options.tokenDays ?? 90,
+    throttle: new LoginThrottle(deps.loginAttempts ?? new MemoryLoginAttempts(), {
+      ...(options.loginMaxFailures !== undefined ? { maxAttempts: options.loginMaxFailures } : {}),
       ...(options.loginWindowMs !== undefined ? { windowMs: options.loginWindowMs } : {}),
     }),
     defaultThresholds: options.defaultThresholds ?? {
@@ -217,6 +243,14 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
   registerEvaluateRoutes(app, context);
   registerUploadRoutes(app, context);
   return app;
+}
+
+function trustProxyOf(
+  setting: DashboardOptions['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  // A hop count: believe that many proxies nearest the server (as proxy-addr counts hops).
+  if (typeof setting === 'number') return setting > 0 ? (_address, hop) => hop < setting : false;
+  return setting && setting.length > 0 ? [...setting] : false;
 }
 
 /** A preHandler that lets only a signed-in user allowed to `action` through (pages redirect, the API answers 401/403). */

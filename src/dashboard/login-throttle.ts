@@ -1,76 +1,138 @@
 /**
- * Login throttling: after `maxFailures` failed sign-ins for one account name, or four times as many from one address,
- * within `windowMs`, further attempts are refused until the window has passed. In memory, per process: enough to make
- * guessing a password online hopeless; behind several processes each one throttles on its own.
+ * Login throttling: at most `maxAttempts` sign-in attempts for one account name, or four times as many from one
+ * client address (an IPv6 client counts per /64, the block one subscriber gets), within `windowMs`; beyond that
+ * attempts are refused until the window has passed. An attempt is counted before its password is checked (one atomic
+ * step in the store), so parallel guesses cannot all slip in while the slow hash runs; a successful sign-in clears the
+ * name's count and takes its own attempt back from the address. The counts live in the database
+ * (`LoginAttemptRepository`), shared by every dashboard process, so N replicas throttle as one.
  */
 
+export interface AttemptCount {
+  key: string;
+  attempts: number;
+  resetAt: Date;
+}
+
+/** Where attempts are counted: the database for the service, memory for a dashboard built without one. */
+export interface LoginAttemptStore {
+  /** Counts one attempt under each key, atomically, starting a new window where the old one has passed. */
+  count(keys: readonly string[], windowMs: number, now: Date): Promise<AttemptCount[]>;
+  /** After a successful sign-in: forgets `clearKey` and takes one attempt back from `releaseKey`. */
+  succeeded(clearKey: string, releaseKey: string, now: Date): Promise<void>;
+}
+
 export interface LoginThrottleOptions {
-  /** Failed attempts allowed per account name within the window. (Default: 5.) */
-  maxFailures?: number;
+  /** Attempts allowed per account name within the window. (Default: 5.) */
+  maxAttempts?: number;
   /** Window length in milliseconds. (Default: 15 minutes.) */
   windowMs?: number;
   now?: () => number;
 }
 
-interface Bucket {
-  failures: number;
-  resetAt: number;
-}
-
-/** Entries kept at most; expired ones are pruned first, so memory stays bounded under a spray of names. */
-const MAX_BUCKETS = 10_000;
-
 export class LoginThrottle {
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly maxFailures: number;
+  private readonly maxAttempts: number;
   private readonly windowMs: number;
   private readonly now: () => number;
 
-  constructor(options: LoginThrottleOptions = {}) {
-    this.maxFailures = options.maxFailures ?? 5;
+  constructor(
+    private readonly store: LoginAttemptStore,
+    options: LoginThrottleOptions = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 5;
     this.windowMs = options.windowMs ?? 15 * 60_000;
     this.now = options.now ?? Date.now;
   }
 
-  /** Milliseconds until this name from this address may try again, or 0 when it may try now. */
-  retryAfterMs(name: string, ip: string): number {
+  /**
+   * Counts this attempt; answers 0 when its password may be checked, else the milliseconds until this name from this
+   * address may try again (the attempt is refused without checking anything).
+   */
+  async reserve(name: string, ip: string): Promise<number> {
     const now = this.now();
+    const limits = new Map([
+      [nameKey(name), this.maxAttempts],
+      [addressKey(ip), this.maxAttempts * 4],
+    ]);
+    const counts = await this.store.count([...limits.keys()], this.windowMs, new Date(now));
     let wait = 0;
-    for (const [key, limit] of this.keysOf(name, ip)) {
-      const bucket = this.buckets.get(key);
-      if (bucket && bucket.resetAt > now && bucket.failures >= limit) wait = Math.max(wait, bucket.resetAt - now);
+    for (const { key, attempts, resetAt } of counts) {
+      if (attempts > (limits.get(key) ?? 0)) wait = Math.max(wait, resetAt.getTime() - now, 1);
     }
     return wait;
   }
 
-  recordFailure(name: string, ip: string): void {
-    const now = this.now();
-    if (this.buckets.size >= MAX_BUCKETS) this.prune(now);
-    for (const [key] of this.keysOf(name, ip)) {
-      const bucket = this.buckets.get(key);
-      if (!bucket || bucket.resetAt <= now) this.buckets.set(key, { failures: 1, resetAt: now + this.windowMs });
-      else bucket.failures++;
-    }
-  }
-
   /** A successful sign-in clears the name's count (not the address's: a spray from one address stays throttled). */
-  recordSuccess(name: string): void {
-    this.buckets.delete(`name:${name.toLowerCase()}`);
+  async succeeded(name: string, ip: string): Promise<void> {
+    await this.store.succeeded(nameKey(name), addressKey(ip), new Date(this.now()));
   }
+}
 
-  private keysOf(name: string, ip: string): [string, number][] {
-    return [
-      [`name:${name.toLowerCase()}`, this.maxFailures],
-      [`ip:${ip}`, this.maxFailures * 4],
-    ];
+export function nameKey(name: string): string {
+  return `name:${name.toLowerCase()}`;
+}
+
+/** The throttle's key for a client address: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64 prefix. */
+export function addressKey(ip: string): string {
+  const groups = ipv6Groups(ip);
+  if (!groups) return `ip:${ip}`;
+  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  if (mapped) return `ip:${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
+  return `ip:${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address (zone and an embedded IPv4 tail allowed), or null when it is not one. */
+function ipv6Groups(text: string): number[] | null {
+  let ip = text.split('%')[0]!;
+  if (!ip.includes(':')) return null;
+  const v4 = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    if ([a, b, c, d].some((n) => n > 255)) return null;
+    ip = `${ip.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
+  const halves = ip.split('::');
+  if (halves.length > 2) return null;
+  const parse = (part: string) =>
+    part === '' ? [] : part.split(':').map((g) => (/^[\da-f]{1,4}$/i.test(g) ? parseInt(g, 16) : NaN));
+  const head = parse(halves[0]!);
+  const tail = halves.length === 2 ? parse(halves[1]!) : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const groups = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
+  return groups.some(Number.isNaN) ? null : groups;
+}
 
-  private prune(now: number): void {
-    for (const [key, bucket] of this.buckets) if (bucket.resetAt <= now) this.buckets.delete(key);
-    // Still full: drop the oldest entries (Map keeps insertion order).
-    for (const key of this.buckets.keys()) {
-      if (this.buckets.size < MAX_BUCKETS) break;
-      this.buckets.delete(key);
+/**
+ * Counts in memory, for a dashboard built without the database's store (tests, tools): atomic within the process
+ * (nothing awaits between reading and writing a count); expired windows are dropped as the clock passes them.
+ */
+export class MemoryLoginAttempts implements LoginAttemptStore {
+  private readonly buckets = new Map<string, { attempts: number; resetAt: number }>();
+  private prunedAt = 0;
+
+  async count(keys: readonly string[], windowMs: number, now: Date): Promise<AttemptCount[]> {
+    const at = now.getTime();
+    if (at - this.prunedAt >= windowMs) {
+      for (const [key, bucket] of this.buckets) if (bucket.resetAt <= at) this.buckets.delete(key);
+      this.prunedAt = at;
     }
+    return keys.map((key) => {
+      let bucket = this.buckets.get(key);
+      if (!bucket || bucket.resetAt <= at) {
+        bucket = { attempts: 0, resetAt: at + windowMs };
+        this.buckets.set(key, bucket);
+      }
+      bucket.attempts++;
+      return { key, attempts: bucket.attempts, resetAt: new Date(bucket.resetAt) };
+    });
+  }
+
+  async succeeded(clearKey: string, releaseKey: string): Promise<void> {
+    this.buckets.delete(clearKey);
+    const bucket = this.buckets.get(releaseKey);
+    if (bucket && bucket.attempts > 0) bucket.attempts--;
   }
 }

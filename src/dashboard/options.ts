@@ -8,6 +8,8 @@ export function dashboardOptionsOf(config: Config): DashboardOptions {
     secureCookies: config.secureCookies,
     loginMaxFailures: config.loginMaxFailures,
     loginWindowMs: config.loginWindowMinutes * 60_000,
+    ...(config.trustProxy !== false ? { trustProxy: config.trustProxy } : {}),
+    tokenDays: config.tokenDays,
     defaultThresholds: {
       general: config.thresholdGeneral,
       character: config.thresholdCharacter,

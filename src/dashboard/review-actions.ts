@@ -1,6 +1,7 @@
 /** Deciding and undoing, shared by the form routes and the JSON API. */
 import type { DecideResult } from '../db/suggestion.types.js';
 import type { RouteContext, SessionUser } from './app.js';
+import { can } from './policies.js';
 
 export type Verdict = 'approve' | 'reject' | 'undo';
 
@@ -33,4 +34,13 @@ export async function decideAs(
 
 export function originOf(user: SessionUser, ip: string): string {
   return user.via === 'token' ? `api ${ip}` : `web ${ip}`;
+}
+
+/**
+ * An audit row's origin as `role` may see it: admins see the client address, everyone else only how the action came
+ * in (`web`, `api`, `cli`): who signed in from where is not for every viewer to read.
+ */
+export function originFor(role: SessionUser['role'], origin: string | null): string | null {
+  if (origin === null || can(role, 'administer')) return origin;
+  return origin.split(' ')[0] ?? null;
 }

@@ -1,7 +1,7 @@
 /**
  * Personal API tokens: a user's bearer secrets for scripts and bots. Only the sha256 of a token is stored (like
- * sessions), so a database leak yields no usable token; a token acts with its user's role and dies with a revoke or
- * with its user being disabled.
+ * sessions), so a database leak yields no usable token; a token acts with its user's role and dies when it expires
+ * (`TAGGER_TOKEN_DAYS`), is revoked, its user's password changes, or its user is disabled.
  */
 import type { PrismaClient } from './generated/client.js';
 import type { Role } from './user.repository.js';
@@ -12,6 +12,7 @@ export interface ApiTokenView {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  expiresAt: Date | null;
 }
 
 export interface TokenOwner {
@@ -19,20 +20,33 @@ export interface TokenOwner {
   user: { id: number; name: string; role: Role };
 }
 
-const tokenSelect = { id: true, name: true, createdAt: true, lastUsedAt: true, revokedAt: true } as const;
+const tokenSelect = {
+  id: true,
+  name: true,
+  createdAt: true,
+  lastUsedAt: true,
+  revokedAt: true,
+  expiresAt: true,
+} as const;
 
 export class ApiTokenRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** Stores a new token for `userId` under the hash of its secret. */
-  async create(input: { userId: number; name: string; tokenHash: string }): Promise<ApiTokenView> {
+  /** Stores a new token for `userId` under the hash of its secret, valid until `expiresAt` (the callers' setting). */
+  async create(input: { userId: number; name: string; tokenHash: string; expiresAt?: Date }): Promise<ApiTokenView> {
     return this.prisma.apiToken.create({ data: input, select: tokenSelect });
   }
 
-  /** The user a live token belongs to, or null (unknown, revoked, or its user disabled); records the use. */
+  /** The user a live token belongs to, or null (unknown, revoked, expired, or its user disabled); records the use. */
   async findOwner(tokenHash: string, now: Date = new Date()): Promise<TokenOwner | null> {
     const row = await this.prisma.apiToken.findFirst({
-      where: { tokenHash, revokedAt: null, user: { disabledAt: null } },
+      // A token without an expiry (none are made any more; the migration gave old ones one) never expires.
+      where: {
+        tokenHash,
+        revokedAt: null,
+        OR: [{ expiresAt: null }, { expiresAt: { gt: now } }],
+        user: { disabledAt: null },
+      },
       select: { id: true, lastUsedAt: true, user: { select: { id: true, name: true, role: true } } },
     });
     if (!row) return null;

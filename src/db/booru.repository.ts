@@ -63,6 +63,12 @@ export class BooruRepository {
   }
 
   /** The booru with this id, or null. */
+  /** Every stored booru's base URL. */
+  async listBaseUrls(): Promise<string[]> {
+    const rows = await this.prisma.booru.findMany({ select: { baseUrl: true }, orderBy: { id: 'asc' } });
+    return rows.map((r) => r.baseUrl);
+  }
+
   async findById(id: number): Promise<BooruRecord | null> {
     return this.prisma.booru.findUnique({ where: { id }, select: booruSelect });
   }

@@ -55,11 +55,15 @@ export class UserRepository {
     return this.prisma.user.findUnique({ where: { id }, select: userSelect });
   }
 
-  /** Replaces the password hash and ends the user's sessions (a changed password logs everyone out). */
-  async setPassword(userId: number, passwordHash: string): Promise<void> {
+  /**
+   * Replaces the password hash, ends the user's sessions and revokes their API tokens (a changed password locks out
+   * whoever held the old one, browser or script).
+   */
+  async setPassword(userId: number, passwordHash: string, now: Date = new Date()): Promise<void> {
     await this.prisma.$transaction([
       this.prisma.user.update({ where: { id: userId }, data: { passwordHash } }),
       this.prisma.session.deleteMany({ where: { userId } }),
+      this.prisma.apiToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } }),
     ]);
   }
 

@@ -9,7 +9,7 @@
  */
 import type { BooruClient } from '../booru/booru-client.js';
 import { readyBooru } from '../booru/booru-factory.js';
-import type { TagChangeBudget } from '../booru/rate-limiter.js';
+import type { TagBudget } from '../booru/rate-limiter.js';
 import { explainRefusals, type TagEditOutcome } from '../core/tag-edit.js';
 import type { ApplyOutcome, Rating, TagChange } from '../core/types.js';
 import type { TagRepository } from '../db/tag.repository.js';
@@ -25,8 +25,8 @@ export interface ApplyDeps {
   logger: Logger;
   /** Tag facts for precise refusal reasons (aliases, deprecations, implications); optional. */
   tags?: TagRepository;
-  /** The per-minute tag-change budget; absent ⇒ unlimited. */
-  budget?: TagChangeBudget;
+  /** The per-minute tag-change budget (shared by every process writing to the account); absent ⇒ unlimited. */
+  budget?: TagBudget;
   /** Injected for tests. (Default: setTimeout) */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -83,18 +83,20 @@ export async function applyApproved(deps: ApplyDeps, options: ApplyOptions): Pro
     // The budget counts what Danbooru counts: tags added plus tags removed (a rating change is not a tag).
     const cost = group.suggestions.filter((s) => s.action !== 'rating').length;
     if (deps.budget) {
-      const wait = deps.budget.waitFor(Math.min(cost, deps.budget.perMinute));
-      if (wait > 0 && waitedMs + wait > (options.maxBudgetWaitMs ?? 60_000)) {
+      // Taken before the edit is sent (and atomically, when other processes share the budget); a wait is retried.
+      const need = Math.min(cost, deps.budget.perMinute);
+      let wait = await deps.budget.tryTake(need);
+      while (wait > 0 && waitedMs + wait <= (options.maxBudgetWaitMs ?? 60_000)) {
+        waitedMs += wait;
+        await sleep(wait);
+        wait = await deps.budget.tryTake(need);
+      }
+      if (wait > 0) {
         const rest = groups.slice(index).reduce((n, g) => n + g.suggestions.length, 0);
         summary.budgetDeferred += rest;
         logger.info({ left: rest, waitMs: wait }, 'tag-change budget spent; the rest goes out next run');
         break;
       }
-      if (wait > 0) {
-        waitedMs += wait;
-        await sleep(wait);
-      }
-      deps.budget.spend(Math.min(cost, deps.budget.perMinute));
     }
     summary.posts++;
     try {

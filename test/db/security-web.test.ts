@@ -9,7 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../../src/dashboard/app.js';
 import { hashPassword, verifyPassword } from '../../src/dashboard/auth.js';
-import { LoginThrottle } from '../../src/dashboard/login-throttle.js';
+import { addressKey, LoginThrottle } from '../../src/dashboard/login-throttle.js';
+import { LoginAttemptRepository } from '../../src/db/login-attempt.repository.js';
 import { createLogger } from '../../src/shared/logger.js';
 import {
   buildSecurityDashboard,
@@ -253,20 +254,33 @@ describe('Dashboard security', () => {
       expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(0);
     });
 
-    it('should throttle one address spraying many names, and forget failures after the window', () => {
-      let now = 0;
-      const sut = new LoginThrottle({ maxFailures: 3, windowMs: 60_000, now: () => now });
-      for (let i = 0; i < 12; i++) sut.recordFailure(`name-${i}`, '203.0.113.9');
-      expect(sut.retryAfterMs('fresh-name', '203.0.113.9')).toBeGreaterThan(0);
-      expect(sut.retryAfterMs('fresh-name', '198.51.100.1')).toBe(0);
-      now = 60_001;
-      expect(sut.retryAfterMs('fresh-name', '203.0.113.9')).toBe(0);
+    it('should throttle one address spraying many names, and forget attempts after the window', async () => {
+      let now = Date.parse('2026-12-07T00:00:00Z');
+      const sut = new LoginThrottle(new LoginAttemptRepository(database().prisma), {
+        maxAttempts: 3,
+        windowMs: 60_000,
+        now: () => now,
+      });
+      for (let i = 0; i < 12; i++) expect(await sut.reserve(`spray-${i}`, '203.0.113.9')).toBe(0);
+      expect(await sut.reserve('fresh-name', '203.0.113.9')).toBeGreaterThan(0);
+      expect(await sut.reserve('fresh-name-2', '198.51.100.1')).toBe(0);
+      now += 60_001;
+      expect(await sut.reserve('fresh-name-3', '203.0.113.9')).toBe(0);
     });
 
-    it('should keep its memory bounded under a spray of names', () => {
-      const sut = new LoginThrottle({ maxFailures: 3, windowMs: 60_000, now: () => 0 });
-      for (let i = 0; i < 25_000; i++) sut.recordFailure(`spray-${i}`, `10.0.${i % 250}.${i % 200}`);
-      expect((sut as unknown as { buckets: Map<string, unknown> }).buckets.size).toBeLessThanOrEqual(10_001);
+    it('should count an IPv6 client per /64, so rotating through its own block evades nothing', async () => {
+      const sut = new LoginThrottle(new LoginAttemptRepository(database().prisma), { maxAttempts: 3 });
+      const answers: number[] = [];
+      // 13 names from 13 addresses of one /64 (and its IPv4-mapped neighbour counted apart).
+      for (let i = 0; i < 13; i++)
+        answers.push(await sut.reserve(`v6-${i}`, `2001:db8:7:9:${(i + 1).toString(16)}::1`));
+      expect(answers.slice(0, 12)).toEqual(new Array(12).fill(0));
+      expect(answers[12]).toBeGreaterThan(0);
+      expect(await sut.reserve('v6-other', '2001:db8:7:a::1')).toBe(0);
+      expect(addressKey('2001:DB8:7:9:ffff::1')).toBe('ip:2001:db8:7:9::/64');
+      expect(addressKey('::ffff:192.0.2.7')).toBe('ip:192.0.2.7');
+      expect(addressKey('192.0.2.7')).toBe('ip:192.0.2.7');
+      expect(addressKey('fe80::1%eth0')).toBe('ip:fe80:0:0:0::/64');
     });
   });
 

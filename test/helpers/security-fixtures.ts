@@ -8,7 +8,9 @@ import type { ReportRows } from '../../src/core/report-stats.js';
 import { buildDashboard, type DashboardDeps, type DashboardOptions } from '../../src/dashboard/app.js';
 import { hashPassword } from '../../src/dashboard/auth.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
+import { AppSecretRepository } from '../../src/db/app-secret.repository.js';
 import { AuditRepository } from '../../src/db/audit.repository.js';
+import { LoginAttemptRepository } from '../../src/db/login-attempt.repository.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import type { PrismaClient } from '../../src/db/generated/client.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
@@ -64,6 +66,8 @@ export async function buildSecurityDashboard(
     audit: new AuditRepository(prisma),
     reports: new ReportRepository(prisma),
     thresholds: new ThresholdRepository(prisma),
+    loginAttempts: new LoginAttemptRepository(prisma),
+    secrets: new AppSecretRepository(prisma),
     logger,
   };
   return buildDashboard(deps as DashboardDeps, options);

@@ -14,8 +14,9 @@ export function registerAccountRoutes(app: FastifyInstance, context: RouteContex
     const body = html`<h1>Account: ${user.name} <span class="muted">(${user.role})</span></h1>
       <h2>Personal API tokens</h2>
       <p>A token lets a script or bot use the <a href="/api/openapi.json">JSON API</a> as you, with your role: send
-        <code>Authorization: Bearer &lt;token&gt;</code>. Tokens work on <code>/api/</code> only. Change your password
-        with <code>booru-tagger users passwd ${user.name}</code>.</p>
+        <code>Authorization: Bearer &lt;token&gt;</code>. Tokens work on <code>/api/</code> only, for
+        ${context.tokenDays} days; changing your password (<code>booru-tagger users passwd ${user.name}</code>) revokes
+        them all.</p>
       ${
         created
           ? html`<p class="notice" role="status">New token (shown once, copy it now): <code data-token>${created}</code></p>`
@@ -26,12 +27,13 @@ export function registerAccountRoutes(app: FastifyInstance, context: RouteContex
         <label>Name <input name="name" required maxlength="64" placeholder="e.g. review-bot"></label>
         <button type="submit">Create token</button>
       </form>
-      <table><thead><tr><th>Name</th><th>Created</th><th>Last used</th><th>State</th><th></th></tr></thead>
+      <table><thead><tr><th>Name</th><th>Created</th><th>Last used</th><th>Expires</th><th>State</th><th></th></tr></thead>
       <tbody>${tokens.map(
         (
           t,
         ) => html`<tr><td>${t.name}</td><td>${t.createdAt.toISOString()}</td><td>${t.lastUsedAt?.toISOString() ?? 'never'}</td>
-          <td>${t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'active'}</td>
+          <td>${t.expiresAt?.toISOString() ?? 'never'}</td>
+          <td>${t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : t.expiresAt && t.expiresAt <= new Date() ? 'expired' : 'active'}</td>
           <td>${
             t.revokedAt
               ? ''
@@ -54,7 +56,12 @@ export function registerAccountRoutes(app: FastifyInstance, context: RouteContex
         .trim()
         .slice(0, 64) || 'token';
     const secret = `${TOKEN_PREFIX}${newSecret()}`;
-    const token = await apiTokens.create({ userId: user.id, name, tokenHash: hashSecret(secret) });
+    const token = await apiTokens.create({
+      userId: user.id,
+      name,
+      tokenHash: hashSecret(secret),
+      expiresAt: new Date(Date.now() + context.tokenDays * 86_400_000),
+    });
     await audit.record({
       userId: user.id,
       actor: user.name,

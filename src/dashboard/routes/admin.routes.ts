@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../app.js';
 import { requireAccess } from '../app.js';
 import type { QueryInput } from '../filters.js';
+import { originFor } from '../review-actions.js';
 import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';
 
@@ -52,7 +53,7 @@ export function registerAdminRoutes(app: FastifyInstance, context: RouteContext)
         <tbody>${shown.map(
           (d) => html`<tr><td>${d.id}</td><td>${d.at.toISOString()}</td><td>${d.actor}</td><td>${d.action}</td>
             <td>${d.postId ? html`<a href="/posts/${d.postId}">#${d.remoteId ?? d.postId}</a>` : ''}</td><td>${d.tag ?? ''}</td>
-            <td class="hide-narrow"><pre class="detail">${d.detail ? JSON.stringify(d.detail) : ''}</pre></td><td class="hide-narrow">${d.origin ?? ''}</td></tr>`,
+            <td class="hide-narrow"><pre class="detail">${d.detail ? JSON.stringify(d.detail) : ''}</pre></td><td class="hide-narrow">${originFor(request.user!.role, d.origin) ?? ''}</td></tr>`,
         )}</tbody>
       </table>
       ${shown.length === 0 ? html`<p>No entries.</p>` : ''}

@@ -16,7 +16,7 @@ import {
   type QueryInput,
 } from '../filters.js';
 import { OPENAPI_DOCUMENT } from '../openapi.js';
-import { decideAs, originOf } from '../review-actions.js';
+import { decideAs, originFor, originOf } from '../review-actions.js';
 import { AUDIT_PAGE, parseAuditQuery } from './admin.routes.js';
 
 export function registerApiRoutes(app: FastifyInstance, context: RouteContext): void {
@@ -99,7 +99,11 @@ export function registerApiRoutes(app: FastifyInstance, context: RouteContext): 
 
   app.get('/api/audit', view, async (request) => {
     const rows = await review.listAudit({ ...parseAuditQuery(request.query as QueryInput), limit: AUDIT_PAGE });
-    return { entries: rows, nextBefore: rows.length === AUDIT_PAGE ? rows[rows.length - 1]?.id : null };
+    const role = request.user!.role;
+    return {
+      entries: rows.map((row) => ({ ...row, origin: originFor(role, row.origin) })),
+      nextBefore: rows.length === AUDIT_PAGE ? rows[rows.length - 1]?.id : null,
+    };
   });
 
   app.get('/api/thresholds', view, async () => ({

@@ -31,7 +31,8 @@ export function registerAuthRoutes(app: FastifyInstance, context: RouteContext):
   app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
     const body = (request.body ?? {}) as { name?: string; password?: string; next?: string };
     const name = typeof body.name === 'string' ? body.name.slice(0, 100) : '';
-    const wait = context.throttle.retryAfterMs(name, request.ip);
+    // Counted before the slow hash: parallel guesses each take one of the window's attempts, or are refused here.
+    const wait = await context.throttle.reserve(name, request.ip);
     if (wait > 0) {
       const minutes = Math.ceil(wait / 60_000);
       reply.code(429).header('retry-after', String(Math.ceil(wait / 1000)));
@@ -49,13 +50,12 @@ export function registerAuthRoutes(app: FastifyInstance, context: RouteContext):
     // Verify even for an unknown name (against a fixed dummy), so timing does not reveal which names exist.
     const ok = await verifyPassword(body.password ?? '', user?.passwordHash ?? DUMMY_HASH);
     if (!ok || !user || user.disabledAt) {
-      context.throttle.recordFailure(name, request.ip);
       reply.code(401);
       return reply
         .type('text/html')
         .send(loginPage(reply.generateCsrf(), safeBack(body.next), 'Wrong name or password.'));
     }
-    context.throttle.recordSuccess(name);
+    await context.throttle.succeeded(name, request.ip);
     // A fresh session id on every sign-in (no fixation), dropping any session the browser came with.
     if (request.user?.sessionId) await users.deleteSession(request.user.sessionId);
     const secret = newSecret();

@@ -210,7 +210,8 @@ export function sendEvaluateError(request: FastifyRequest, reply: FastifyReply, 
     return reply.code(error.statusCode).send({ error: 'BadRequest', message: error.message });
   }
   request.log.error({ err: thrown }, 'evaluate failed');
-  return reply.code(500).send({ error: 'InternalServerError', message: coerceError(thrown).message });
+  // The message may name files or quote the database: the log has it, the caller gets the request id.
+  return reply.code(500).send({ error: 'InternalServerError', message: `internal error (request ${request.id})` });
 }
 
 /** Route config shared by /evaluate and the upload page's POST: the request rate per client, when limited. */

@@ -197,10 +197,13 @@ export function registerUploadRoutes(app: FastifyInstance, context: RouteContext
       errorHandler: (error, request, reply) => {
         const status = error instanceof EvaluateError ? error.status : (error.statusCode ?? 500);
         if (status >= 500) request.log.error({ err: error }, 'upload page: tagging failed');
+        // Our own answers (EvaluateError, client errors) are shown; an unexpected failure's message stays in the log.
+        const message =
+          error instanceof EvaluateError || status < 500 ? error.message : `internal error (request ${request.id})`;
         return reply
           .code(status)
           .type('text/html; charset=utf-8')
-          .send(html`<p class="error" role="alert">${error.message}</p>`.value);
+          .send(html`<p class="error" role="alert">${message}</p>`.value);
       },
     },
     async (request, reply) => {
