@@ -265,12 +265,22 @@ export const SETTINGS = {
     default: 'false',
     doc: 'Secure cookies (dashboard behind HTTPS)',
   },
-  /** Failed dashboard sign-ins allowed per account name per window (4× per address). (Default: 5.) */
+  /**
+   * Dashboard sign-in attempts allowed per account name per window (4× per client address, IPv6 per /64); counted in
+   * the database, so every process shares them. (Default: 5.)
+   */
   loginMaxFailures: {
     env: 'TAGGER_LOGIN_MAX_FAILURES',
     schema: intIn(1, 1000),
     default: '5',
-    doc: 'failed sign-ins per name per window',
+    doc: 'sign-in attempts per name per window (4× per address)',
+  },
+  /** Login throttle window, in minutes. (Default: 15.) */
+  loginWindowMinutes: {
+    env: 'TAGGER_LOGIN_WINDOW_MINUTES',
+    schema: intIn(1, 24 * 60),
+    default: '15',
+    doc: 'login throttle window, minutes',
   },
   /**
    * Proxies whose `X-Forwarded-For` names the client (login throttle, /evaluate rate limit, audit log): `false`, the
@@ -300,7 +310,7 @@ export const SETTINGS = {
       return entries;
     }),
     default: 'false',
-    doc: 'trusted proxies for X-Forwarded-For: false, a hop count, or addresses/CIDRs, comma list',
+    doc: 'proxies trusted for X-Forwarded-For: false, hop count, or IPs/CIDRs (comma list)',
   },
   /** Days a new personal API token stays valid. (Default: 90.) */
   tokenDays: {
@@ -308,13 +318,6 @@ export const SETTINGS = {
     schema: intIn(1, 3650),
     default: '90',
     doc: 'personal API token lifetime, days',
-  },
-  /** Login throttle window, in minutes. (Default: 15.) */
-  loginWindowMinutes: {
-    env: 'TAGGER_LOGIN_WINDOW_MINUTES',
-    schema: intIn(1, 24 * 60),
-    default: '15',
-    doc: 'login throttle window, minutes',
   },
   /** Booru API reads per second (0 = unlimited; e621 is held to 2 whatever is set). (Default: 5.) */
   readRate: {
