@@ -395,7 +395,9 @@ export function buildProgram(): Command {
   withSettings(
     users
       .command('passwd')
-      .description('set a dashboard account’s password (ends its sessions); prints a generated one unless --password')
+      .description(
+        'set a dashboard account’s password (ends its sessions, revokes its API tokens); prints a generated one unless --password',
+      )
       .argument('<name>', 'user name')
       .option('--password <password>', 'the new password (default: generated and printed once)'),
   ).action(async (name: string, options) => {
