@@ -285,7 +285,14 @@ describe('Dashboard abuse', () => {
       const { prisma } = database();
       const config = loadConfig({ MODEL_DIR: modelDir, EVALUATE_OPEN: 'true', DEVICE: 'cpu' });
       const wiring = evaluateDepsOf(config, silentLogger, prisma, null);
-      const deps: DashboardDeps = {
+      app = await buildDashboard({ ...depsOf(), evaluate: wiring.deps });
+      apps.push(app);
+      base = await app.listen({ host: '127.0.0.1', port: 0 });
+    });
+
+    const depsOf = (): DashboardDeps => {
+      const { prisma } = database();
+      return {
         users: new UserRepository(prisma),
         suggestions: new SuggestionRepository(prisma),
         review: new ReviewRepository(prisma),
@@ -294,12 +301,8 @@ describe('Dashboard abuse', () => {
         loginAttempts: new LoginAttemptRepository(prisma),
         secrets: new AppSecretRepository(prisma),
         logger: silentLogger,
-        evaluate: wiring.deps,
       };
-      app = await buildDashboard(deps);
-      apps.push(app);
-      base = await app.listen({ host: '127.0.0.1', port: 0 });
-    });
+    };
 
     afterAll(async () => {
       await rm(modelDir, { recursive: true, force: true });
@@ -310,6 +313,27 @@ describe('Dashboard abuse', () => {
       body.append('file', new Blob([new Uint8Array(await makeSolidPng(32, 32, [200, 10, 10]))]), 'red.png');
       return body;
     };
+
+    it('should rate-limit /evaluate per forwarded client behind a trusted proxy (an IPv6 client per /64)', async () => {
+      const { prisma } = database();
+      const wiring = evaluateDepsOf(
+        loadConfig({ MODEL_DIR: modelDir, EVALUATE_OPEN: 'true', DEVICE: 'cpu', TAGGER_EVALUATE_RATE: '1' }),
+        silentLogger,
+        prisma,
+        null,
+      );
+      const limited = await buildDashboard({ ...depsOf(), evaluate: wiring.deps }, { trustProxy: ['127.0.0.1'] });
+      apps.push(limited);
+      const url = `${await limited.listen({ host: '127.0.0.1', port: 0 })}/evaluate`;
+      const from = async (client: string) =>
+        (await fetch(url, { method: 'POST', body: await form(), headers: { 'x-forwarded-for': client } })).status;
+      // One request a minute each: the first is answered (500: the model cannot load), the next refused.
+      expect(await from('203.0.113.10')).toBe(500);
+      expect(await from('203.0.113.10')).toBe(429);
+      expect(await from('203.0.113.11')).toBe(500);
+      expect(await from('2001:db8:1:2::1')).toBe(500);
+      expect(await from('2001:db8:1:2:ffff::9')).toBe(429);
+    });
 
     it('should answer /evaluate with a request id, not the failure (which names a server path)', async () => {
       const response = await fetch(`${base}/evaluate`, { method: 'POST', body: await form() });

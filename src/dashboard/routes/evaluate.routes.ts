@@ -12,6 +12,7 @@ import { ratingOfLabel } from '../../core/tag-diff.js';
 import type { ModelLabel, ScoreVector } from '../../core/types.js';
 import { AppError, coerceError } from '../../shared/errors.js';
 import type { RouteContext } from '../app.js';
+import { addressKey } from '../login-throttle.js';
 import { can } from '../policies.js';
 import { html } from '../views/html.js';
 
@@ -221,6 +222,8 @@ export function rateLimitOf(deps: EvaluateDeps | null): { rateLimit?: RateLimitO
         rateLimit: {
           max: deps.ratePerMinute,
           timeWindow: 60_000,
+          // Per client (the forwarded address behind a trusted proxy); an IPv6 client per /64, as the login throttle.
+          keyGenerator: (request: FastifyRequest) => addressKey(request.ip),
           errorResponseBuilder: (_request: FastifyRequest, limit: { after: string }) => ({
             statusCode: 429,
             error: 'TooManyRequests',
