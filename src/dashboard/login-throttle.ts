@@ -1,7 +1,8 @@
 /**
  * Login throttling: at most `maxAttempts` sign-in attempts for one account name, or four times as many from one
  * client address (an IPv6 client counts per /64, the block one subscriber gets), within `windowMs`; beyond that
- * attempts are refused until the window has passed. An attempt is counted before its password is checked (one atomic
+ * attempts are refused until the window has passed (an attempt the address limit refuses does not count against the
+ * name). An attempt is counted before its password is checked (one atomic
  * step in the store), so parallel guesses cannot all slip in while the slow hash runs; a successful sign-in clears the
  * name's count and takes its own attempt back from the address. The counts live in the database
  * (`LoginAttemptRepository`), shared by every dashboard process, so N replicas throttle as one.
@@ -49,16 +50,16 @@ export class LoginThrottle {
    */
   async reserve(name: string, ip: string): Promise<number> {
     const now = this.now();
-    const limits = new Map([
-      [nameKey(name), this.maxAttempts],
+    // The address first: an attempt it refuses is not counted against the name, so one address cannot lock every
+    // account out by hammering names after its own limit.
+    for (const [key, limit] of [
       [addressKey(ip), this.maxAttempts * 4],
-    ]);
-    const counts = await this.store.count([...limits.keys()], this.windowMs, new Date(now));
-    let wait = 0;
-    for (const { key, attempts, resetAt } of counts) {
-      if (attempts > (limits.get(key) ?? 0)) wait = Math.max(wait, resetAt.getTime() - now, 1);
+      [nameKey(name), this.maxAttempts],
+    ] as const) {
+      const [count] = await this.store.count([key], this.windowMs, new Date(now));
+      if (count && count.attempts > limit) return Math.max(count.resetAt.getTime() - now, 1);
     }
-    return wait;
+    return 0;
   }
 
   /** A successful sign-in clears the name's count (not the address's: a spray from one address stays throttled). */

@@ -16,7 +16,7 @@ export class LoginAttemptRepository {
 
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** Counts one attempt under each key; a key whose window has passed starts a new one. Keys are locked in order. */
+  /** Counts one attempt under each key; a key whose window has passed starts a new one. */
   async count(keys: readonly string[], windowMs: number, now: Date): Promise<AttemptCount[]> {
     if (now.getTime() - this.prunedAt >= windowMs) {
       this.prunedAt = now.getTime();
@@ -24,7 +24,7 @@ export class LoginAttemptRepository {
     }
     const resetAt = new Date(now.getTime() + windowMs);
     const counts: AttemptCount[] = [];
-    // One statement per key, in the caller's order (name, then address): every caller locks rows in the same order.
+    // One statement (one row lock, held only by it) per key.
     for (const key of keys) {
       const [row] = await this.prisma.$queryRaw<AttemptCount[]>`
         INSERT INTO login_attempts (key, attempts, reset_at) VALUES (${key}, 1, ${resetAt})

@@ -15,6 +15,7 @@ import { evaluateDepsOf } from '../../src/bin/evaluate-deps.js';
 import { loadConfig } from '../../src/config/config.js';
 import { buildDashboard, type DashboardDeps, type DashboardOptions } from '../../src/dashboard/app.js';
 import { hashSecret } from '../../src/dashboard/auth.js';
+import { LoginThrottle } from '../../src/dashboard/login-throttle.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
 import { AppSecretRepository } from '../../src/db/app-secret.repository.js';
 import { AuditRepository } from '../../src/db/audit.repository.js';
@@ -100,6 +101,16 @@ describe('Dashboard abuse', () => {
       expect(statuses(guesses)).toEqual({ 401: 3, 429: 7 });
       // The right password is refused too until the window passes.
       expect((await signInFrom(new Client(app), null, 'moderator', PASSWORDS.moderator)).statusCode).toBe(429);
+    });
+
+    it('should not count attempts the address limit refused against the names, so one address cannot lock out all', async () => {
+      const sut = new LoginThrottle(new LoginAttemptRepository(database().prisma), { maxAttempts: 3 });
+      // 12 per address: spent on 12 names, then the victim's name is hammered from the same address.
+      for (let i = 0; i < 12; i++) expect(await sut.reserve(`spray-${i}`, '192.0.2.1')).toBe(0);
+      for (let i = 0; i < 10; i++) expect(await sut.reserve('victim', '192.0.2.1')).toBeGreaterThan(0);
+      expect(await sut.reserve('victim', '192.0.2.2')).toBe(0);
+      const row = await database().prisma.loginAttempt.findUnique({ where: { key: 'name:victim' } });
+      expect(row?.attempts).toBe(1);
     });
 
     it('should throttle as one across two dashboard processes on one database', async () => {
