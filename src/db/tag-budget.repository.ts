@@ -16,6 +16,12 @@ export interface SharedTagBudgetOptions {
   now?: () => number;
 }
 
+/**
+ * Takers queue on the lock holding a connection each: wait for one (and for the lock) longer than Prisma's 2 s
+ * default, so a busy moment is a short wait and not a failed apply run.
+ */
+const TRANSACTION = { maxWait: 30_000, timeout: 30_000 };
+
 export class TagBudgetRepository {
   readonly perMinute: number;
   private readonly scope: string;
@@ -59,6 +65,6 @@ export class TagBudgetRepository {
       await tx.tagBudgetSpend.deleteMany({ where: { scope, at: { lte: since } } });
       await tx.tagBudgetSpend.create({ data: { scope, at: new Date(now), count } });
       return 0;
-    });
+    }, TRANSACTION);
   }
 }
