@@ -2,10 +2,10 @@
  * Login throttling: at most `maxAttempts` sign-in attempts for one account name, or four times as many from one
  * client address (an IPv6 client counts per /64, the block one subscriber gets), within `windowMs`; beyond that
  * attempts are refused until the window has passed (an attempt the address limit refuses does not count against the
- * name). An attempt is counted before its password is checked (one atomic
- * step in the store), so parallel guesses cannot all slip in while the slow hash runs; a successful sign-in clears the
- * name's count and takes its own attempt back from the address. The counts live in the database
- * (`LoginAttemptRepository`), shared by every dashboard process, so N replicas throttle as one.
+ * name). An attempt is counted before its password is checked (one atomic step in the store), so parallel guesses
+ * cannot all slip in while the slow hash runs; a successful sign-in clears the name's count and takes its own attempt
+ * back from the address. The counts live in the database (`LoginAttemptRepository`), shared by every dashboard
+ * process, so N replicas throttle as one.
  */
 
 export interface AttemptCount {
