@@ -57,6 +57,8 @@ export function evaluateDepsOf(
       maxFileBytes: config.evaluateMaxFileBytes,
       maxFiles: config.evaluateMaxFiles,
       ratePerMinute: config.evaluateRate,
+      bodyTimeoutMs: config.evaluateBodyTimeoutMs,
+      queueTimeoutMs: config.evaluateQueueTimeoutMs,
       ...(fetchFrom
         ? {
             fetchImage: (url: string) =>

@@ -22,6 +22,7 @@ import {
   rateLimitOf,
   readMultipart,
   Slots,
+  slotWaitsOf,
   scoreImages,
   type UploadedImage,
 } from './evaluate.routes.js';
@@ -156,10 +157,13 @@ ul.upload-tags li { display: grid; grid-template-columns: minmax(10rem, 16rem) 5
 .known-post { border-top: 1px solid #e3e3e8; margin-top: .8rem; padding-top: .5rem; }
 </style>`;
 
+/** Upload-page requests read and scored at once. */
+const UPLOAD_SLOTS = 2;
+
 export function registerUploadRoutes(app: FastifyInstance, context: RouteContext): void {
   const deps = context.evaluate;
   // The page is for people: two at a time is plenty, and keeps its uploads' memory bounded like /evaluate's.
-  const slots = new Slots(2);
+  const slots = new Slots(UPLOAD_SLOTS, slotWaitsOf(deps, UPLOAD_SLOTS));
 
   app.get('/assets/upload.js', async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(UPLOAD_JS),
@@ -199,6 +203,7 @@ export function registerUploadRoutes(app: FastifyInstance, context: RouteContext
         if (status >= 500) request.log.error({ err: error }, 'upload page: tagging failed');
         return reply
           .code(status)
+          .headers(error instanceof EvaluateError ? error.headers : {})
           .type('text/html; charset=utf-8')
           .send(html`<p class="error" role="alert">${error.message}</p>`.value);
       },
@@ -217,7 +222,11 @@ async function tagUpload(
   deps: EvaluateDeps,
   thresholds: DefaultThresholds,
 ) {
-  const { files, fields } = await readMultipart(request, { maxFileBytes: deps.maxFileBytes, maxFiles: 1 });
+  const { files, fields } = await readMultipart(request, {
+    maxFileBytes: deps.maxFileBytes,
+    maxFiles: 1,
+    ...(deps.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: deps.bodyTimeoutMs }),
+  });
   const { threshold } = parseEvaluateParams({ threshold: fields['threshold'] || undefined, format: 'json' });
   let image = files[0];
   const url = fields['url']?.trim();
