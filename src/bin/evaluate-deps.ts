@@ -62,7 +62,11 @@ export function evaluateDepsOf(
       ...(fetchFrom
         ? {
             fetchImage: (url: string) =>
-              fetchFrom.downloadMedia(url, { maxBytes: config.evaluateMaxFileBytes, timeoutMs: config.httpTimeoutMs }),
+              fetchFrom.downloadMedia(url, {
+                maxBytes: config.evaluateMaxFileBytes,
+                timeoutMs: config.httpTimeoutMs,
+                untrusted: true,
+              }),
           }
         : {}),
       findPostByMd5: (md5) => posts.findPostByMd5(md5),

@@ -183,7 +183,7 @@ export function registerUploadRoutes(app: FastifyInstance, context: RouteContext
           <label>Threshold <input class="num" type="number" name="threshold" id="upload-threshold" min="0" max="1" step="0.01" value="0.1"></label>
           <button type="submit" id="upload-submit">Tag</button>
         </div>
-        <p class="muted">URLs are fetched only from the booru's hosts (and TAGGER_MEDIA_HOSTS); files up to ${deps ? Math.round(deps.maxFileBytes / 1048576) : 0} MiB.</p>
+        <p class="muted">URLs are fetched only from the booru's hosts (and TAGGER_MEDIA_HOSTS), on ports 80 and 443; files up to ${deps ? Math.round(deps.maxFileBytes / 1048576) : 0} MiB.</p>
       </form>
       <img class="upload-preview" id="upload-preview" alt="The image being tagged" hidden>
       <div id="upload-result" aria-live="polite"></div>
@@ -236,7 +236,14 @@ async function tagUpload(
     try {
       bytes = await deps.fetchImage(url);
     } catch (thrown) {
-      throw new EvaluateError(400, 'BadRequest', `cannot fetch ${url}: ${coerceError(thrown).message}`);
+      // One message for every failure (refused host or port, connection refused, timeout, 404…), so the page cannot
+      // map what answers where; the reason goes to the log.
+      request.log.info({ err: coerceError(thrown).message }, 'upload page: URL fetch failed');
+      throw new EvaluateError(
+        400,
+        'BadRequest',
+        "cannot fetch that URL: its host or port is not allowed (the booru's hosts and TAGGER_MEDIA_HOSTS, ports 80 and 443), or it did not answer with an image",
+      );
     }
     image = { filename: new URL(url).pathname.split('/').pop() || url, bytes };
   }
