@@ -138,6 +138,21 @@ describe('applyApproved against the fake boorus', () => {
     expect(server.getPost(3)?.tag_string).toBe('hat scarf solo');
   });
 
+  it('should close a suggestion for a post deleted since as conflicted, without a write', async () => {
+    const server = await danbooru();
+    const ctx = await setup('danbooru', server.url);
+    await ctx.approve(2, [{ tag: 'hat', action: 'add' }]);
+    server.addPosts([{ id: 2, tag_string: 'solo', is_deleted: true, file_url: 'https://cdn.donmai.us/2.jpg' }]);
+
+    const summary = await applyApproved(ctx, { booruId: ctx.booruId });
+
+    expect(summary).toMatchObject({ conflicted: 1, applied: 0, failed: 0 });
+    const [row] = await ctx.outcomes();
+    expect(row).toMatchObject({ status: 'failed', applyOutcome: 'conflicted' });
+    expect(row?.applyError).toMatch(/deleted/);
+    expect(server.requests.some((r) => r.method === 'PUT')).toBe(false);
+  });
+
   describe('odd replies to a write: re-read, never failed blind, never lost or sent twice', () => {
     const puts = (server: FakeDanbooruServer) => server.requests.filter((r) => r.method === 'PUT').length;
 
