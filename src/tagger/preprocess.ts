@@ -123,39 +123,48 @@ export async function letterboxImage(
   limits: PreprocessLimits,
 ): Promise<Buffer> {
   refuseNonImages(bytes);
-  let pixels: number;
+  let size: { width: number; height: number };
   try {
-    const { width, height } = (await sharpInput(bytes, limits).metadata()).autoOrient;
-    pixels = (width ?? 0) * (height ?? 0);
+    size = checkedSize((await sharpInput(bytes, limits).metadata()).autoOrient, limits);
   } catch (error) {
     throw mediaError(error);
   }
-  // Waits for its share of the process-wide decode budget: the header says how many pixels the decode will hold.
-  return decodeGate.run(pixels, () => decodeToSquare(bytes, recipe, limits));
+  // Refused sizes never wait; the rest wait for their share of the process-wide decode budget.
+  return decodeGate.run(size.width * size.height, () => decodeToSquare(bytes, recipe, limits, size));
 }
 
-async function decodeToSquare(bytes: Buffer, recipe: PreprocessRecipe, limits: PreprocessLimits): Promise<Buffer> {
+/** The header's size, or MEDIA_* when it cannot be decoded within the limits (pixels, side, aspect). */
+function checkedSize(
+  { width, height }: { width?: number; height?: number },
+  limits: PreprocessLimits,
+): { width: number; height: number } {
+  if (!width || !height) throw new AppError('MEDIA_CORRUPT', 'image has no dimensions');
+  if (width * height > limits.maxPixels) {
+    throw new AppError('MEDIA_TOO_LARGE', `image is ${width}×${height}, over the limit of ${limits.maxPixels} pixels`);
+  }
+  const longest = Math.max(width, height);
+  if (longest > MAX_SIDE) {
+    throw new AppError('MEDIA_TOO_LARGE', `image is ${width}×${height}, longer than ${MAX_SIDE} pixels`);
+  }
+  if (longest > MAX_ASPECT_RATIO * Math.min(width, height)) {
+    throw new AppError(
+      'MEDIA_TOO_LARGE',
+      `image is ${width}×${height}, longer than ${MAX_ASPECT_RATIO}:1 (it would vanish in the model's square)`,
+    );
+  }
+  return { width, height };
+}
+
+async function decodeToSquare(
+  bytes: Buffer,
+  recipe: PreprocessRecipe,
+  limits: PreprocessLimits,
+  checked: { width: number; height: number },
+): Promise<Buffer> {
   const timeout = { seconds: limits.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_SECONDS };
   try {
-    const metadata = await sharpInput(bytes, limits).metadata();
-    let { width, height } = metadata.autoOrient;
-    if (!width || !height) throw new AppError('MEDIA_CORRUPT', 'image has no dimensions');
-    if (width * height > limits.maxPixels) {
-      throw new AppError(
-        'MEDIA_TOO_LARGE',
-        `image is ${width}×${height}, over the limit of ${limits.maxPixels} pixels`,
-      );
-    }
+    let { width, height } = checked;
     const longest = Math.max(width, height);
-    if (longest > MAX_SIDE) {
-      throw new AppError('MEDIA_TOO_LARGE', `image is ${width}×${height}, longer than ${MAX_SIDE} pixels`);
-    }
-    if (longest > MAX_ASPECT_RATIO * Math.min(width, height)) {
-      throw new AppError(
-        'MEDIA_TOO_LARGE',
-        `image is ${width}×${height}, longer than ${MAX_ASPECT_RATIO}:1 (it would vanish in the model's square)`,
-      );
-    }
     const size = recipe.inputSize;
     const padColour = recipe.pad === 'black' ? BLACK : WHITE;
     const extendWith = recipe.pad === 'edge' ? 'copy' : 'background';

@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/shared/errors.js';
-import { DecodeGate } from '../../src/tagger/decode-gate.js';
+import { DECODE_PIXEL_BUDGET, DecodeGate, decodeGate } from '../../src/tagger/decode-gate.js';
 import { letterboxImage, MAX_ASPECT_RATIO, MAX_SIDE, MAX_WORKING_SIDE } from '../../src/tagger/preprocess.js';
 import { DEEPDANBOORU_RECIPE, type PreprocessRecipe, WD_RECIPE } from '../../src/tagger/recipe.js';
 import { makeSolidPng, pseudoRandomBytes } from '../helpers/images.js';
@@ -118,6 +118,28 @@ describe('letterboxImage memory bounds', () => {
     const error = await mediaErrorOf(letterboxImage(long, WD_RECIPE, limits));
     expect(error.code).toBe('MEDIA_TOO_LARGE');
     expect(error.message).toMatch(/longer than 50000 pixels/);
+  });
+});
+
+describe('letterboxImage and the process-wide decode budget', () => {
+  it('should wait for the budget before decoding, and refuse an oversized image at once without waiting', async () => {
+    let release!: () => void;
+    const holder = decodeGate.run(DECODE_PIXEL_BUDGET, () => new Promise<void>((resolve) => (release = resolve)));
+    try {
+      const small = letterboxImage(await makeSolidPng(64, 32, [1, 2, 3]), WD_RECIPE, limits);
+      while (decodeGate.load.waiting === 0) await new Promise((resolve) => setImmediate(resolve));
+
+      const strip = await makeSolidPng(MAX_ASPECT_RATIO * 20 + 1, 20, [1, 2, 3]);
+      expect((await mediaErrorOf(letterboxImage(strip, WD_RECIPE, limits))).code).toBe('MEDIA_TOO_LARGE');
+      expect(decodeGate.load).toEqual({ pixels: DECODE_PIXEL_BUDGET, waiting: 1 });
+
+      release();
+      expect((await small).length).toBe(448 * 448 * 3);
+    } finally {
+      release();
+      await holder;
+    }
+    expect(decodeGate.load).toEqual({ pixels: 0, waiting: 0 });
   });
 });
 
