@@ -57,10 +57,16 @@ export function evaluateDepsOf(
       maxFileBytes: config.evaluateMaxFileBytes,
       maxFiles: config.evaluateMaxFiles,
       ratePerMinute: config.evaluateRate,
+      bodyTimeoutMs: config.evaluateBodyTimeoutMs,
+      queueTimeoutMs: config.evaluateQueueTimeoutMs,
       ...(fetchFrom
         ? {
             fetchImage: (url: string) =>
-              fetchFrom.downloadMedia(url, { maxBytes: config.evaluateMaxFileBytes, timeoutMs: config.httpTimeoutMs }),
+              fetchFrom.downloadMedia(url, {
+                maxBytes: config.evaluateMaxFileBytes,
+                timeoutMs: config.httpTimeoutMs,
+                untrusted: true,
+              }),
           }
         : {}),
       findPostByMd5: (md5) => posts.findPostByMd5(md5),

@@ -82,7 +82,9 @@ export interface VerifiedEditSteps {
  *    `conflicted`; everything already as requested ⇒ nothing sent, `already_applied`;
  * 2. send the dialect's merge-safe write (never a bare tag list);
  * 3. read the post again and classify each change: the write's reply is never trusted (Danbooru answers 200 with
- *    the unsaved post when validation fails), `saved` says whether anything changed at all.
+ *    the unsaved post when validation fails), `saved` says whether anything changed at all. An unreadable 2xx reply
+ *    (a proxy's page, an empty body) is re-read like any other; if that read fails, or shows nothing saved after such
+ *    a reply, the error is retryable: the suggestions stay approved and the next run reads the post first.
  */
 export async function runVerifiedEdit(
   steps: VerifiedEditSteps,
@@ -121,18 +123,43 @@ export async function runVerifiedEdit(
     return { oldTagString: '', newTagString: '', before, after: before, sent: false, saved: false, outcomes };
   }
 
-  const sent = await steps.send(remoteId, edit, change, rating);
-  const after = await steps.getPost(remoteId);
-  if (!after) {
-    throw new BooruError('BOORU_NOT_FOUND', `post ${remoteId} vanished during the edit`, {
-      method: 'GET',
-      url: steps.url,
-    });
+  let sent: { oldTagString: string; newTagString: string };
+  let unreadableReply: BooruError | null = null;
+  try {
+    sent = await steps.send(remoteId, edit, change, rating);
+  } catch (thrown) {
+    // A 2xx whose body is not the post (a proxy's page, an empty body): the booru may well have saved the edit, so
+    // the re-read below decides, as it does for every write.
+    if (!(thrown instanceof BooruError && isSuccessStatus(thrown.status) && thrown.code === 'BOORU_BAD_RESPONSE')) {
+      throw thrown;
+    }
+    unreadableReply = thrown;
+    sent = edit;
+    steps.logger.warn(
+      { postId: remoteId, err: thrown.message },
+      'tag edit answered with an unreadable 2xx; re-reading',
+    );
   }
+  const after = await verifyingRead(steps, remoteId);
   const saved =
     (after.updatedAt !== null && before.updatedAt !== null && after.updatedAt > before.updatedAt) ||
     after.tags.join(' ') !== before.tags.join(' ') ||
     after.rating !== before.rating;
+  if (unreadableReply && !saved) {
+    // Nothing changed and the reply was not the booru's: the write may never have reached it. Not a refusal: the
+    // next run reads the post again and sends the same merge-safe edit.
+    throw new BooruError(
+      'BOORU_BAD_RESPONSE',
+      `the edit of post ${remoteId} got an unreadable reply and the post is unchanged; it is tried again next run`,
+      {
+        method: unreadableReply.method,
+        url: steps.url,
+        status: unreadableReply.status,
+        retryable: true,
+        cause: unreadableReply,
+      },
+    );
+  }
   const outcomes = classifyEditOutcome(change, after.tags, { before: before.tags, saved });
   const ratingOutcome = classifyRatingOutcome(change, before.rating, after.rating);
   if (ratingOutcome) outcomes.push(ratingOutcome);
@@ -144,6 +171,45 @@ export async function runVerifiedEdit(
     );
   }
   return { ...sent, before, after, sent: true, saved, outcomes };
+}
+
+function isSuccessStatus(status: number | null): boolean {
+  return status !== null && status >= 200 && status < 300;
+}
+
+/**
+ * The read after a write. When it fails in any way (a 403 page, a 404 from a replica that lags, a timeout) the edit
+ * may or may not be saved: the error is made retryable, so the suggestions stay approved and the next run's first
+ * read shows what the booru kept (already applied, or the same idempotent edit sent again), never a lost or doubled
+ * edit.
+ */
+async function verifyingRead(steps: VerifiedEditSteps, remoteId: number): Promise<BooruPost> {
+  let after: BooruPost | null;
+  try {
+    after = await steps.getPost(remoteId);
+  } catch (thrown) {
+    if (thrown instanceof AppError && thrown.retryable) throw thrown;
+    const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+    throw new BooruError(
+      thrown instanceof AppError ? thrown.code : 'BOORU_HTTP',
+      `the edit of post ${remoteId} was sent but could not be verified (${error.message}); it is re-read next run`,
+      {
+        method: 'GET',
+        url: steps.url,
+        status: thrown instanceof BooruError ? thrown.status : null,
+        retryable: true,
+        cause: thrown,
+      },
+    );
+  }
+  if (!after) {
+    throw new BooruError(
+      'BOORU_NOT_FOUND',
+      `post ${remoteId} was not found when the edit was verified; it is re-read next run`,
+      { method: 'GET', url: steps.url, status: 404, retryable: true },
+    );
+  }
+  return after;
 }
 
 /** Parses an ISO-8601 or epoch-seconds timestamp into an instant; null when absent or unreadable. */

@@ -15,6 +15,11 @@ export interface MediaLimits {
   timeoutMs: number;
   /** When given, only these host names may be fetched. */
   allowedHosts?: readonly string[];
+  /**
+   * A URL a dashboard viewer typed, not one the booru gave: no credentials are sent (not even to the booru's own
+   * origin), and only ports 80 and 443, or the booru's own origin, are fetched. (Default: false)
+   */
+  untrusted?: boolean;
 }
 
 /**

@@ -118,6 +118,11 @@ export interface GetBytesOptions {
   timeoutMs: number;
   /** When given, only these host names may be fetched (MEDIA_FETCH otherwise). */
   allowedHosts?: readonly string[];
+  /**
+   * A URL from a dashboard viewer: never sent credentials, and refused (MEDIA_FETCH) on any port but 80 and 443 unless
+   * it is the booru's own origin, so the upload page cannot probe other services of an allowed host. (Default: false)
+   */
+  untrusted?: boolean;
 }
 
 const DEFAULT_RETRY: RetryPolicy = {
@@ -328,14 +333,15 @@ export class BooruHttp {
   async getBytes(url: string, options: GetBytesOptions): Promise<Buffer> {
     const method = 'GET';
     const allowed = options.allowedHosts ?? this.mediaHosts;
-    const first = this.checkMediaUrl(url, allowed, url);
+    const untrusted = options.untrusted ?? false;
+    const first = this.checkMediaUrl(url, allowed, url, untrusted);
     return this.withRetry(method, url, async () => {
       let target = first;
       for (let hop = 0; ; hop += 1) {
         await this.checkAddressWithoutPinning(target);
         const headers: Record<string, string> = { 'user-agent': this.headers['user-agent']!, accept: '*/*' };
         const auth = this.headers['authorization'];
-        if (auth && target.origin === new URL(this.baseUrl).origin) headers['authorization'] = auth;
+        if (auth && !untrusted && target.origin === new URL(this.baseUrl).origin) headers['authorization'] = auth;
         const current = target.href;
         let location: string | null = null;
         const response = await this.send(method, current, headers, undefined, {
@@ -379,7 +385,7 @@ export class BooruHttp {
             url: current,
           });
         }
-        target = this.checkMediaUrl(new URL(location!, current).href, allowed, current);
+        target = this.checkMediaUrl(new URL(location!, current).href, allowed, current, untrusted);
       }
     });
   }
@@ -388,7 +394,7 @@ export class BooruHttp {
    * A media URL (or a redirect's target) that may be fetched: http(s), an allowed host, and, for an IP literal (which
    * never goes through DNS), a permitted address. Refusals are final (not retryable): the post is failed with the why.
    */
-  private checkMediaUrl(url: string, allowed: readonly string[], from: string): URL {
+  private checkMediaUrl(url: string, allowed: readonly string[], from: string, untrusted: boolean): URL {
     const method = 'GET';
     const redirected = url !== from;
     let target: URL;
@@ -403,6 +409,13 @@ export class BooruHttp {
     }
     if (!hostAllowed(target.hostname, allowed)) {
       throw new BooruError('MEDIA_FETCH', `media host ${target.hostname} is not allowed${via}`, { method, url });
+    }
+    const webPort = target.port === '' || target.port === '80' || target.port === '443';
+    if (untrusted && !webPort && target.origin !== new URL(this.baseUrl).origin) {
+      throw new BooruError('MEDIA_FETCH', `media port ${target.port} is not allowed (only 80 and 443)${via}`, {
+        method,
+        url,
+      });
     }
     const literal = target.hostname.replace(/^\[|\]$/g, '');
     if (isIP(literal) !== 0 && !addressPermitted(target.hostname, literal, this.allowance)) {

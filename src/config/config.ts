@@ -85,6 +85,20 @@ export const SETTINGS = {
     default: '60',
     doc: '/evaluate: requests per minute per client (0 = unlimited)',
   },
+  /** Longest an /evaluate or upload-page body may take to arrive once it is being read, ms; then 408. (Default: 30000.) */
+  evaluateBodyTimeoutMs: {
+    env: 'TAGGER_EVALUATE_BODY_TIMEOUT_MS',
+    schema: intIn(100, 600_000),
+    default: '30000',
+    doc: '/evaluate: longest body upload, ms (then 408)',
+  },
+  /** Longest an /evaluate or upload-page request waits for a free slot, ms; then 503. (Default: 10000.) */
+  evaluateQueueTimeoutMs: {
+    env: 'TAGGER_EVALUATE_QUEUE_TIMEOUT_MS',
+    schema: intIn(0, 600_000),
+    default: '10000',
+    doc: '/evaluate: longest wait for a free slot, ms (then 503)',
+  },
   /** Address the web server binds to. (Default: 127.0.0.1.) */
   host: { env: 'TAGGER_HOST', schema: z.string().min(1), default: '127.0.0.1', doc: 'address to bind' },
   /** Folder for the embedded database and other local state. (Default: ./data.) */

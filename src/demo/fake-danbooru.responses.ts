@@ -24,7 +24,11 @@ export type FakeFault =
   | 'html502'
   | 'html200'
   | 'repeat'
-  | 'skip';
+  | 'skip'
+  /** A write the booru saves, answered by a proxy in front of it with its own 200 HTML page. */
+  | 'savedHtml200'
+  /** A write the booru saves, answered 200 with an empty body (a proxy or cache dropped it). */
+  | 'savedEmpty';
 
 export const CONTENT_TYPES: Record<string, string> = {
   jpg: 'image/jpeg',

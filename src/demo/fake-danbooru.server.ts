@@ -54,7 +54,8 @@ export interface StartedFakeDanbooru {
 interface PendingFault {
   remaining: number;
   fault: FakeFault;
-  match?: { method?: string; path?: string | RegExp };
+  /** `skip`: let this many matching requests through untouched first (e.g. fail the second GET of a post). */
+  match?: { method?: string; path?: string | RegExp; skip?: number };
 }
 
 const URL_FIELDS = ['file_url', 'large_file_url', 'preview_file_url'];
@@ -214,6 +215,10 @@ export class FakeDanbooruServer {
       return true;
     });
     if (!pending) return null;
+    if (pending.match?.skip) {
+      pending.match.skip -= 1;
+      return null;
+    }
     pending.remaining -= 1;
     this.faults = this.faults.filter((f) => f.remaining > 0);
     return pending.fault;
@@ -260,7 +265,7 @@ export class FakeDanbooruServer {
     if (method === 'GET' && url.pathname === '/posts.json') return this.listPosts(url, res);
     if (postMatch && method === 'GET') return this.showPost(Number(postMatch[1]), res);
     if (postMatch && (method === 'PUT' || method === 'PATCH')) {
-      return this.updatePost(Number(postMatch[1]), form, fault === 'unsaved', res);
+      return this.updatePost(Number(postMatch[1]), form, fault, res);
     }
     if (method === 'GET' && url.pathname === '/tags.json') return this.listTags(url, res);
     if (method === 'GET' && url.pathname === '/tag_aliases.json')
@@ -322,7 +327,8 @@ export class FakeDanbooruServer {
     sendJson(res, 200, this.render(post));
   }
 
-  private updatePost(id: number, form: Record<string, string>, unsaved: boolean, res: ServerResponse): void {
+  private updatePost(id: number, form: Record<string, string>, fault: FakeFault | null, res: ServerResponse): void {
+    const unsaved = fault === 'unsaved';
     const current = this.store.getPost(id);
     if (!current) {
       sendError(res, 404, 'ActiveRecord::RecordNotFound', 'That record was not found.');
@@ -340,6 +346,16 @@ export class FakeDanbooruServer {
       rating: form['post[rating]'],
       oldRating: form['post[old_rating]'],
     });
+    if (fault === 'savedHtml200') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><head><title>Saved</title></head><body><p>Your request is being processed.</p></body></html>');
+      return;
+    }
+    if (fault === 'savedEmpty') {
+      res.writeHead(200, { 'content-length': '0' });
+      res.end();
+      return;
+    }
     sendJson(res, 200, this.render(edited!.post));
   }
 

@@ -172,13 +172,18 @@ describe('crawl under faults', () => {
         const ctx = await setup(dialect);
         await ctx.crawl(); // establishes nothing special: first crawl reads everything …
         fake!.addPosts([{ id: 15, tag_string: 'late' }]);
-        fake!.failNext(10, 429);
+        fake!.failNext(2, 429); // as many as the helper may send: the first try and its one retry
         const before = fake!.requests.length;
         const summary: CrawlSummary = await ctx.crawl();
         expect(summary.interrupted?.code).toBe('BOORU_RATE_LIMITED');
         expect(fake!.requests.length - before).toBe(2);
         expect(summary.cursor).toBe(14);
         await expectAccountedFor(ctx, true);
+        // Once the booru lets us in again, the next run resumes from the cursor and loses nothing.
+        expect(await ctx.crawl()).toMatchObject({ interrupted: null, cursor: 15 });
+        const late = await database().prisma.post.findFirst({ where: { booruId: ctx.booruId, remoteId: 15 } });
+        expect(late?.tags).toEqual(['late']);
+        expect(await database().prisma.post.count({ where: { booruId: ctx.booruId } })).toBe(15);
       });
 
       it('should retry 500 and 503 with backoff and lose nothing', async () => {
@@ -231,6 +236,11 @@ describe('crawl under faults', () => {
         expect(error.code).toBe('BOORU_AUTH');
         expect(error.message).toMatch(/BOORU_LOGIN/);
         expect(error.message).not.toContain('wrong');
+        // Nothing stored and the cursor untouched; with the right key the next run stores everything.
+        expect(await database().prisma.post.count({ where: { booruId: ctx.booruId } })).toBe(0);
+        expect(await ctx.cursors.get(ctx.booruId, POSTS_CURSOR)).toBeNull();
+        await ctx.crawl();
+        await expectAccountedFor(ctx, true);
       });
     });
   }
@@ -258,5 +268,22 @@ describe('crawl under faults', () => {
       ),
     ).rejects.toThrow('database down');
     expect(await ctx.cursors.get(ctx.booruId, POSTS_CURSOR)).toBeNull();
+  });
+
+  it('should keep the cursor at the last stored page when the database fails after earlier pages were stored', async () => {
+    const ctx = await setup('danbooru');
+    let pages = 0;
+    const failing: PostRepository = Object.create(ctx.posts);
+    failing.upsertMany = (...args) =>
+      ++pages <= 2 ? ctx.posts.upsertMany(...args) : Promise.reject(new Error('database down'));
+    await expect(
+      crawlNewPosts({ ...ctx, posts: failing }, { booruId: ctx.booruId, minMediaSize: 300, maxPosts: 0, pageSize: 4 }),
+    ).rejects.toThrow('database down');
+    // Two pages of 4 stored: the cursor is at their last post, not past the page that failed.
+    const cursor = await expectAccountedFor(ctx, false);
+    expect(cursor).toBe(8);
+    expect(await database().prisma.post.count({ where: { booruId: ctx.booruId } })).toBe(8);
+    await ctx.crawl();
+    await expectAccountedFor(ctx, true);
   });
 });

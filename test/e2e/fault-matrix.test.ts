@@ -366,7 +366,7 @@ describe('fault matrix', () => {
       expect((await ctx.postsByRemoteId()).get(2)?.lastError).toMatch(/^MEDIA_TOO_LARGE: media larger than 1048576/);
     });
 
-    it('should refuse an image of more pixels than the limit (a decompression bomb) from its header', async () => {
+    it('should refuse an image of more pixels than the limit (a decompression bomb, square or strip) from its header', async () => {
       const strict = await OnnxTagger.load(MODEL_DIR, { device: 'cpu', logger: silentLogger, maxPixels: 1_000_000 });
       closers.push(() => strict.close());
       const server = await aBooru([1]);
@@ -376,9 +376,16 @@ describe('fault matrix', () => {
       server.addPostWithMedia({ id: 2, tag_string: 'solo', rating: 's', md5: 'md5-2' }, [
         { type: 'original', ext: 'png', width: 2000, height: 2000, bytes: bomb },
       ]);
+      // The same bomb as a long strip (the shape that once padded to a side² square): refused from its header too.
+      const strip = await makeSolidPng(10_000, 120, RED);
+      server.addPostWithMedia({ id: 3, tag_string: 'solo', rating: 's', md5: 'md5-3' }, [
+        { type: 'original', ext: 'png', width: 10_000, height: 120, bytes: strip },
+      ]);
       const ctx = await setup(server, strict);
-      expect((await ctx.cycle(5)).tag).toMatchObject({ tagged: 1, failed: 1, retried: 0 });
-      expect((await ctx.postsByRemoteId()).get(2)?.lastError).toMatch(/^MEDIA_TOO_LARGE: .*pixel limit/);
+      expect((await ctx.cycle(5)).tag).toMatchObject({ tagged: 1, failed: 2, retried: 0 });
+      const posts = await ctx.postsByRemoteId();
+      expect(posts.get(2)?.lastError).toMatch(/^MEDIA_TOO_LARGE: .*pixel limit/);
+      expect(posts.get(3)?.lastError).toMatch(/^MEDIA_TOO_LARGE: .*pixel/);
     });
 
     it('should time out an endless trickle, retry it a bounded number of times, then fail it', async () => {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeDanbooruServer, type StartedFakeDanbooru } from '../../src/demo/fake-danbooru.server.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
+import { countWrites, installWriteLog } from '../helpers/write-log.js';
 
 const run = promisify(execFile);
 /** Colour, the tag the model adds for it, and the rating the model agrees with (so no rating suggestion). */
@@ -28,6 +29,8 @@ interface Setup {
 /** `n` posts, each a solid colour the test model recognises and a tag string lacking it: one addition per post. */
 async function setUp(n: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Setup> {
   const db = await createTestDatabase();
+  // Counts committed writes: the final rows alone (upserts) would hide a post scored twice.
+  await installWriteLog(db.url);
   const booru = new FakeDanbooruServer();
   const pngs = await Promise.all(COLORS.map(([rgb]) => makeSolidPng(96, 96, rgb)));
   for (let i = 0; i < n; i++) {
@@ -49,9 +52,20 @@ async function setUp(n: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Setup
   return { db, booru, started, env };
 }
 
-/** Every post tagged once, one prediction and exactly its one expected suggestion each, no lease left. */
+/**
+ * Every post tagged once, one prediction and exactly its one expected suggestion each, no lease left; and the write
+ * log agrees: n score writes, n suggestion inserts, n transitions to `tagged`, none of them twice for a post.
+ */
 async function expectEveryPostTaggedOnce(setup: Setup, n: number): Promise<void> {
   const { prisma } = setup.db;
+  expect(await countWrites(setup.db.url)).toEqual({
+    predictionWritesOver1: 0,
+    suggestionInsertsOver1: 0,
+    taggedTransitionsOver1: 0,
+    predictionWrites: n,
+    suggestionInserts: n,
+    taggedTransitions: n,
+  });
   expect(await prisma.post.groupBy({ by: ['state'], _count: { _all: true } })).toEqual([
     { state: 'tagged', _count: { _all: n } },
   ]);
@@ -164,12 +178,50 @@ describe('worker processes', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     // Nothing is left leased: every post is tagged or back in the pool, with its attempt uncounted.
     expect(await prisma.post.count({ where: { state: 'queued' } })).toBe(0);
+    expect(await prisma.post.count({ where: { leaseOwner: { not: null } } })).toBe(0);
     expect(await prisma.worker.count()).toBe(0);
+    const notTagged = await prisma.post.findMany({ where: { state: { not: 'tagged' } }, select: { attempts: true } });
+    expect(notTagged.filter((p) => p.attempts !== 0)).toEqual([]);
     const { stdout } = await run(process.execPath, ['bin/booru-tagger.js', 'run', '--once', '--json'], {
       env: setup.env,
       timeout: 120_000,
     });
     expect(JSON.parse(stdout).failed).toBe(0);
+    await expectEveryPostTaggedOnce(setup, n);
+  });
+
+  it('should release the posts it holds with their attempt uncounted when SIGTERM leaves no drain time', {
+    timeout: 240_000,
+  }, async () => {
+    const n = 120;
+    setup = await setUp(n, { TAGGER_DRAIN_TIMEOUT_MS: '0' });
+    const { prisma } = setup.db;
+    const { child: worker, logTail } = spawnWorker(setup.env);
+    children.push(worker);
+    await waitFor(async () => (await prisma.post.count({ where: { state: 'tagged' } })) >= 8, 60_000, logTail);
+    // Waits until the worker holds posts, then stops it at once: they are released, not finished.
+    await waitFor(
+      async () => (await prisma.post.count({ where: { leaseOwner: { not: null } } })) >= 4,
+      60_000,
+      logTail,
+    );
+    worker.kill('SIGTERM');
+    expect(await exitOf(worker)).toEqual({ code: 0, signal: null });
+
+    expect(await prisma.post.count({ where: { leaseOwner: { not: null } } })).toBe(0);
+    const back = await prisma.post.findMany({
+      where: { state: { not: 'tagged' } },
+      select: { state: true, attempts: true },
+    });
+    expect(back.length).toBeGreaterThan(0);
+    // A released post is `new` with attempts 0 (claiming counted 1; releasing takes it back), never a failure.
+    expect(back.filter((p) => p.state !== 'new' || p.attempts !== 0)).toEqual([]);
+    const logged = await prisma.post.count({ where: { lastError: { not: null } } });
+    expect(logged).toBe(0);
+    await run(process.execPath, ['bin/booru-tagger.js', 'run', '--once', '--json'], {
+      env: setup.env,
+      timeout: 120_000,
+    });
     await expectEveryPostTaggedOnce(setup, n);
   });
 });

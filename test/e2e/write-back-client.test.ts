@@ -138,6 +138,84 @@ describe('applyApproved against the fake boorus', () => {
     expect(server.getPost(3)?.tag_string).toBe('hat scarf solo');
   });
 
+  it('should close a suggestion for a post deleted since as conflicted, without a write', async () => {
+    const server = await danbooru();
+    const ctx = await setup('danbooru', server.url);
+    await ctx.approve(2, [{ tag: 'hat', action: 'add' }]);
+    server.addPosts([{ id: 2, tag_string: 'solo', is_deleted: true, file_url: 'https://cdn.donmai.us/2.jpg' }]);
+
+    const summary = await applyApproved(ctx, { booruId: ctx.booruId });
+
+    expect(summary).toMatchObject({ conflicted: 1, applied: 0, failed: 0 });
+    const [row] = await ctx.outcomes();
+    expect(row).toMatchObject({ status: 'failed', applyOutcome: 'conflicted' });
+    expect(row?.applyError).toMatch(/deleted/);
+    expect(server.requests.some((r) => r.method === 'PUT')).toBe(false);
+  });
+
+  describe('odd replies to a write: re-read, never failed blind, never lost or sent twice', () => {
+    const puts = (server: FakeDanbooruServer) => server.requests.filter((r) => r.method === 'PUT').length;
+
+    it.each([
+      { fault: 'savedHtml200' as const, reply: "a proxy's 200 HTML page" },
+      { fault: 'savedEmpty' as const, reply: 'an empty 200' },
+    ])('should record an edit the booru saved as applied when the reply is $reply', async ({ fault }) => {
+      const server = await danbooru();
+      const ctx = await setup('danbooru', server.url);
+      await ctx.approve(2, [{ tag: 'hat', action: 'add' }]);
+      server.failNext(1, fault, { method: 'PUT' });
+
+      const summary = await applyApproved(ctx, { booruId: ctx.booruId });
+
+      expect(summary).toMatchObject({ applied: 1, failed: 0, deferred: 0 });
+      expect((await ctx.outcomes())[0]).toMatchObject({ status: 'applied', applyOutcome: 'applied' });
+      expect(server.getPost(2)?.tag_string).toBe('hat solo');
+      expect(puts(server)).toBe(1);
+    });
+
+    it('should leave the suggestion approved when an HTML 200 came back and nothing was saved, and apply it next run', async () => {
+      const server = await danbooru();
+      const ctx = await setup('danbooru', server.url);
+      await ctx.approve(2, [{ tag: 'hat', action: 'add' }]);
+      server.failNext(1, 'html200', { method: 'PUT' });
+
+      const first = await applyApproved(ctx, { booruId: ctx.booruId });
+
+      expect(first).toMatchObject({ applied: 0, failed: 0, refused: 0, deferred: 1 });
+      expect((await ctx.outcomes())[0]).toMatchObject({ status: 'approved', applyOutcome: null });
+      expect(server.getPost(2)?.tag_string).toBe('solo');
+      const next = await applyApproved(ctx, { booruId: ctx.booruId });
+      expect(next).toMatchObject({ applied: 1, deferred: 0 });
+      expect(server.getPost(2)?.tag_string).toBe('hat solo');
+      expect(puts(server)).toBe(2);
+    });
+
+    it.each([
+      { fault: 'html403' as const, what: 'a 403 challenge page' },
+      { fault: 404 as const, what: 'a 404' },
+    ])(
+      'should defer, not fail, when the verifying re-read gets $what, and close it next run without a second write',
+      async ({ fault }) => {
+        const server = await danbooru();
+        const ctx = await setup('danbooru', server.url);
+        await ctx.approve(2, [{ tag: 'hat', action: 'add' }]);
+        // The first GET of the post (before the write) passes; the one after the write fails.
+        server.failNext(1, fault, { method: 'GET', path: '/posts/2.json', skip: 1 });
+
+        const first = await applyApproved(ctx, { booruId: ctx.booruId });
+
+        expect(first).toMatchObject({ failed: 0, deferred: 1 });
+        expect((await ctx.outcomes())[0]).toMatchObject({ status: 'approved' });
+        expect(server.getPost(2)?.tag_string).toBe('hat solo');
+        const next = await applyApproved(ctx, { booruId: ctx.booruId });
+        expect(next).toMatchObject({ alreadyApplied: 1, failed: 0, deferred: 0 });
+        expect((await ctx.outcomes())[0]).toMatchObject({ status: 'already_applied' });
+        expect(server.getPost(2)?.tag_string).toBe('hat solo');
+        expect(puts(server)).toBe(1);
+      },
+    );
+  });
+
   it('should close a Gelbooru suggestion as report_only without any write', async () => {
     const server = new FakeDialectServer('gelbooru');
     server.addPosts([{ id: 7, tag_string: 'solo' }]);

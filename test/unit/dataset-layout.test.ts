@@ -144,5 +144,19 @@ describe('evaluate answer', () => {
       expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
       expect(order).toEqual([0, 1, 2, 3, 4]);
     });
+
+    it('should turn a request away with 503 at once when the line is full, and after waitMs otherwise', async () => {
+      const sut = new Slots(1, { waitMs: 50, maxWaiting: 1 });
+      let release!: () => void;
+      const holder = sut.run(() => new Promise<void>((resolve) => (release = resolve)));
+      const waiter = sut.run(async () => 'served');
+      const turnedAway = sut.run(async () => 'never');
+
+      await expect(turnedAway).rejects.toMatchObject({ status: 503, headers: { 'retry-after': '1' } });
+      await expect(waiter).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/within 50 ms/) });
+      release();
+      await holder;
+      await expect(sut.run(async () => 'free again')).resolves.toBe('free again');
+    });
   });
 });

@@ -44,6 +44,10 @@ export interface EvaluateDeps {
   maxFiles: number;
   /** Requests per minute per client address; 0 = unlimited. */
   ratePerMinute: number;
+  /** Longest a request's body may take to arrive once it holds a slot, ms; slower ones get 408. (Default: 30 000) */
+  bodyTimeoutMs?: number;
+  /** Longest a request waits for a free slot, ms; then 503 with Retry-After. (Default: 10 000) */
+  queueTimeoutMs?: number;
   /** Downloads an image URL for the upload page, from allowed hosts only (absent: URLs are refused). */
   fetchImage?: (url: string) => Promise<Buffer>;
   /** Finds a post by the md5 of its original file (absent: no diff shown). */
@@ -56,10 +60,16 @@ export class EvaluateError extends Error {
     readonly status: number,
     readonly errorName: string,
     message: string,
+    /** Sent with the answer: `connection: close` after an unread body, `retry-after` when busy. */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
 }
+
+/** Defaults of {@link EvaluateDeps.bodyTimeoutMs} and {@link EvaluateDeps.queueTimeoutMs}. */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+export const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
 
 export const DEFAULT_THRESHOLD = 0.1;
 export const DEFAULT_LIMIT = 50;
@@ -133,12 +143,39 @@ export interface UploadedImage {
 /** Reads a multipart body: the `file` parts (in order) and the text fields, within the configured limits. */
 export async function readMultipart(
   request: FastifyRequest,
-  limits: { maxFileBytes: number; maxFiles: number },
+  limits: { maxFileBytes: number; maxFiles: number; bodyTimeoutMs?: number },
   fileField = 'file',
 ): Promise<{ files: UploadedImage[]; fields: Record<string, string> }> {
   if (!request.isMultipart()) {
     throw new EvaluateError(400, 'BadRequest', `send multipart/form-data with one or more "${fileField}" parts`);
   }
+  // A client that sends its body slowly would hold a slot for as long as it likes: past the deadline the request is
+  // answered 408 and its connection closed (the unread rest of the body is never read).
+  const timeoutMs = limits.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const reading = readParts(request, limits, fileField);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reading.catch(() => {}); // settles when the connection closes; nobody waits for it any more
+      reject(
+        new EvaluateError(408, 'RequestTimeout', `the request body did not arrive within ${timeoutMs} ms`, {
+          connection: 'close',
+        }),
+      );
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([reading, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readParts(
+  request: FastifyRequest,
+  limits: { maxFileBytes: number; maxFiles: number },
+  fileField: string,
+): Promise<{ files: UploadedImage[]; fields: Record<string, string> }> {
   const files: UploadedImage[] = [];
   const fields: Record<string, string> = {};
   try {
@@ -195,6 +232,7 @@ export function sendEvaluateError(request: FastifyRequest, reply: FastifyReply, 
   if (thrown instanceof EvaluateError) {
     return reply
       .code(thrown.status)
+      .headers(thrown.headers)
       .type('application/json')
       .send({ error: thrown.errorName, message: thrown.message });
   }
@@ -234,21 +272,33 @@ export function rateLimitOf(deps: EvaluateDeps | null): { rateLimit?: RateLimitO
     : {};
 }
 
+/** How long and how many requests may wait for a slot. */
+export interface SlotWaits {
+  /** Longest wait for a slot, ms; then {@link Slots.run} throws 503 ServiceUnavailable with Retry-After. */
+  waitMs: number;
+  /** Most requests waiting at once; one more is answered 503 at once. */
+  maxWaiting: number;
+}
+
 /**
- * At most `slots` holders at a time; the rest wait in order. Requests wait here before their bodies are read, so
- * memory holds at most `slots` requests' files however many clients send at once (the rest stay in socket buffers).
+ * At most `slots` holders at a time; the rest wait in order, for a bounded time and in a bounded line (503 past
+ * either). Requests wait here before their bodies are read, so memory holds at most `slots` requests' files however
+ * many clients send at once (the rest stay in socket buffers).
  */
 export class Slots {
   private free: number;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(slots: number) {
+  constructor(
+    slots: number,
+    private readonly waits: SlotWaits = { waitMs: Number.POSITIVE_INFINITY, maxWaiting: Number.POSITIVE_INFINITY },
+  ) {
     this.free = slots;
   }
 
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await this.wait();
     try {
       return await work();
     } finally {
@@ -257,6 +307,38 @@ export class Slots {
       else this.free++;
     }
   }
+
+  private wait(): Promise<void> {
+    const retryAfterS = String(Math.max(1, Math.ceil(Math.min(this.waits.waitMs, 60_000) / 1000)));
+    const busy = (why: string) =>
+      new EvaluateError(503, 'ServiceUnavailable', `busy: ${why}; retry in ${retryAfterS} s`, {
+        'retry-after': retryAfterS,
+        connection: 'close',
+      });
+    if (this.waiting.length >= this.waits.maxWaiting) {
+      return Promise.reject(busy(`${this.waiting.length} requests are already waiting`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const start = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(
+        () => {
+          const at = this.waiting.indexOf(start);
+          if (at >= 0) this.waiting.splice(at, 1);
+          reject(busy(`no free slot within ${this.waits.waitMs} ms`));
+        },
+        Math.min(this.waits.waitMs, 2 ** 31 - 1),
+      );
+      this.waiting.push(start);
+    });
+  }
+}
+
+/** The waits for a route's slots: a line of 4 per slot, each waiting at most `queueTimeoutMs`. */
+export function slotWaitsOf(deps: EvaluateDeps | null, slots: number): SlotWaits {
+  return { waitMs: deps?.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS, maxWaiting: 4 * slots };
 }
 
 /** Requests /evaluate reads and scores at once (as many as upstream's 4 gunicorn threads). */
@@ -266,7 +348,7 @@ const UNAVAILABLE = new EvaluateError(503, 'ServiceUnavailable', 'no tagging mod
 
 export function registerEvaluateRoutes(app: FastifyInstance, context: RouteContext): void {
   const deps = context.evaluate;
-  const slots = new Slots(EVALUATE_SLOTS);
+  const slots = new Slots(EVALUATE_SLOTS, slotWaitsOf(deps, EVALUATE_SLOTS));
   app.post(
     '/evaluate',
     {

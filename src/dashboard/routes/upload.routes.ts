@@ -22,6 +22,7 @@ import {
   rateLimitOf,
   readMultipart,
   Slots,
+  slotWaitsOf,
   scoreImages,
   type UploadedImage,
 } from './evaluate.routes.js';
@@ -156,10 +157,13 @@ ul.upload-tags li { display: grid; grid-template-columns: minmax(10rem, 16rem) 5
 .known-post { border-top: 1px solid #e3e3e8; margin-top: .8rem; padding-top: .5rem; }
 </style>`;
 
+/** Upload-page requests read and scored at once. */
+const UPLOAD_SLOTS = 2;
+
 export function registerUploadRoutes(app: FastifyInstance, context: RouteContext): void {
   const deps = context.evaluate;
   // The page is for people: two at a time is plenty, and keeps its uploads' memory bounded like /evaluate's.
-  const slots = new Slots(2);
+  const slots = new Slots(UPLOAD_SLOTS, slotWaitsOf(deps, UPLOAD_SLOTS));
 
   app.get('/assets/upload.js', async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(UPLOAD_JS),
@@ -179,7 +183,7 @@ export function registerUploadRoutes(app: FastifyInstance, context: RouteContext
           <label>Threshold <input class="num" type="number" name="threshold" id="upload-threshold" min="0" max="1" step="0.01" value="0.1"></label>
           <button type="submit" id="upload-submit">Tag</button>
         </div>
-        <p class="muted">URLs are fetched only from the booru's hosts (and TAGGER_MEDIA_HOSTS); files up to ${deps ? Math.round(deps.maxFileBytes / 1048576) : 0} MiB.</p>
+        <p class="muted">URLs are fetched only from the booru's hosts (and TAGGER_MEDIA_HOSTS), on ports 80 and 443; files up to ${deps ? Math.round(deps.maxFileBytes / 1048576) : 0} MiB.</p>
       </form>
       <img class="upload-preview" id="upload-preview" alt="The image being tagged" hidden>
       <div id="upload-result" aria-live="polite"></div>
@@ -202,6 +206,7 @@ export function registerUploadRoutes(app: FastifyInstance, context: RouteContext
           error instanceof EvaluateError || status < 500 ? error.message : `internal error (request ${request.id})`;
         return reply
           .code(status)
+          .headers(error instanceof EvaluateError ? error.headers : {})
           .type('text/html; charset=utf-8')
           .send(html`<p class="error" role="alert">${message}</p>`.value);
       },
@@ -220,7 +225,11 @@ async function tagUpload(
   deps: EvaluateDeps,
   thresholds: DefaultThresholds,
 ) {
-  const { files, fields } = await readMultipart(request, { maxFileBytes: deps.maxFileBytes, maxFiles: 1 });
+  const { files, fields } = await readMultipart(request, {
+    maxFileBytes: deps.maxFileBytes,
+    maxFiles: 1,
+    ...(deps.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: deps.bodyTimeoutMs }),
+  });
   const { threshold } = parseEvaluateParams({ threshold: fields['threshold'] || undefined, format: 'json' });
   let image = files[0];
   const url = fields['url']?.trim();
@@ -230,7 +239,14 @@ async function tagUpload(
     try {
       bytes = await deps.fetchImage(url);
     } catch (thrown) {
-      throw new EvaluateError(400, 'BadRequest', `cannot fetch ${url}: ${coerceError(thrown).message}`);
+      // One message for every failure (refused host or port, connection refused, timeout, 404…), so the page cannot
+      // map what answers where; the reason goes to the log.
+      request.log.info({ err: coerceError(thrown).message }, 'upload page: URL fetch failed');
+      throw new EvaluateError(
+        400,
+        'BadRequest',
+        "cannot fetch that URL: its host or port is not allowed (the booru's hosts and TAGGER_MEDIA_HOSTS, ports 80 and 443), or it did not answer with an image",
+      );
     }
     image = { filename: new URL(url).pathname.split('/').pop() || url, bytes };
   }
