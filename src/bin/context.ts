@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { BooruClient } from '../booru/booru-client.js';
-import { createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
+import { AUTH_SCHEME, createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
 import { E621_MAX_RATE } from '../booru/e621.client.js';
 import { TagChangeBudget } from '../booru/rate-limiter.js';
 import { BooruHttp } from '../booru/http.js';
@@ -108,12 +108,14 @@ export function createBooruClient(
   if (!baseUrl) throw new AppError('USAGE', 'BOORU_URL (or --booru-url) is required for this command');
   const kind = config.booruKind;
   const queryAuth = kind === 'auto' ? undefined : QUERY_AUTH[kind];
+  const authScheme = kind === 'auto' ? undefined : AUTH_SCHEME[kind];
   const http = new BooruHttp({
     baseUrl,
     userAgent: userAgentOf(config),
     credentials:
       config.booruLogin && config.booruApiKey ? { login: config.booruLogin, apiKey: config.booruApiKey } : null,
     ...(queryAuth ? { queryAuth } : {}),
+    ...(authScheme ? { authScheme } : {}),
     headersTimeoutMs: config.httpTimeoutMs,
     bodyTimeoutMs: config.httpTimeoutMs,
     // e621 answers 503 beyond 2 requests per second: never faster, whatever is configured.
