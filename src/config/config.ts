@@ -37,9 +37,7 @@ export const SETTINGS = {
     env: 'BOORU_KIND',
     schema: z.enum(['danbooru', 'e621', 'moebooru', 'gelbooru', 'szurubooru', 'auto']),
     default: 'danbooru',
-    doc:
-      'API dialect: danbooru, e621, moebooru, gelbooru (read-only), szurubooru (BOORU_API_KEY is a login token, ' +
-      'sent as Authorization: Token), or auto (probe the site)',
+    doc: 'API dialect: danbooru, e621, moebooru, gelbooru (read-only), szurubooru, or auto (probe the site)',
   },
   /** Account name for HTTP Basic auth. (Default: anonymous.) */
   booruLogin: { env: 'BOORU_LOGIN', schema: z.string().min(1), doc: 'booru account name (HTTP Basic auth)' },

@@ -21,33 +21,36 @@ function fixture(name: string): Record<string, unknown> {
 
 describe('szurubooru schemas', () => {
   describe('recorded responses', () => {
-    it.skipIf(!present)('should read the recorded post page envelope and every post (skipped: ../shared absent)', () => {
-      const page = szurubooruPage(fixture('posts_paged.json'), 'posts_paged.json');
-      expect(page).toMatchObject({ query: '*', offset: 5, limit: 5, total: 176 });
-      const posts = page.results.map((item) => toSzurubooruPost(item, BASE));
-      expect(posts.map((p) => p.remoteId)).toEqual([174, 173, 172, 171, 170]);
-      for (const post of posts) {
-        expect(post.tags).toEqual([...new Set(post.tags)].sort());
-        expect(post.rating).toBe('g');
-        expect(post.md5).toMatch(/^[0-9a-f]{32}$/);
-        expect(post.isDeleted).toBe(false);
-        expect(post.updatedAt).toBeInstanceOf(Date);
-      }
-      // contentUrl/thumbnailUrl are relative to the site ("data/posts/…").
-      expect(posts[0]).toMatchObject({
-        fileUrl: `${BASE}/data/posts/174_c71017bfccab32df.png`,
-        previewUrl: `${BASE}/data/generated-thumbnails/174_c71017bfccab32df.jpg`,
-        fileExt: 'png',
-        width: 347,
-        height: 248,
-        tags: ['gushers'],
-        updatedAt: new Date('2023-05-12T18:38:00.885038Z'),
-      });
-      // A tag with several names is read by its first (canonical) name only.
-      expect(posts[3]?.tags).toContain('terezi_pyrope');
-      expect(posts[3]?.tags).not.toContain('terezi');
-      expect(posts[3]).toMatchObject({ fileExt: 'gif' });
-    });
+    it.skipIf(!present)(
+      'should read the recorded post page envelope and every post (skipped: ../shared absent)',
+      () => {
+        const page = szurubooruPage(fixture('posts_paged.json'), 'posts_paged.json');
+        expect(page).toMatchObject({ query: '*', offset: 5, limit: 5, total: 176 });
+        const posts = page.results.map((item) => toSzurubooruPost(item, BASE));
+        expect(posts.map((p) => p.remoteId)).toEqual([174, 173, 172, 171, 170]);
+        for (const post of posts) {
+          expect(post.tags).toEqual([...new Set(post.tags)].sort());
+          expect(post.rating).toBe('g');
+          expect(post.md5).toMatch(/^[0-9a-f]{32}$/);
+          expect(post.isDeleted).toBe(false);
+          expect(post.updatedAt).toBeInstanceOf(Date);
+        }
+        // contentUrl/thumbnailUrl are relative to the site ("data/posts/…").
+        expect(posts[0]).toMatchObject({
+          fileUrl: `${BASE}/data/posts/174_c71017bfccab32df.png`,
+          previewUrl: `${BASE}/data/generated-thumbnails/174_c71017bfccab32df.jpg`,
+          fileExt: 'png',
+          width: 347,
+          height: 248,
+          tags: ['gushers'],
+          updatedAt: new Date('2023-05-12T18:38:00.885038Z'),
+        });
+        // A tag with several names is read by its first (canonical) name only.
+        expect(posts[3]?.tags).toContain('terezi_pyrope');
+        expect(posts[3]?.tags).not.toContain('terezi');
+        expect(posts[3]).toMatchObject({ fileExt: 'gif' });
+      },
+    );
 
     it.skipIf(!present)('should keep a path prefix of the site when resolving media URLs', () => {
       const item = szurubooruPage(fixture('posts_paged.json'), 'x').results[0];
