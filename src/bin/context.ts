@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { BooruClient } from '../booru/booru-client.js';
+import type { BooruCapabilities, BooruClient } from '../booru/booru-client.js';
 import { AUTH_SCHEME, createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
 import { E621_MAX_RATE } from '../booru/e621.client.js';
 import { TagChangeBudget } from '../booru/rate-limiter.js';
@@ -154,6 +154,7 @@ export async function loadTagger(config: Config, logger: Logger, dir = modelDirO
 export function policyOf(
   config: Config,
   model?: { manifestThresholds?: Readonly<Record<string, number>> },
+  booru?: { capabilities: BooruCapabilities },
 ): DiffPolicy {
   const removable = new Set<number>(config.removeCategories.map((name) => TagCategory[name]));
   const fromModel = model?.manifestThresholds ?? {};
@@ -188,6 +189,7 @@ export function policyOf(
     ratingMargin: config.ratingMargin,
     perTag,
     mcut: new Map(config.mcut.map((name) => [TagCategory[name], MCUT_FLOORS[name]])),
+    ...(booru?.capabilities.ratingScale ? { ratingScale: booru.capabilities.ratingScale } : {}),
   });
 }
 

@@ -3,7 +3,7 @@
  * transport, pagination quirks and JSON shapes stay inside the adapter.
  */
 import type { TagEditOutcome } from '../core/tag-edit.js';
-import type { BooruKind, BooruPost, TagChange } from '../core/types.js';
+import type { BooruKind, BooruPost, Rating, TagChange } from '../core/types.js';
 
 export type { TagEditOutcome } from '../core/tag-edit.js';
 
@@ -46,6 +46,11 @@ export interface BooruCapabilities {
   canListChanges: boolean;
   /** {@link BooruClient.listTagRelations} works (aliases and implications are readable by name). */
   canSyncRelations: boolean;
+  /**
+   * Absent where the booru keeps all four of Danbooru's ratings; else the rating each is stored and read back as
+   * (Szurubooru: s is kept as g), for the diff's `ratingScale`.
+   */
+  ratingScale?: Readonly<Partial<Record<Rating, Rating>>>;
 }
 
 /** A post of a listing that could not be read; recorded by id so the crawl can account for it. */

@@ -31,6 +31,7 @@ import {
   parseSzurubooruPost,
   parseSzurubooruTag,
   SZURUBOORU_MAX_PAGE,
+  SZURUBOORU_RATING_SCALE,
   type SzurubooruPostJson,
   type SzurubooruTagJson,
   szurubooruPage,
@@ -53,7 +54,12 @@ const TAG_ORDER = 'sort:creation-date,asc';
 
 export class SzurubooruClient implements BooruClient {
   readonly kind = 'szurubooru' as const;
-  readonly capabilities: BooruCapabilities = { canEditTags: true, canListChanges: true, canSyncRelations: true };
+  readonly capabilities: BooruCapabilities = {
+    canEditTags: true,
+    canListChanges: true,
+    canSyncRelations: true,
+    ratingScale: SZURUBOORU_RATING_SCALE,
+  };
   private readonly logger: Logger;
 
   constructor(

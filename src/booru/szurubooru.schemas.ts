@@ -22,6 +22,8 @@ export const SZURUBOORU_MAX_PAGE = 100;
 export const TO_SAFETY: Record<Rating, string> = { g: 'safe', s: 'safe', q: 'sketchy', e: 'unsafe' };
 /** Szurubooru safety → Danbooru rating: `safe` reads as general, `sketchy` as questionable, `unsafe` as explicit. */
 const FROM_SAFETY: Record<string, Rating> = { safe: 'g', sketchy: 'q', unsafe: 'e' };
+/** What each Danbooru rating is kept as on szurubooru, read back: sensitive becomes general (the diff's `ratingScale`). */
+export const SZURUBOORU_RATING_SCALE: Readonly<Partial<Record<Rating, Rating>>> = { s: 'g' };
 
 /**
  * A szurubooru tag category (a name the site's admins choose; a fresh install has only `default`) → Danbooru's

@@ -47,6 +47,9 @@ const POSTS: { id: number; color: Rgb; tags: string[]; safety: Safety; expected:
   { id: 3006, color: GREY, tags: ['grey_theme', 'red_theme'], safety: 'safe', expected: ['remove red_theme'] },
   { id: 3007, color: GREEN, tags: ['green_theme'], safety: 'sketchy', expected: ['rating rating:g'] },
   { id: 3008, color: WHITE, tags: ['highres', 'white_background'], safety: 'safe', expected: [] },
+  // Danbooru would get rating:s here (walking skeleton's 2007); szurubooru keeps s as safe, so no rating it cannot
+  // hold is proposed (the client's ratingScale capability).
+  { id: 3009, color: RED, tags: ['red_theme'], safety: 'safe', expected: [] },
 ];
 
 /** Recorded posts (posts_paged.json) get a solid blue image: blue_theme is added, nothing else (they carry no model tag). */
@@ -169,6 +172,7 @@ describe('walking skeleton on szurubooru', () => {
     expect(booru.tagsOf(3007)).toEqual(['green_theme']);
     expect(booru.getPost(3007)?.safety).toBe('safe');
     expect(booru.tagsOf(3008)).toEqual(['highres', 'white_background']);
+    expect(booru.getPost(3009)).toMatchObject({ tags: ['red_theme'], safety: 'safe', version: 1 });
 
     const already: SuggestionJson[] = JSON.parse(await cli('suggestions', '--status', 'already_applied', '--json'));
     expect(already.map((r) => `${r.post} ${r.tag}`)).toEqual(['3004 cyan_theme']);
