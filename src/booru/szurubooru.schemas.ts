@@ -47,9 +47,12 @@ const timestamp = z
   .refine((value) => !Number.isNaN(Date.parse(value)), { message: 'not an ISO-8601 timestamp' })
   .nullish();
 
+/** A tag name: szurubooru's default `tag_name_regex` is `^\S+$`, and the project's tag strings are space-separated. */
+const tagName = z.string().regex(/^\S+$/, 'a tag name without white space');
+
 /** `{names, category, usages}`: how a post or a tag's relations name a tag. */
 export const szurubooruMicroTagSchema = z.looseObject({
-  names: z.array(z.string().min(1)).min(1),
+  names: z.array(tagName).min(1),
   category: z.string(),
   usages: int,
 });
@@ -75,7 +78,7 @@ export const szurubooruPostSchema = z.looseObject({
 export type SzurubooruPostJson = z.infer<typeof szurubooruPostSchema>;
 
 export const szurubooruTagSchema = z.looseObject({
-  names: z.array(z.string().min(1)).min(1),
+  names: z.array(tagName).min(1),
   category: z.string(),
   version: z.number().int(),
   creationTime: timestamp,
@@ -225,8 +228,14 @@ export function szurubooruRelations(
     );
 }
 
-function resolveUrl(url: string, baseUrl: string): string {
-  return new URL(url, `${baseUrl.replace(/\/+$/, '')}/`).toString();
+/** `url` resolved against the site root; null unless the result is an http(s) URL. */
+function resolveUrl(url: string, baseUrl: string): string | null {
+  try {
+    const resolved = new URL(url, `${baseUrl.replace(/\/+$/, '')}/`);
+    return resolved.protocol === 'http:' || resolved.protocol === 'https:' ? resolved.toString() : null;
+  } catch {
+    return null;
+  }
 }
 
 function extOf(url: string): string | null {
