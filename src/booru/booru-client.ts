@@ -44,6 +44,12 @@ export interface BooruCapabilities {
   canEditTags: boolean;
   /** {@link BooruClient.listPostsByChange} works (the booru can order posts by last change). */
   canListChanges: boolean;
+  /**
+   * False where the change listing leaves out posts never edited since upload (Szurubooru: no last-edit time until
+   * the first edit), so the re-scan cannot find a post the id listing skipped and the crawl must look below its
+   * cursor itself. (Default: true wherever `canListChanges`)
+   */
+  changesIncludeNewPosts?: boolean;
   /** {@link BooruClient.listTagRelations} works (aliases and implications are readable by name). */
   canSyncRelations: boolean;
   /**

@@ -57,6 +57,8 @@ export class SzurubooruClient implements BooruClient {
   readonly capabilities: BooruCapabilities = {
     canEditTags: true,
     canListChanges: true,
+    // A post never edited has no lastEditTime: the change listing cannot show it (see listPostsByChange).
+    changesIncludeNewPosts: false,
     canSyncRelations: true,
     ratingScale: SZURUBOORU_RATING_SCALE,
   };

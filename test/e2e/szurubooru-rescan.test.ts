@@ -105,6 +105,21 @@ describe('rescanChangedPosts on szurubooru', () => {
     expect(lists.map((r) => r.query['offset'])).toEqual(['0', '2']);
   });
 
+  it('should store a post the id listing skipped from the window below the cursor (the re-scan cannot see it)', async () => {
+    server.addPost({ id: 6, tags: ['solo'] }, { bytes: PNG, mimeType: 'image/png' });
+    server.addPost({ id: 7, tags: ['solo'] }, { bytes: PNG, mimeType: 'image/png' });
+    server.delayCommit(6);
+    const ctx = await setup();
+    expect(await ctx.posts.findByRemoteId(ctx.booruId, 6)).toBeNull();
+    expect(await ctx.cursors.get(ctx.booruId, 'posts')).toBe('7');
+    server.commit(6);
+    // Never edited: the change listing does not show it.
+    expect((await ctx.rescan()).refreshed).toBe(0);
+    const crawl = await crawlNewPosts(ctx, { booruId: ctx.booruId, minMediaSize: 300, maxPosts: 0 });
+    expect(crawl.recovered).toBe(1);
+    expect((await ctx.posts.findByRemoteId(ctx.booruId, 6))?.tags).toEqual(['solo']);
+  });
+
   it('should move the cursor to the newest edit read and refresh a later edit on the next pass', async () => {
     const ctx = await setup();
     server.editAsHuman(5, { add: ['early'] });

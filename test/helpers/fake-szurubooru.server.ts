@@ -79,6 +79,8 @@ export class FakeSzurubooruServer {
   private readonly posts = new Map<number, FakeSzuruPost>();
   private readonly media = new Map<string, { bytes: Buffer; type: string }>();
   private readonly races = new Map<number, { add?: string[]; remove?: string[] }[]>();
+  /** Posts whose upload transaction has not committed yet: invisible to every request. */
+  private readonly uncommitted = new Set<number>();
   private server: Server | null = null;
   private origin = '';
   private last = 0;
@@ -203,6 +205,18 @@ export class FakeSzurubooruServer {
     if (change.safety) post.safety = change.safety;
     post.version += 1;
     post.lastEditTime = this.now();
+  }
+
+  /**
+   * Hides post `id` until {@link commit}: an upload whose transaction got its id before a later upload's but commits
+   * after it, so a listing in between skips it.
+   */
+  delayCommit(id: number): void {
+    this.uncommitted.add(id);
+  }
+
+  commit(id: number): void {
+    this.uncommitted.delete(id);
   }
 
   /** The next PUT to post `id` arrives just after a human saved `change`: it carries a stale version. */
@@ -360,7 +374,8 @@ export class FakeSzurubooruServer {
     if (/^\/tags\/?$/.test(path) && method === 'GET') return this.listTags(params, fields);
     if (postMatch) {
       const match = postMatch;
-      const post = this.posts.get(Number(match[1]));
+      const id = Number(match[1]);
+      const post = this.uncommitted.has(id) ? undefined : this.posts.get(id);
       if (method === 'GET') {
         if (!post) throw notFound('PostNotFoundError', `Post ${match[1]} not found.`);
         return this.serializePost(post, fields);
@@ -416,7 +431,7 @@ export class FakeSzurubooruServer {
   private listPosts(params: Record<string, unknown>, fields: string[] | null) {
     const query = String(params['query'] ?? '');
     const { offset, limit } = this.paging(params);
-    let rows = [...this.posts.values()];
+    let rows = [...this.posts.values()].filter((p) => !this.uncommitted.has(p.id));
     let sort: { key: 'id' | 'edit'; asc: boolean } = { key: 'id', asc: false };
     for (const token of query.toLowerCase().split(/\s+/).filter(Boolean)) {
       const [key, value = ''] = token.split(/:(.*)/s, 2) as [string, string?];
