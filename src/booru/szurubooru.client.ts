@@ -142,7 +142,7 @@ export class SzurubooruClient implements BooruClient {
             if (!current) {
               throw new BooruError('BOORU_NOT_FOUND', `post ${id} vanished during the edit`, {
                 method: 'GET',
-                url: path,
+                url: `${this.http.baseUrl}${path}`,
               });
             }
             const before = current.tags.map((tag) => tag.names[0] ?? '');
