@@ -74,6 +74,9 @@ interface SuggestionJson {
   status: string;
 }
 
+// Each step runs the real CLI in child processes (about 5 s apiece, more on a busy machine).
+const CLI_STEP = { timeout: 180_000 };
+
 describe('walking skeleton on szurubooru', () => {
   const database = useTestDatabase();
   const booru = new FakeSzurubooruServer({ credentials: { login: 'tagbot', token: 'f00d-token' } });
@@ -120,7 +123,7 @@ describe('walking skeleton on szurubooru', () => {
     await close?.();
   });
 
-  it('should sync tags with their aliases and implications', async () => {
+  it('should sync tags with their aliases and implications', CLI_STEP, async () => {
     const result = JSON.parse(await cli('sync-tags', '--json'));
     expect(result.interrupted).toBeNull();
     expect(result.aliases).toMatchObject({ read: 1 + recordedAliases, complete: true });
@@ -128,7 +131,7 @@ describe('walking skeleton on szurubooru', () => {
     expect(result.stored).toMatchObject({ aliases: 1 + recordedAliases, implications: 2 });
   });
 
-  it('should crawl, tag and suggest exactly what the model implies on this site', async () => {
+  it('should crawl, tag and suggest exactly what the model implies on this site', CLI_STEP, async () => {
     const summary = JSON.parse(await cli('run', '--once', '--json'));
     expect(summary.posts.seen).toBe(POSTS.length + recorded.length);
     expect(summary.failed).toBe(0);
@@ -143,40 +146,44 @@ describe('walking skeleton on szurubooru', () => {
     if (recorded.length === 0) console.warn('../shared/fixtures absent: recorded Szurubooru posts not exercised');
   });
 
-  it('should not suggest anything new on a second run', async () => {
+  it('should not suggest anything new on a second run', CLI_STEP, async () => {
     const summary = JSON.parse(await cli('run', '--once', '--json'));
     expect(summary.posts.seen).toBe(0);
     expect(summary.suggestions.created).toBe(0);
   });
 
-  it('should write approved changes back with versioned PUTs, merging human edits, aliases and implications', async () => {
-    const rows: SuggestionJson[] = JSON.parse(await cli('suggestions', '--json', '--limit', '1000'));
-    const ids = rows.filter((r) => r.post >= 3001).map((r) => String(r.id));
-    expect(await cli('suggestions', 'approve', ...ids, '--as', 'alice')).toContain(`approved ${ids.length}`);
+  it(
+    'should write approved changes back with versioned PUTs, merging human edits, aliases and implications',
+    CLI_STEP,
+    async () => {
+      const rows: SuggestionJson[] = JSON.parse(await cli('suggestions', '--json', '--limit', '1000'));
+      const ids = rows.filter((r) => r.post >= 3001).map((r) => String(r.id));
+      expect(await cli('suggestions', 'approve', ...ids, '--as', 'alice')).toContain(`approved ${ids.length}`);
 
-    // Between the crawl and the apply, people edit: one drops "solo" and adds "smile"; another adds the model's
-    // colour under the site's alias; on 3006 a human saves just before our write lands (stale version ⇒ 409).
-    booru.editAsHuman(3001, { add: ['smile'], remove: ['solo'] });
-    booru.editAsHuman(3004, { add: ['aqua_theme'] });
-    booru.raceNextWrite(3006, { add: ['smile'] });
+      // Between the crawl and the apply, people edit: one drops "solo" and adds "smile"; another adds the model's
+      // colour under the site's alias; on 3006 a human saves just before our write lands (stale version ⇒ 409).
+      booru.editAsHuman(3001, { add: ['smile'], remove: ['solo'] });
+      booru.editAsHuman(3004, { add: ['aqua_theme'] });
+      booru.raceNextWrite(3006, { add: ['smile'] });
 
-    const summary = JSON.parse(await cli('apply', '--once', '--json'));
-    expect(summary).toMatchObject({ applied: 6, alreadyApplied: 1, refused: 0, conflicted: 0, failed: 0 });
+      const summary = JSON.parse(await cli('apply', '--once', '--json'));
+      expect(summary).toMatchObject({ applied: 6, alreadyApplied: 1, refused: 0, conflicted: 0, failed: 0 });
 
-    expect(booru.tagsOf(3001)).toEqual(['1girl', 'red_theme', 'smile']);
-    expect(booru.tagsOf(3002)).toEqual(['1girl', 'green_theme']);
-    expect(booru.tagsOf(3003)).toEqual(['1girl', 'cyan_theme', 'hatsune_miku', 'vocaloid']);
-    expect(booru.tagsOf(3004)).toEqual(['1girl', 'cyan_theme', 'hatsune_miku', 'vocaloid']);
-    expect(booru.tagsOf(3005)).toEqual(['crimson', 'green_theme', 'red_theme']);
-    expect(booru.tagsOf(3006)).toEqual(['grey_theme', 'smile']);
-    expect(booru.tagsOf(3007)).toEqual(['green_theme']);
-    expect(booru.getPost(3007)?.safety).toBe('safe');
-    expect(booru.tagsOf(3008)).toEqual(['highres', 'white_background']);
-    expect(booru.getPost(3009)).toMatchObject({ tags: ['red_theme'], safety: 'safe', version: 1 });
+      expect(booru.tagsOf(3001)).toEqual(['1girl', 'red_theme', 'smile']);
+      expect(booru.tagsOf(3002)).toEqual(['1girl', 'green_theme']);
+      expect(booru.tagsOf(3003)).toEqual(['1girl', 'cyan_theme', 'hatsune_miku', 'vocaloid']);
+      expect(booru.tagsOf(3004)).toEqual(['1girl', 'cyan_theme', 'hatsune_miku', 'vocaloid']);
+      expect(booru.tagsOf(3005)).toEqual(['crimson', 'green_theme', 'red_theme']);
+      expect(booru.tagsOf(3006)).toEqual(['grey_theme', 'smile']);
+      expect(booru.tagsOf(3007)).toEqual(['green_theme']);
+      expect(booru.getPost(3007)?.safety).toBe('safe');
+      expect(booru.tagsOf(3008)).toEqual(['highres', 'white_background']);
+      expect(booru.getPost(3009)).toMatchObject({ tags: ['red_theme'], safety: 'safe', version: 1 });
 
-    const already: SuggestionJson[] = JSON.parse(await cli('suggestions', '--status', 'already_applied', '--json'));
-    expect(already.map((r) => `${r.post} ${r.tag}`)).toEqual(['3004 cyan_theme']);
-  });
+      const already: SuggestionJson[] = JSON.parse(await cli('suggestions', '--status', 'already_applied', '--json'));
+      expect(already.map((r) => `${r.post} ${r.tag}`)).toEqual(['3004 cyan_theme']);
+    },
+  );
 
   it('should only ever send whole tag lists with the version read just before, under Token auth', () => {
     const puts = booru.requests.filter((r) => r.method === 'PUT');
