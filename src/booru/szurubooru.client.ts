@@ -60,6 +60,8 @@ export class SzurubooruClient implements BooruClient {
     // A post never edited has no lastEditTime: the change listing cannot show it (see listPostsByChange).
     changesIncludeNewPosts: false,
     canSyncRelations: true,
+    // Aliases and implications are read off the tags themselves, every pass from the start: the listing is whole.
+    relationsListedInFull: true,
     ratingScale: SZURUBOORU_RATING_SCALE,
   };
   private readonly logger: Logger;

@@ -123,6 +123,16 @@ export class FakeSzurubooruServer {
     });
   }
 
+  /** An admin's edit of a tag (`PUT /api/tag/<name>` in the web UI): its names and implications replaced. */
+  editTag(name: string, change: { names?: string[]; implications?: string[] }): void {
+    const tag = this.findTag(name);
+    if (!tag) throw new Error(`no tag ${name}`);
+    if (change.names) tag.names = change.names;
+    if (change.implications) tag.implications = change.implications;
+    tag.version += 1;
+    tag.lastEditTime = this.now();
+  }
+
   /** A post with its media (served at its contentUrl) and a JPEG-named thumbnail (the same bytes). */
   addPost(
     post: { id: number; tags: string[]; safety?: FakeSzuruPost['safety']; width?: number; height?: number },
