@@ -150,7 +150,16 @@ export class SzurubooruClient implements BooruClient {
             const before = current.tags.map((tag) => tag.names[0] ?? '');
             const tags = mergeTags(current, [...wanted.add, ...implied], wanted.remove);
             const body: Record<string, unknown> = { version: current.version, tags };
-            if (rating !== null) body['safety'] = TO_SAFETY[rating as keyof typeof TO_SAFETY] ?? rating;
+            const safety = rating === null ? null : (TO_SAFETY[rating as keyof typeof TO_SAFETY] ?? rating);
+            if (safety !== null) body['safety'] = safety;
+            // After a lost answer the retry meets 409 and this read finds the change saved: nothing left to send.
+            if (
+              attempt > 0 &&
+              tags.join(' ') === [...before].sort().join(' ') &&
+              (safety ?? current.safety) === current.safety
+            ) {
+              return { oldTagString: before.join(' '), newTagString: tags.join(' ') };
+            }
             try {
               await this.http.requestJson('PUT', path, { json: body, query: { fields: POST_FIELDS } });
               return { oldTagString: before.join(' '), newTagString: tags.join(' ') };

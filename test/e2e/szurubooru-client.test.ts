@@ -189,6 +189,24 @@ describe('SzurubooruClient', () => {
     ]);
   });
 
+  it('should survive a write saved but unanswered: the retry meets 409, the re-read finds it done, nothing more sent', async () => {
+    const { server, sut } = await site();
+    server.stallNextWrites(1);
+    const result = await sut.updateTags(3, { snapshot: ['solo'], add: ['fox'], remove: ['solo'] });
+    expect(server.tagsOf(3)).toEqual(['fox']);
+    const puts = server.requests.filter((r) => r.method === 'PUT').map((r) => JSON.parse(r.body) as object);
+    // The first write (saved, answer lost), its retry by the transport (stale: 409); the re-read finds it done.
+    expect(puts).toEqual([
+      { version: 1, tags: ['fox'] },
+      { version: 1, tags: ['fox'] },
+    ]);
+    expect(server.getPost(3)?.version).toBe(2);
+    expect(result.outcomes.map((o) => [o.tag, o.outcome])).toEqual([
+      ['fox', 'applied'],
+      ['solo', 'applied'],
+    ]);
+  });
+
   it('should give up after a bounded number of conflicts with the 409 the site answered', async () => {
     const { server, sut } = await site();
     for (let i = 0; i <= SZURUBOORU_CONFLICT_RETRIES; i++) server.raceNextWrite(4, { add: [`human_${i}`] });

@@ -79,6 +79,8 @@ export class FakeSzurubooruServer {
   private readonly posts = new Map<number, FakeSzuruPost>();
   private readonly media = new Map<string, { bytes: Buffer; type: string }>();
   private readonly races = new Map<number, { add?: string[]; remove?: string[] }[]>();
+  /** Writes that are saved but answered only after the client sent its next write (it timed out meanwhile). */
+  private stalledWrites = 0;
   /** Posts whose upload transaction has not committed yet: invisible to every request. */
   private readonly uncommitted = new Set<number>();
   private server: Server | null = null;
@@ -229,6 +231,11 @@ export class FakeSzurubooruServer {
     this.uncommitted.delete(id);
   }
 
+  /** The next `count` PUTs are saved, but their answers are held until the client sends another PUT. */
+  stallNextWrites(count: number): void {
+    this.stalledWrites += count;
+  }
+
   /** The next PUT to post `id` arrives just after a human saved `change`: it carries a stale version. */
   raceNextWrite(id: number, change: { add?: string[]; remove?: string[] }): void {
     this.races.set(id, [...(this.races.get(id) ?? []), change]);
@@ -337,6 +344,15 @@ export class FakeSzurubooruServer {
     }
     try {
       const reply = this.api(method, url, headers, body);
+      if (method === 'PUT' && this.stalledWrites > 0) {
+        // Saved, but the answer is held until the client, having given up, sends the next write.
+        this.stalledWrites -= 1;
+        const puts = this.requests.filter((r) => r.method === 'PUT').length;
+        for (let waited = 0; waited < 10_000; waited += 20) {
+          if (this.requests.filter((r) => r.method === 'PUT').length > puts) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
       send(res, 200, 'OK', reply);
     } catch (thrown) {
       if (!(thrown instanceof HttpError)) throw thrown;
