@@ -42,7 +42,7 @@ export async function runCycle(
       {
         ...options,
         policy: withLearnedPolicy(
-          policyOf(config, tagger.model),
+          policyOf(config, tagger.model, service.booru),
           await repos.thresholds.loadActiveOverrides(service.booruId),
         ),
         maxPosts: config.maxPosts,

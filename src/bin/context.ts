@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { BooruClient } from '../booru/booru-client.js';
-import { createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
+import type { BooruCapabilities, BooruClient } from '../booru/booru-client.js';
+import { AUTH_SCHEME, createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
 import { E621_MAX_RATE } from '../booru/e621.client.js';
 import type { TagBudget } from '../booru/rate-limiter.js';
 import { BooruHttp, siteHosts } from '../booru/http.js';
@@ -120,12 +120,14 @@ export function createBooruClient(
   if (!baseUrl) throw new AppError('USAGE', 'BOORU_URL (or --booru-url) is required for this command');
   const kind = config.booruKind;
   const queryAuth = kind === 'auto' ? undefined : QUERY_AUTH[kind];
+  const authScheme = kind === 'auto' ? undefined : AUTH_SCHEME[kind];
   const http = new BooruHttp({
     baseUrl,
     userAgent: userAgentOf(config),
     credentials:
       config.booruLogin && config.booruApiKey ? { login: config.booruLogin, apiKey: config.booruApiKey } : null,
     ...(queryAuth ? { queryAuth } : {}),
+    ...(authScheme ? { authScheme } : {}),
     headersTimeoutMs: config.httpTimeoutMs,
     bodyTimeoutMs: config.httpTimeoutMs,
     // e621 answers 503 beyond 2 requests per second: never faster, whatever is configured.
@@ -186,6 +188,7 @@ export async function loadTagger(config: Config, logger: Logger, dir = modelDirO
 export function policyOf(
   config: Config,
   model?: { manifestThresholds?: Readonly<Record<string, number>> },
+  booru?: { capabilities: BooruCapabilities },
 ): DiffPolicy {
   const removable = new Set<number>(config.removeCategories.map((name) => TagCategory[name]));
   const fromModel = model?.manifestThresholds ?? {};
@@ -220,6 +223,7 @@ export function policyOf(
     ratingMargin: config.ratingMargin,
     perTag,
     mcut: new Map(config.mcut.map((name) => [TagCategory[name], MCUT_FLOORS[name]])),
+    ...(booru?.capabilities.ratingScale ? { ratingScale: booru.capabilities.ratingScale } : {}),
   });
 }
 

@@ -94,7 +94,12 @@ export async function openService(
       ratingModel = {
         tagger: rater,
         modelId: ratingModelId,
-        policy: { explicit: config.ratingExplicit, sensitive: config.ratingSensitive, safe: config.ratingSafe ?? null },
+        policy: {
+          explicit: config.ratingExplicit,
+          sensitive: config.ratingSensitive,
+          safe: config.ratingSafe ?? null,
+          ...(client.capabilities.ratingScale ? { ratingScale: client.capabilities.ratingScale } : {}),
+        },
       };
     }
     const loaded = tagger;
@@ -113,7 +118,7 @@ export async function openService(
         return {
           booruId: booru.id,
           modelId,
-          context: buildDiffContext(loaded.labels, facts, implications, policyOf(config, loaded.model)),
+          context: buildDiffContext(loaded.labels, facts, implications, policyOf(config, loaded.model, client)),
           owner,
           batchSize: config.batchSize,
           leaseMs: config.leaseMs,

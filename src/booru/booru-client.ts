@@ -3,7 +3,7 @@
  * transport, pagination quirks and JSON shapes stay inside the adapter.
  */
 import type { TagEditOutcome } from '../core/tag-edit.js';
-import type { BooruKind, BooruPost, TagChange } from '../core/types.js';
+import type { BooruKind, BooruPost, Rating, TagChange } from '../core/types.js';
 
 export type { TagEditOutcome } from '../core/tag-edit.js';
 
@@ -49,8 +49,26 @@ export interface BooruCapabilities {
   canEditTags: boolean;
   /** {@link BooruClient.listPostsByChange} works (the booru can order posts by last change). */
   canListChanges: boolean;
+  /**
+   * False where the change listing leaves out posts never edited since upload (Szurubooru: no last-edit time until
+   * the first edit), so the re-scan cannot find a post the id listing skipped and the crawl must look below its
+   * cursor itself. (Default: true wherever `canListChanges`)
+   */
+  changesIncludeNewPosts?: boolean;
   /** {@link BooruClient.listTagRelations} works (aliases and implications are readable by name). */
   canSyncRelations: boolean;
+  /**
+   * True where a relation listing read from the start lists every relation in force and nothing else, whatever
+   * `updatedSince` (Szurubooru:
+   * relations are a tag's names and implications, with no status; one the site dropped is simply absent), so a
+   * complete pass retires the stored relations it did not list. (Default: false: the booru lists rows with a status)
+   */
+  relationsListedInFull?: boolean;
+  /**
+   * Absent where the booru keeps all four of Danbooru's ratings; else the rating each is stored and read back as
+   * (Szurubooru: s is kept as g), for the diff's `ratingScale`.
+   */
+  ratingScale?: Readonly<Partial<Record<Rating, Rating>>>;
 }
 
 /** A post of a listing that could not be read; recorded by id so the crawl can account for it. */

@@ -1,6 +1,7 @@
 /**
  * Picks the adapter for a dialect, and for `auto` probes the site once: Danbooru and e621 share `/posts.json`
- * (a bare array vs `{"posts":[…]}`), Moebooru answers `/post.json`, Gelbooru the `index.php?page=dapi` API.
+ * (a bare array vs `{"posts":[…]}`), Moebooru answers `/post.json`, Gelbooru the `index.php?page=dapi` API,
+ * Szurubooru `/api/posts/` (a `{query, offset, limit, total, results}` page).
  */
 import type { BooruKind, BooruPost, TagChange } from '../core/types.js';
 import { AppError } from '../shared/errors.js';
@@ -21,6 +22,7 @@ import { GelbooruClient } from './gelbooru.client.js';
 import { dapiItems } from './gelbooru.schemas.js';
 import type { BooruHttp } from './http.js';
 import { MoebooruClient } from './moebooru.client.js';
+import { SzurubooruClient } from './szurubooru.client.js';
 
 /** A configured dialect: a known kind, or `auto` (probe the site). */
 export type BooruKindSetting = BooruKind | 'auto';
@@ -31,6 +33,12 @@ export const QUERY_AUTH: Partial<Record<ConcreteBooruKind, readonly [string, str
   moebooru: ['login', 'password_hash'],
   gelbooru: ['user_id', 'api_key'],
 };
+
+/**
+ * Dialects whose credentials go in an `Authorization` header of another scheme than Basic: Szurubooru takes
+ * `Token base64(login:token)` for a login token (Basic there means the account's password).
+ */
+export const AUTH_SCHEME: Partial<Record<ConcreteBooruKind, 'Token'>> = { szurubooru: 'Token' };
 
 /** The adapter for a known dialect. */
 export function createBooruAdapter(kind: ConcreteBooruKind, http: BooruHttp, logger: Logger): BooruClient {
@@ -43,6 +51,8 @@ export function createBooruAdapter(kind: ConcreteBooruKind, http: BooruHttp, log
       return new MoebooruClient(http, { logger });
     case 'gelbooru':
       return new GelbooruClient(http, { logger });
+    case 'szurubooru':
+      return new SzurubooruClient(http, { logger });
   }
 }
 
@@ -59,7 +69,7 @@ async function answers<T>(probe: () => Promise<T>): Promise<T | undefined> {
 }
 
 /**
- * Finds the dialect of the site behind `http` with at most three one-post reads.
+ * Finds the dialect of the site behind `http` with at most four one-post reads.
  * @throws AppError USAGE naming what was tried when nothing answers like a known booru.
  */
 export async function probeBooruKind(http: BooruHttp): Promise<ConcreteBooruKind> {
@@ -75,10 +85,14 @@ export async function probeBooruKind(http: BooruHttp): Promise<ConcreteBooruKind
     }),
   );
   if (dapi) return 'gelbooru';
+  const szuru = await answers(() => http.getJson('/api/posts/', { limit: 1 }));
+  if (typeof szuru === 'object' && szuru !== null && Array.isArray((szuru as { results?: unknown }).results)) {
+    return 'szurubooru';
+  }
   throw new AppError(
     'USAGE',
-    `BOORU_KIND=auto: ${http.baseUrl} answers none of /posts.json (Danbooru, e621), /post.json (Moebooru) or ` +
-      '/index.php?page=dapi (Gelbooru); set BOORU_KIND',
+    `BOORU_KIND=auto: ${http.baseUrl} answers none of /posts.json (Danbooru, e621), /post.json (Moebooru), ` +
+      '/index.php?page=dapi (Gelbooru) or /api/posts/ (Szurubooru); set BOORU_KIND',
   );
 }
 

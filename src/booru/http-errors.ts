@@ -63,16 +63,32 @@ function isJsonType(contentType: string): boolean {
   return /\bjson\b/i.test(contentType);
 }
 
-/** Danbooru's error body: `{"success":false,"error":"<Class>","message":"..."}`. */
+/**
+ * Danbooru's error body: `{"success":false,"error":"<Class>","message":"..."}`; Szurubooru's:
+ * `{"name":"<Class>","title":"...","description":"..."}`.
+ */
 function booruMessage(raw: RawResponse): string | null {
   try {
-    const parsed = JSON.parse(raw.body.toString('utf8')) as { message?: unknown; error?: unknown };
+    const parsed = JSON.parse(raw.body.toString('utf8')) as {
+      message?: unknown;
+      error?: unknown;
+      description?: unknown;
+    };
     if (typeof parsed.message === 'string' && parsed.message) return parsed.message;
+    if (typeof parsed.description === 'string' && parsed.description) return redactAuthorization(parsed.description);
     if (typeof parsed.error === 'string' && parsed.error) return parsed.error;
     return '';
   } catch {
     return null;
   }
+}
+
+/**
+ * Szurubooru echoes a malformed `Authorization` header in its 400 description ("Supplied header Token …"): the
+ * credentials must not reach a log line.
+ */
+function redactAuthorization(text: string): string {
+  return text.replace(/\b(Basic|Token)\s+[A-Za-z0-9+/=._~-]+/gi, '$1 [redacted]');
 }
 
 export function throwForStatus(raw: RawResponse, method: string, url: string, rateLimitDelayMs: number): void {

@@ -57,6 +57,11 @@ export interface BooruHttpOptions {
    * Gelbooru `['user_id', 'api_key']`. They are redacted from every log line and error message.
    */
   queryAuth?: readonly [loginParam: string, keyParam: string];
+  /**
+   * The `Authorization` scheme of header credentials: `Basic` (default) or `Token` (Szurubooru: the same
+   * `base64(login:key)` under another name). Never logged.
+   */
+  authScheme?: 'Basic' | 'Token';
   /** API reads (GET) per second; 0 = unlimited. (Default: 0) */
   readRate?: number;
   /** Burst of API reads allowed after a quiet spell. (Default: 5) */
@@ -218,7 +223,7 @@ export class BooruHttp {
       this.queryAuth[options.queryAuth[1]] = options.credentials.apiKey;
     } else if (options.credentials) {
       const token = Buffer.from(`${options.credentials.login}:${options.credentials.apiKey}`).toString('base64');
-      this.headers['authorization'] = `Basic ${token}`;
+      this.headers['authorization'] = `${options.authScheme ?? 'Basic'} ${token}`;
     }
   }
 

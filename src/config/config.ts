@@ -36,9 +36,9 @@ export const SETTINGS = {
   /** The booru's API dialect; `auto` probes the site once. (Default: danbooru.) */
   booruKind: {
     env: 'BOORU_KIND',
-    schema: z.enum(['danbooru', 'e621', 'moebooru', 'gelbooru', 'auto']),
+    schema: z.enum(['danbooru', 'e621', 'moebooru', 'gelbooru', 'szurubooru', 'auto']),
     default: 'danbooru',
-    doc: 'API dialect: danbooru, e621, moebooru, gelbooru (read-only), or auto (probe the site)',
+    doc: 'API dialect: danbooru, e621, moebooru, gelbooru (read-only), szurubooru, or auto (probe the site)',
   },
   /** Account name for HTTP Basic auth. (Default: anonymous.) */
   booruLogin: { env: 'BOORU_LOGIN', schema: z.string().min(1), doc: 'booru account name (HTTP Basic auth)' },

@@ -22,6 +22,8 @@ export interface RatingClassPolicy {
   sensitive: number;
   /** drawing + neutral at or above this on a q or e post ⇒ suggest g; null ⇒ never. */
   safe: number | null;
+  /** The booru's rating scale (see `DiffPolicy.ratingScale`): a rating it would store as the post's own is never proposed. */
+  ratingScale?: Readonly<Partial<Record<Rating, Rating>>>;
 }
 
 export const DEFAULT_RATING_CLASS_POLICY: RatingClassPolicy = { explicit: 0.8, sensitive: 0.8, safe: null };
@@ -60,17 +62,24 @@ export function suggestRatingFromClasses(
     reason: `${modelName}: ${why}`,
   });
   const fmt = (n: number) => n.toFixed(2);
-  if ((current === 'g' || current === 's') && sum.explicit >= Math.fround(policy.explicit)) {
+  const stored = (rating: Rating): Rating => policy.ratingScale?.[rating] ?? rating;
+  const storable = (to: Rating) => stored(to) !== stored(current);
+  if ((current === 'g' || current === 's') && storable('q') && sum.explicit >= Math.fround(policy.explicit)) {
     return draft(
       'q',
       sum.explicit,
       `hentai + porn ${fmt(sum.explicit)} ≥ ${fmt(policy.explicit)} on a ${current} post`,
     );
   }
-  if (current === 'g' && sum.sensitive >= Math.fround(policy.sensitive)) {
+  if (current === 'g' && storable('s') && sum.sensitive >= Math.fround(policy.sensitive)) {
     return draft('s', sum.sensitive, `sexy ${fmt(sum.sensitive)} ≥ ${fmt(policy.sensitive)} on a g post`);
   }
-  if ((current === 'q' || current === 'e') && policy.safe !== null && sum.safe >= Math.fround(policy.safe)) {
+  if (
+    (current === 'q' || current === 'e') &&
+    storable('g') &&
+    policy.safe !== null &&
+    sum.safe >= Math.fround(policy.safe)
+  ) {
     return draft('g', sum.safe, `drawing + neutral ${fmt(sum.safe)} ≥ ${fmt(policy.safe)} on a ${current} post`);
   }
   return null;

@@ -311,6 +311,8 @@ export function postUrlOf(baseUrl: string, kind: BooruKind, remoteId: number): s
       return `${base}/post/show/${remoteId}`;
     case 'gelbooru':
       return `${base}/index.php?page=post&s=view&id=${remoteId}`;
+    case 'szurubooru':
+      return `${base}/post/${remoteId}`;
     default:
       return `${base}/posts/${remoteId}`;
   }

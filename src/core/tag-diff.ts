@@ -46,6 +46,12 @@ export interface DiffPolicy {
   /** The model's rating must beat the post's rating by this much for a rating suggestion. */
   ratingMargin: number;
   /**
+   * Where the booru keeps fewer ratings than Danbooru's four, the rating each is stored (and read back) as, e.g.
+   * Szurubooru's three safeties store s as g. The model's probabilities are pooled by what the booru can store and
+   * only a storable rating is ever proposed, so no rating suggestion is one the booru cannot hold. (Default: all four)
+   */
+  ratingScale?: Readonly<Partial<Record<Rating, Rating>>>;
+  /**
    * Categories whose add threshold is MCut over the image's scores instead of the fixed one, each with a floor the
    * MCut threshold never goes below (core/thresholds.ts). Per-tag thresholds still win. (Default: none)
    */
@@ -251,11 +257,15 @@ export function ratingOfLabel(name: string): Rating | null {
 }
 
 function diffRating(input: DiffInput, index: DiffIndex): SuggestionDraft | null {
+  const scale = input.policy.ratingScale;
+  const stored = (rating: Rating): Rating => scale?.[rating] ?? rating;
   const probability = new Map<Rating, number>();
-  for (const [i, rating] of index.ratingLabels) {
+  for (const [i, label] of index.ratingLabels) {
+    const rating = stored(label);
     probability.set(rating, (probability.get(rating) ?? 0) + (input.scores[i] ?? 0));
   }
   if (probability.size === 0 || input.rating === null) return null;
+  const postRating = stored(input.rating);
   let predicted: Rating = 'g';
   let top = -1;
   for (const rating of RATINGS) {
@@ -265,15 +275,15 @@ function diffRating(input: DiffInput, index: DiffIndex): SuggestionDraft | null 
       top = p;
     }
   }
-  if (predicted === input.rating) return null;
-  const current = probability.get(input.rating) ?? 0;
+  if (predicted === postRating) return null;
+  const current = probability.get(postRating) ?? 0;
   if (top - current < input.policy.ratingMargin) return null;
   return {
     tag: `rating:${predicted}`,
     action: 'rating',
     category: TagCategory.rating,
     score: top,
-    reason: `rating ${predicted} ${fmt(top)} vs current ${input.rating} ${fmt(current)} (margin ${fmt(input.policy.ratingMargin)})`,
+    reason: `rating ${predicted} ${fmt(top)} vs current ${postRating} ${fmt(current)} (margin ${fmt(input.policy.ratingMargin)})`,
   };
 }
 

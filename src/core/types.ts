@@ -17,7 +17,7 @@ export const TagCategory = {
 } as const;
 export type TagCategoryName = keyof typeof TagCategory;
 
-export type BooruKind = 'danbooru' | 'e621' | 'moebooru' | 'gelbooru';
+export type BooruKind = 'danbooru' | 'e621' | 'moebooru' | 'gelbooru' | 'szurubooru';
 
 /** One image variant a booru offers for a post. Sizes are null when the booru does not say. */
 export interface MediaVariant {

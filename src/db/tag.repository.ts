@@ -110,6 +110,29 @@ export class TagRepository {
     return written;
   }
 
+  /**
+   * Marks `deleted` every active alias or implication of the booru that is not in `listed` (a complete listing of
+   * those in force); returns how many were retired.
+   */
+  async retireRelationsExcept(
+    booruId: number,
+    kind: 'alias' | 'implication',
+    listed: readonly { antecedent: string; consequent: string }[],
+  ): Promise<number> {
+    const payload = JSON.stringify(listed.map((r) => ({ antecedent: r.antecedent, consequent: r.consequent })));
+    return kind === 'alias'
+      ? this.prisma.$executeRaw`
+          UPDATE tag_aliases AS a SET status = 'deleted', updated_at = now()
+          WHERE a.booru_id = ${booruId} AND a.status = 'active' AND NOT EXISTS (
+            SELECT 1 FROM jsonb_to_recordset(${payload}::jsonb) AS r(antecedent text, consequent text)
+            WHERE r.antecedent = a.antecedent AND r.consequent = a.consequent)`
+      : this.prisma.$executeRaw`
+          UPDATE tag_implications AS a SET status = 'deleted', updated_at = now()
+          WHERE a.booru_id = ${booruId} AND a.status = 'active' AND NOT EXISTS (
+            SELECT 1 FROM jsonb_to_recordset(${payload}::jsonb) AS r(antecedent text, consequent text)
+            WHERE r.antecedent = a.antecedent AND r.consequent = a.consequent)`;
+  }
+
   /** How many tags, active aliases and active implications are stored for a booru. */
   async counts(booruId: number): Promise<{ tags: number; aliases: number; implications: number }> {
     const [tags, aliases, implications] = await Promise.all([

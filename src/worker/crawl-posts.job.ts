@@ -8,8 +8,9 @@
  *
  * A listing may skip a post (a lagging replica shows a higher id before a lower one commits), and the cursor then
  * passes it. Danbooru and e621 recover it through the re-scan of changed posts; boorus that cannot list by change
- * (Moebooru, Gelbooru) re-read the {@link SKIP_WINDOW_IDS} ids below the cursor at the start of each crawl and store
- * the posts found there that the database has never seen.
+ * (Moebooru, Gelbooru), or whose change listing leaves out posts never edited (Szurubooru), re-read the
+ * {@link SKIP_WINDOW_IDS} ids below the cursor at the start of each crawl and store the posts found there that the
+ * database has never seen.
  */
 import type { BooruClient, PostPage } from '../booru/booru-client.js';
 import { chooseMediaVariant } from '../core/media-variant.js';
@@ -20,7 +21,7 @@ import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
 export const POSTS_CURSOR = 'posts';
-/** How many ids below the cursor a crawl re-reads for skipped posts, on boorus without a change listing. */
+/** How many ids below the cursor a crawl re-reads for skipped posts, where the re-scan cannot find them. */
 export const SKIP_WINDOW_IDS = 100;
 
 export interface CrawlDeps {
@@ -85,7 +86,8 @@ export async function crawlNewPosts(deps: CrawlDeps, options: CrawlOptions): Pro
     cursor,
     interrupted: null,
   };
-  if (cursor > 0 && !booru.capabilities.canListChanges) {
+  const rescanFindsSkipped = booru.capabilities.canListChanges && booru.capabilities.changesIncludeNewPosts !== false;
+  if (cursor > 0 && !rescanFindsSkipped) {
     try {
       summary.recovered = await storeSkipped(deps, options, cursor);
     } catch (thrown) {

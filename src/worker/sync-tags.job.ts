@@ -6,7 +6,9 @@
  * Incremental: each stream (tags, aliases, implications) is read in ascending id pages; the first pass reads
  * everything, later passes only rows the booru changed since the previous pass began (where the dialect can filter
  * by change; Moebooru and Gelbooru re-read all). The page cursor is stored after each page, so an interrupted pass
- * resumes where it stopped; a pass's start time becomes the next pass's "since" only once it completes.
+ * resumes where it stopped; a pass's start time becomes the next pass's "since" only once it completes. Where the
+ * booru's relation listing is the whole truth (`capabilities.relationsListedInFull`: Szurubooru), a pass read from
+ * its start retires the stored aliases and implications it no longer lists.
  */
 import type { BooruClient, BooruTag, BooruTagRelation, TagListQuery } from '../booru/booru-client.js';
 import type { CursorRepository } from '../db/cursor.repository.js';
@@ -111,6 +113,10 @@ async function syncStream(
   const updatedSince = syncedAt ? new Date(Date.parse(syncedAt) - OVERLAP_MS) : null;
   result.mode = updatedSince ? 'incremental' : 'full';
   const maxPages = options.maxPages ?? 100_000;
+  // Where the listing is the whole truth (no statuses), a pass read from its start in this run retires what it
+  // did not list: a relation the site dropped must not keep steering the diff.
+  const listedInFull: { antecedent: string; consequent: string }[] | null =
+    name !== 'tags' && deps.booru.capabilities.relationsListedInFull === true && afterId === 0 ? [] : null;
   for (let page = 0; page < maxPages; page++) {
     const rows = await list({ afterId, updatedSince, limit: options.pageSize });
     if (rows.length === 0) {
@@ -130,18 +136,27 @@ async function syncStream(
         })),
       );
     } else {
+      const relations = (rows as BooruTagRelation[]).map((r) => ({
+        antecedent: r.antecedent,
+        consequent: r.consequent,
+        status: r.status,
+      }));
+      listedInFull?.push(...relations.filter((r) => r.status === 'active'));
       result.written += await deps.tags.upsertRelations(
         booruId,
         name === 'aliases' ? 'alias' : 'implication',
-        (rows as BooruTagRelation[]).map((r) => ({
-          antecedent: r.antecedent,
-          consequent: r.consequent,
-          status: r.status,
-        })),
+        relations,
       );
     }
     afterId = Math.max(afterId, ...rows.map((r) => r.remoteId));
     await deps.cursors.set(booruId, key('page'), String(afterId));
+  }
+  if (result.complete && listedInFull) {
+    result.written += await deps.tags.retireRelationsExcept(
+      booruId,
+      name === 'aliases' ? 'alias' : 'implication',
+      listedInFull,
+    );
   }
   if (result.complete) {
     await deps.cursors.set(booruId, key('synced-at'), started);

@@ -1,5 +1,5 @@
 /**
- * The booru credentials (API key, Moebooru password hash, Gelbooru user id and key) never reach a log line or an
+ * The booru credentials (API key, Moebooru password hash, Gelbooru user id and key, Szurubooru token) never reach a log line or an
  * error message, whatever goes wrong: 401, 403, 500 with retries, a garbled page, a refused media host. And the size
  * cap on API responses: a page larger than `maxResponseBytes` is refused while streaming, not buffered whole.
  */
@@ -24,7 +24,13 @@ function startBooru(): Promise<{ server: Server; url: string }> {
     if (path === '/401') res.writeHead(401, { 'content-type': 'application/json' }).end('{"success":false}');
     else if (path === '/403') res.writeHead(403, { 'content-type': 'text/html' }).end('<html>cf</html>');
     else if (path === '/500') res.writeHead(500).end('oops');
-    else if (path === '/garbled') res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": 1,');
+    else if (path === '/400-echo') {
+      // Szurubooru echoes a header it cannot read in its error (middleware/authenticator.py).
+      const description = `Authorization header values are not properly formed. Supplied header ${req.headers.authorization}. Got error: x`;
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ name: 'ValidationError', title: 'Bad Request', description }));
+    } else if (path === '/garbled') res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": 1,');
     else if (path === '/big') {
       res.writeHead(200, { 'content-type': 'application/json' });
       for (let i = 0; i < 40; i++) res.write(`${i === 0 ? '[' : ','}"${'x'.repeat(1020)}"`);
@@ -79,14 +85,15 @@ describe('booru credentials in logs and errors', () => {
     ['Basic auth', {}],
     ['query auth (Moebooru password_hash)', { queryAuth: ['login', 'password_hash'] as const }],
     ['query auth (Gelbooru user_id, api_key)', { queryAuth: ['user_id', 'api_key'] as const }],
+    ['Token auth (Szurubooru)', { authScheme: 'Token' as const }],
   ])('should keep the key out of every error and log line (%s)', async (_name, overrides) => {
     const sut = httpFor(overrides);
     const errors: unknown[] = [];
-    for (const path of ['/401', '/403', '/500', '/garbled', '/ok']) {
+    for (const path of ['/401', '/403', '/500', '/garbled', '/400-echo', '/ok']) {
       await sut.getJson(path).catch((thrown: unknown) => errors.push(thrown));
     }
     await sut.getBytes('http://evil.example/x.png', { maxBytes: 10, timeoutMs: 100 }).catch((t) => errors.push(t));
-    expect(errors).toHaveLength(5);
+    expect(errors).toHaveLength(6);
     for (const error of errors) {
       expect(error).toBeInstanceOf(BooruError);
       const seen = JSON.stringify({

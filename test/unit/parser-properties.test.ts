@@ -19,6 +19,13 @@ import {
   toGelbooruPost,
 } from '../../src/booru/gelbooru.schemas.js';
 import { parseMoebooruTags, toMoebooruPost } from '../../src/booru/moebooru.schemas.js';
+import {
+  parseSzurubooruTag,
+  szurubooruPage,
+  szurubooruRelations,
+  toSzurubooruPost,
+  toSzurubooruTag,
+} from '../../src/booru/szurubooru.schemas.js';
 import { type BooruPost, RATINGS } from '../../src/core/types.js';
 import { AppError } from '../../src/shared/errors.js';
 
@@ -98,6 +105,19 @@ const BASE = {
     height: 10,
     change: 1_700_000_000,
   },
+  szurubooru: {
+    id: 7,
+    version: 2,
+    creationTime: '2024-01-02T03:04:05.000Z',
+    lastEditTime: null,
+    safety: 'sketchy',
+    checksumMD5: 'a'.repeat(32),
+    canvasWidth: 10,
+    canvasHeight: 10,
+    contentUrl: 'data/posts/7_abc.png',
+    thumbnailUrl: 'data/generated-thumbnails/7_abc.jpg',
+    tags: [{ names: ['cat_ears', 'nekomimi'], category: 'default', usages: 3 }],
+  },
 } as const;
 
 function mutated(base: Record<string, unknown>) {
@@ -162,6 +182,7 @@ const POST_PARSERS: [string, (json: unknown) => BooruPost, Record<string, unknow
   ['e621', (json) => toE621Post(json), BASE.e621],
   ['Moebooru', (json) => toMoebooruPost(json), BASE.moebooru],
   ['Gelbooru', (json) => toGelbooruPost(json, SITE), BASE.gelbooru],
+  ['Szurubooru', (json) => toSzurubooruPost(json, 'https://szuru.example'), BASE.szurubooru],
 ];
 
 describe('booru API parsers (properties)', () => {
@@ -212,6 +233,56 @@ describe('booru API parsers (properties)', () => {
     check(
       fc.property(fc.oneof(fc.array(relationRow, { maxLength: 4 }), anyJson), (json) =>
         parsesOrRefuses(() => parseDanbooruRelations(json, 'u', 0), expectRelations),
+      ),
+    );
+  });
+
+  it('should read random szurubooru listings of tags, aliases and implications or throw BOORU_BAD_RESPONSE', () => {
+    const microTag = fc.record({ names: fc.oneof(fc.array(anyJson, { maxLength: 3 }), anyJson), category: anyJson });
+    const tagItem = fc.oneof(
+      mutated({
+        names: ['cat_ears', 'nekomimi'],
+        category: 'default',
+        version: 1,
+        creationTime: '2024-01-02T03:04:05.000Z',
+        lastEditTime: null,
+        usages: 3,
+        implications: [{ names: ['animal_ears'], category: 'default', usages: 1 }],
+        suggestions: [],
+      }),
+      fc.record({ names: fc.array(anyJson, { maxLength: 3 }), category: anyJson, implications: fc.array(microTag) }),
+      anyJson,
+    );
+    const page = fc.oneof(
+      fc.record({ query: anyJson, offset: anyJson, limit: anyJson, total: anyJson, results: fc.array(tagItem) }),
+      fc.record({
+        query: fc.constant(''),
+        offset: fc.nat(),
+        limit: fc.nat(),
+        total: fc.nat(),
+        results: fc.array(tagItem),
+      }),
+      anyJson,
+    );
+    check(
+      fc.property(page, (json) =>
+        parsesOrRefuses(
+          () =>
+            szurubooruPage(json, 'u').results.map((item, i) => {
+              const tag = parseSzurubooruTag(item);
+              return {
+                tag: toSzurubooruTag(tag, i + 1),
+                relations: ['alias', 'implication'].flatMap((kind) => szurubooruRelations(tag, kind as 'alias', i + 1)),
+              };
+            }),
+          (rows) => {
+            expectTags(rows.map((r) => r.tag));
+            for (const r of rows) {
+              expectRelations(r.relations);
+              for (const rel of r.relations) expect(/\s/.test(rel.antecedent + rel.consequent)).toBe(false);
+            }
+          },
+        ),
       ),
     );
   });

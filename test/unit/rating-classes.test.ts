@@ -33,6 +33,14 @@ describe('suggestRatingFromClasses', () => {
     expect(suggestRatingFromClasses(labels, scores(0.9, 0, 0.04, 0, 0.06), 'q', policy, 'nsfw')).toBeNull();
   });
 
+  it('should not propose a rating the booru would store as the post has it (Szurubooru keeps s as g)', () => {
+    const policy = { ...DEFAULT_RATING_CLASS_POLICY, ratingScale: { s: 'g' } as const };
+    expect(suggestRatingFromClasses(labels, scores(0.1, 0, 0.05, 0, 0.85), 'g', policy, 'nsfw')).toBeNull();
+    expect(suggestRatingFromClasses(labels, scores(0.05, 0.6, 0.05, 0.3, 0), 'g', policy, 'nsfw')?.tag).toBe(
+      'rating:q',
+    );
+  });
+
   it('should say nothing about a post without a rating', () => {
     expect(suggestRatingFromClasses(labels, scores(0, 1, 0, 0, 0), null, DEFAULT_RATING_CLASS_POLICY, 'n')).toBeNull();
   });

@@ -60,6 +60,7 @@ describe('postUrlOf', () => {
     expect(postUrlOf('https://gelbooru.com', 'gelbooru', 3)).toBe(
       'https://gelbooru.com/index.php?page=post&s=view&id=3',
     );
+    expect(postUrlOf('https://szuru.example/', 'szurubooru', 4)).toBe('https://szuru.example/post/4');
   });
 });
 

@@ -164,6 +164,34 @@ describe('computeTagDiff', () => {
       expected: [],
     },
     {
+      name: 'pools ratings a booru stores alike and never proposes one it cannot hold (Szurubooru: s kept as g)',
+      input: { rating: 'g', scores: { general: 0.1, sensitive: 0.85 }, policy: { ratingScale: { s: 'g' } } },
+      expected: [],
+    },
+    {
+      name: 'proposes that same rating where the booru keeps all four',
+      input: { rating: 'g', scores: { general: 0.1, sensitive: 0.85 } },
+      expected: ['rating rating:s'],
+    },
+    {
+      name: 'proposes a storable rating by the pooled probability',
+      input: {
+        rating: 'g',
+        scores: { general: 0.05, sensitive: 0.05, questionable: 0.9 },
+        policy: { ratingScale: { s: 'g' } },
+      },
+      expected: ['rating rating:q'],
+    },
+    {
+      name: 'reads a post rating through the scale',
+      input: {
+        rating: 's',
+        scores: { general: 0.5, sensitive: 0.4, explicit: 0.1 },
+        policy: { ratingScale: { s: 'g' } },
+      },
+      expected: [],
+    },
+    {
       name: 'treats an unstored score below a floor above the threshold as unknown',
       input: { tags: ['smile'], scores: { smile: 0 }, floor: 0.05 },
       expected: [],

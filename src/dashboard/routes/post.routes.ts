@@ -1,5 +1,6 @@
 /** One post's whole story: image, tags, every suggestion with its outcome, score history, decisions, write-backs. */
 import type { FastifyInstance } from 'fastify';
+import { postUrlOf } from '../../core/report-stats.js';
 import type { RouteContext } from '../app.js';
 import { requireAccess } from '../app.js';
 import { can } from '../policies.js';
@@ -33,7 +34,7 @@ export function registerPostRoutes(app: FastifyInstance, context: RouteContext):
     }
     const { post } = detail;
     const mayDecide = can(user.role, 'decide') && !isReportOnly(post.booruKind);
-    const booruLink = `${post.booruUrl.replace(/\/$/, '')}/posts/${post.remoteId}`;
+    const booruLink = postUrlOf(post.booruUrl, post.booruKind, post.remoteId);
     const body = html`<h1>Post #${post.remoteId} <span class="muted">on ${post.booruName}</span></h1>
       ${isReportOnly(post.booruKind) ? reportOnlyNote(post.booruKind) : ''}
       <div class="post">

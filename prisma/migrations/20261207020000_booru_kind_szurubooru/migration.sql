@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "BooruKind" ADD VALUE 'szurubooru';
