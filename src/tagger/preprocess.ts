@@ -10,7 +10,8 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { AppError, coerceError } from '../shared/errors.js';
-import type { PreprocessRecipe } from './recipe.js';
+import { areaLetterbox } from './area-resize.js';
+import type { PreprocessRecipe, ResizeKernel } from './recipe.js';
 
 export interface PreprocessLimits {
   /** Largest width × height decoded; bigger images fail with MEDIA_TOO_LARGE before decoding. */
@@ -79,6 +80,11 @@ function sharpInput(bytes: Buffer, limits: PreprocessLimits): Sharp {
   // failOn 'warning' (sharp's default, stated here on purpose) rejects truncated and damaged data instead of
   // tagging a half-grey image. pages: 1 decodes only the first frame of an animation.
   return sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1, autoOrient: true });
+}
+
+/** The sharp kernel for the 8-bit path; `area` (exact only in {@link preprocessImage}) falls back to `linear` here. */
+function sharpKernel(recipe: PreprocessRecipe): ResizeKernel {
+  return recipe.resize === 'area' ? 'linear' : recipe.resize;
 }
 
 /** Fails fast on inputs that are not images at all: empty files and known non-image containers. */
@@ -154,7 +160,7 @@ export async function letterboxImage(
       if (fitWidth === size && fitHeight === size && width === size) return data;
       let contained = raw();
       if (fitWidth !== width || fitHeight !== height) {
-        contained = contained.resize(fitWidth, fitHeight, { kernel: recipe.resize, fit: 'fill' });
+        contained = contained.resize(fitWidth, fitHeight, { kernel: sharpKernel(recipe), fit: 'fill' });
       }
       const left = Math.floor((size - fitWidth) / 2);
       const top = Math.floor((size - fitHeight) / 2);
@@ -173,10 +179,52 @@ export async function letterboxImage(
     }
     if (rawWidth === size && rawHeight === size) return data;
     return await raw()
-      .resize(size, size, { kernel: recipe.resize, fit: 'fill' })
+      .resize(size, size, { kernel: sharpKernel(recipe), fit: 'fill' })
       .raw({ depth: 'uchar' })
       .timeout(timeout)
       .toBuffer();
+  } catch (error) {
+    throw mediaError(error);
+  }
+}
+
+/**
+ * Decodes `bytes` to packed RGB bytes at the image's own size (first frame, EXIF orientation applied, alpha dropped
+ * or composited on white per the recipe), for paths that resize by themselves (the AREA path, `area-resize.ts`).
+ */
+export async function decodeRgb(
+  bytes: Buffer,
+  recipe: Pick<PreprocessRecipe, 'alpha'>,
+  limits: PreprocessLimits,
+): Promise<{ data: Buffer; width: number; height: number }> {
+  refuseNonImages(bytes);
+  try {
+    const metadata = await sharpInput(bytes, limits).metadata();
+    const { width, height } = metadata.autoOrient;
+    if (!width || !height) throw new AppError('MEDIA_CORRUPT', 'image has no dimensions');
+    if (width * height > limits.maxPixels) {
+      throw new AppError(
+        'MEDIA_TOO_LARGE',
+        `image is ${width}×${height}, over the limit of ${limits.maxPixels} pixels`,
+      );
+    }
+    const decoded = sharpInput(bytes, limits);
+    const { data, info } = await (recipe.alpha === 'drop'
+      ? decoded.removeAlpha()
+      : decoded.flatten({ background: WHITE })
+    )
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .timeout({ seconds: limits.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_SECONDS })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== width || info.height !== height) {
+      throw new AppError(
+        'MEDIA_UNSUPPORTED',
+        `decoded to ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×3`,
+      );
+    }
+    return { data, width, height };
   } catch (error) {
     throw mediaError(error);
   }
@@ -244,7 +292,7 @@ export async function inspectMedia(bytes: Buffer, limits: PreprocessLimits): Pro
  * Packed RGB bytes (`inputSize² × 3`) → the tensor the recipe asks for: channel order, layout (NHWC or NCHW), scale
  * (0–255 or /255) and optional mean/std (given in RGB order, in scaled units). Pure.
  */
-export function pixelsToTensor(rgb: Uint8Array, recipe: PreprocessRecipe): Float32Array {
+export function pixelsToTensor(rgb: ArrayLike<number>, recipe: PreprocessRecipe): Float32Array {
   const pixels = recipe.inputSize * recipe.inputSize;
   if (rgb.length !== pixels * 3) {
     throw new RangeError(`expected ${pixels * 3} RGB bytes for ${recipe.inputSize}², got ${rgb.length}`);
@@ -274,5 +322,7 @@ export async function preprocessImage(
   recipe: PreprocessRecipe,
   limits: PreprocessLimits,
 ): Promise<Float32Array> {
+  // TF's AREA resize keeps float pixels: its own module, so it never goes through sharp's 8-bit resize.
+  if (recipe.resize === 'area') return pixelsToTensor(await areaLetterbox(bytes, recipe, limits), recipe);
   return pixelsToTensor(await letterboxImage(bytes, recipe, limits), recipe);
 }
