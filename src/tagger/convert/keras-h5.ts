@@ -8,6 +8,7 @@
  * compressed datasets), and on Node it reads the file through the filesystem, so a 600 MB release model is never
  * loaded whole; only one weight at a time is copied out.
  */
+import { open } from 'node:fs/promises';
 import h5wasm from 'h5wasm/node';
 import type { DecodedWeight } from './keras-model.js';
 
@@ -74,9 +75,28 @@ function readWeight(group: H5Group, path: string, where: string): DecodedWeight 
 
 let ready: Promise<unknown> | undefined;
 
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** HDF5's superblock signature sits at 0, 512, 1024, 2048… (a user block before it doubles each time). */
+async function isHdf5(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const head = Buffer.alloc(8);
+    for (let offset = 0; offset + 8 <= size; offset = offset === 0 ? 512 : offset * 2) {
+      await handle.read(head, 0, 8, offset);
+      if (head.equals(HDF5_SIGNATURE)) return true;
+    }
+    return false;
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function readKerasH5(file: string): Promise<KerasH5Model> {
   ready ??= h5wasm.ready;
   await ready;
+  if (!(await isHdf5(file))) throw new Error(`${file} is not an HDF5 file (no HDF5 signature)`);
   let h5: InstanceType<typeof h5wasm.File>;
   try {
     h5 = new h5wasm.File(file, 'r');
