@@ -59,6 +59,8 @@ describe('Keras → ONNX on DeepDanbooru layer types', () => {
       MaxPooling2D: 1,
       GlobalAveragePooling2D: 1,
     });
+    // Every BatchNormalization follows a bias-free linear conv, as in resnet_custom_v3: all folded, axis -1 or [3].
+    expect(conversion.foldedBatchNorms).toBe(8);
     const session = await ort.InferenceSession.create(conversion.onnx);
     const reference = referenceModel(SPEC);
     const count = 2;

@@ -114,7 +114,8 @@ export function buildModel(spec: ReleaseSpec): { defs: LayerDef[]; output: strin
     add({
       name,
       className: 'BatchNormalization',
-      config: { name, axis: -1, momentum: 0.99, epsilon: 0.001, center: true, scale: true },
+      // tf.keras 2.x saves the axis as built, `[3]`; Keras 2.2 as given, `-1`: both kinds are here.
+      config: { name, axis: b % 2 === 0 ? [3] : -1, momentum: 0.99, epsilon: 0.001, center: true, scale: true },
       inputs: [x],
       weights: [
         { key: 'gamma', shape: [c], values: uniform(c, 0.5, 1.5) },

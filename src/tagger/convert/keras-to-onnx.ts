@@ -59,6 +59,15 @@ const CONV_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D']);
 /** Layers that work on a tensor of any rank in Keras's order (no channel axis involved). */
 const ELEMENTWISE = new Set(['Activation', 'ReLU', 'Add', 'Flatten', 'Dropout', 'GaussianNoise', 'GaussianDropout']);
 
+/**
+ * A BatchNormalization's axis: tf.keras 2.x saves it after `build()`, which turns `-1` into the list `[3]`; Keras 2.2
+ * and TF.js write the number as given.
+ */
+function batchNormAxis(layer: KerasLayer): unknown {
+  const axis = layer.config['axis'];
+  return Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+}
+
 export function convertLayersModel(
   modelJson: LayersModelJson,
   weights: ReadonlyMap<string, DecodedWeight>,
@@ -158,7 +167,7 @@ class LayersConverter {
       if (!source || !CONV_CLASSES.has(source.class_name)) continue;
       if ((source.config['activation'] ?? 'linear') !== 'linear' || readers.get(source.name) !== 1) continue;
       if (source.name === this.outputLayer) continue;
-      const axis = layer.config['axis'];
+      const axis = batchNormAxis(layer);
       if (axis !== -1 && axis !== 3) continue;
       this.foldInto.set(source.name, layer);
     }
@@ -323,7 +332,7 @@ class LayersConverter {
   }
 
   private convertBatchNorm(layer: KerasLayer, input: Tensor): Tensor {
-    const axis = layer.config['axis'];
+    const axis = batchNormAxis(layer);
     if (axis !== -1 && !(axis === 3 && input.shape.length === 3) && !(axis === 1 && input.shape.length === 1)) {
       throw new Error(`${layer.name}: BatchNormalization over axis ${String(axis)} is not supported`);
     }
