@@ -82,7 +82,8 @@ export function resizeArea(
   }
   const xs = areaSpans(width, outWidth);
   const ys = areaSpans(height, outHeight);
-  const norm = 1 / (f32(height / outHeight) * f32(width / outWidth));
+  // TF: float scale = 1.0 / (height_scale * width_scale), the product in float32.
+  const norm = f32(1 / f32(f32(height / outHeight) * f32(width / outWidth)));
   const out = new Float32Array(outWidth * outHeight * channels);
   // Row sums: one input row resized horizontally, reused by every output row it feeds (at most two downscaling).
   const rowSum = new Float64Array(outWidth * channels);
@@ -122,7 +123,8 @@ export function resizeArea(
  * skimage `warp(image, translation.inverse, output_shape=(size, size), order=1, mode=...)` with the translation
  * `transform_and_pad_image` builds: the image's centre onto the square's, i.e. input = output − (size/2 − side/2)
  * per axis, a half-pixel shift when the difference is odd. Bilinear; outside the image `edge` clamps to the nearest
- * pixel (ndimage `nearest`), a constant fills with `fill`. Clipped to the input's range (skimage's `clip=True`).
+ * pixel (ndimage `nearest`), a constant fills with `fill`. Clipped to the input's range as skimage's `clip=True` does
+ * (which lets a pixel that is pure fill keep it).
  */
 export function centreOnSquare(
   pixels: Float32Array,
@@ -140,10 +142,9 @@ export function centreOnSquare(
     min = Math.min(min, v);
     max = Math.max(max, v);
   }
-  if (pad.mode === 'constant') {
-    min = Math.min(min, pad.fill);
-    max = Math.max(max, pad.fill);
-  }
+  // skimage's _clip_warp_output: clip to the input's range, but a pure fill pixel keeps a fill outside that range.
+  const fill = pad.mode === 'constant' ? pad.fill : Number.NaN;
+  const keepFill = fill < min || fill > max;
   const sample = (iy: number, ix: number, c: number): number => {
     if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
       if (pad.mode === 'constant') return pad.fill;
@@ -165,7 +166,7 @@ export function centreOnSquare(
         const top = sample(y0, x0, c) * (1 - fx) + sample(y0, x0 + 1, c) * fx;
         const bottom = sample(y0 + 1, x0, c) * (1 - fx) + sample(y0 + 1, x0 + 1, c) * fx;
         const value = top * (1 - fy) + bottom * fy;
-        out[(oy * size + ox) * channels + c] = Math.min(max, Math.max(min, value));
+        out[(oy * size + ox) * channels + c] = keepFill && value === fill ? value : Math.min(max, Math.max(min, value));
       }
     }
   }

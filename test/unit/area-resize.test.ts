@@ -93,14 +93,15 @@ describe('centreOnSquare (skimage warp, order 1, edge)', () => {
     expectClose(sut, [...row0, ...row0.map((v, i) => (v + row1[i]!) / 2), ...row1]);
   });
 
-  it('should blend with the fill colour in constant mode', () => {
+  it('should blend with the fill colour in constant mode, clipped to the image range as skimage does', () => {
     const sut = centreOnSquare(Float32Array.from([200, 200, 200, 100, 100, 100]), 1, 2, 2, {
       mode: 'constant',
       fill: 0,
     });
 
     // dx = 0.5: column 0 samples x = −0.5, half fill and half pixel; column 1 samples x = 0.5, half pixel, half fill.
-    expectClose(sut, [100, 100, 100, 100, 100, 100, 50, 50, 50, 50, 50, 50]);
+    // Row 0: (0 + 200) / 2 = 100; row 1: (0 + 100) / 2 = 50, below the image's minimum 100, so clipped to 100.
+    expectClose(sut, [100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100]);
   });
 });
 
