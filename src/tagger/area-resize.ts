@@ -41,33 +41,37 @@ export function fitSize(width: number, height: number, target: number): { width:
   };
 }
 
-/** One output index's contributing input indices and their weights (TF's `scale_y` / `scale_x`). */
-interface AreaSpan {
-  start: number;
-  weights: number[];
+/**
+ * Each output index's contributing input indices (clamped to the last one, as TF's bound does) and weights (TF's
+ * `scale_y` / `scale_x`), flat: output o uses entries `offsets[o]` to `offsets[o + 1]`.
+ */
+interface AreaSpans {
+  offsets: Int32Array;
+  indices: Int32Array;
+  weights: Float64Array;
 }
 
-function areaSpans(inSize: number, outSize: number): AreaSpan[] {
+function areaSpans(inSize: number, outSize: number): AreaSpans {
   const scale = f32(inSize / outSize);
-  const spans: AreaSpan[] = [];
+  const offsets = new Int32Array(outSize + 1);
+  const indices: number[] = [];
+  const weights: number[] = [];
   for (let o = 0; o < outSize; o++) {
     const in0 = f32(o * scale);
     const in1 = f32((o + 1) * scale);
-    const start = Math.floor(in0);
-    const end = Math.ceil(in1);
-    const weights: number[] = [];
-    for (let i = start; i < end; i++) {
-      const weight = i < in0 ? (i + 1 > in1 ? scale : f32(i + 1 - in0)) : i + 1 > in1 ? f32(in1 - i) : 1;
-      weights.push(weight);
+    for (let i = Math.floor(in0); i < Math.ceil(in1); i++) {
+      indices.push(Math.min(i, inSize - 1));
+      weights.push(i < in0 ? (i + 1 > in1 ? scale : f32(i + 1 - in0)) : i + 1 > in1 ? f32(in1 - i) : 1);
     }
-    spans.push({ start, weights });
+    offsets[o + 1] = indices.length;
   }
-  return spans;
+  return { offsets, indices: Int32Array.from(indices), weights: Float64Array.from(weights) };
 }
 
 /**
  * TF `resize_area` (align_corners false) of packed pixels, `channels` per pixel → float32 `outWidth × outHeight ×
- * channels`, in the input's units. Indices past the last row or column read the last one, as TF's bound does.
+ * channels`, in the input's units. Runs input row by input row: each row is resized horizontally once and added
+ * into the output rows it feeds.
  */
 export function resizeArea(
   pixels: ArrayLike<number>,
@@ -85,38 +89,50 @@ export function resizeArea(
   // TF: float scale = 1.0 / (height_scale * width_scale), the product in float32.
   const norm = f32(1 / f32(f32(height / outHeight) * f32(width / outWidth)));
   const out = new Float32Array(outWidth * outHeight * channels);
-  // Row sums: one input row resized horizontally, reused by every output row it feeds (at most two downscaling).
-  const rowSum = new Float64Array(outWidth * channels);
-  const accumulator = new Float64Array(outWidth * channels);
+  const rowLength = outWidth * channels;
+  const rowSum = new Float64Array(rowLength);
+  const accumulator = new Float64Array(rowLength);
   let cachedRow = -1;
-  const horizontal = (row: number) => {
-    if (row === cachedRow) return;
-    cachedRow = row;
-    const base = row * width * channels;
-    for (let x = 0; x < outWidth; x++) {
-      const { start, weights } = xs[x]!;
-      for (let c = 0; c < channels; c++) {
-        let sum = 0;
-        for (let k = 0; k < weights.length; k++) {
-          const ix = Math.min(start + k, width - 1);
-          sum += pixels[base + ix * channels + c]! * weights[k]!;
-        }
-        rowSum[x * channels + c] = sum;
-      }
-    }
-  };
   for (let y = 0; y < outHeight; y++) {
-    const { start, weights } = ys[y]!;
     accumulator.fill(0);
-    for (let k = 0; k < weights.length; k++) {
-      horizontal(Math.min(start + k, height - 1));
-      const w = weights[k]!;
-      for (let i = 0; i < accumulator.length; i++) accumulator[i]! += rowSum[i]! * w;
+    for (let k = ys.offsets[y]!; k < ys.offsets[y + 1]!; k++) {
+      const row = ys.indices[k]!;
+      if (row !== cachedRow) {
+        cachedRow = row;
+        const base = row * width * channels;
+        for (let x = 0; x < outWidth; x++) {
+          for (let c = 0; c < channels; c++) {
+            let sum = 0;
+            for (let j = xs.offsets[x]!; j < xs.offsets[x + 1]!; j++) {
+              sum += pixels[base + xs.indices[j]! * channels + c]! * xs.weights[j]!;
+            }
+            rowSum[x * channels + c] = sum;
+          }
+        }
+      }
+      const w = ys.weights[k]!;
+      for (let i = 0; i < rowLength; i++) accumulator[i]! += rowSum[i]! * w;
     }
-    const base = y * outWidth * channels;
-    for (let i = 0; i < accumulator.length; i++) out[base + i] = accumulator[i]! * norm;
+    const base = y * rowLength;
+    for (let i = 0; i < rowLength; i++) out[base + i] = accumulator[i]! * norm;
   }
   return out;
+}
+
+/** Bilinear taps along one axis: the two input indices (−1 = outside, reads the fill) and the second's weight. */
+function bilinearTaps(outSize: number, inSize: number, shift: number, edge: boolean) {
+  const first = new Int32Array(outSize);
+  const second = new Int32Array(outSize);
+  const fraction = new Float64Array(outSize);
+  const place = (i: number) => (edge ? Math.min(Math.max(i, 0), inSize - 1) : i < 0 || i >= inSize ? -1 : i);
+  for (let o = 0; o < outSize; o++) {
+    const at = o - shift;
+    const i0 = Math.floor(at);
+    first[o] = place(i0);
+    second[o] = place(i0 + 1);
+    fraction[o] = at - i0;
+  }
+  return { first, second, fraction };
 }
 
 /**
@@ -134,8 +150,8 @@ export function centreOnSquare(
   pad: { mode: 'edge' } | { mode: 'constant'; fill: number },
 ): Float32Array {
   const channels = 3;
-  const dx = size / 2 - width / 2;
-  const dy = size / 2 - height / 2;
+  const edge = pad.mode === 'edge';
+  const fill = pad.mode === 'constant' ? pad.fill : Number.NaN;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (const v of pixels) {
@@ -143,28 +159,23 @@ export function centreOnSquare(
     max = Math.max(max, v);
   }
   // skimage's _clip_warp_output: clip to the input's range, but a pure fill pixel keeps a fill outside that range.
-  const fill = pad.mode === 'constant' ? pad.fill : Number.NaN;
   const keepFill = fill < min || fill > max;
-  const sample = (iy: number, ix: number, c: number): number => {
-    if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
-      if (pad.mode === 'constant') return pad.fill;
-      iy = Math.min(Math.max(iy, 0), height - 1);
-      ix = Math.min(Math.max(ix, 0), width - 1);
-    }
-    return pixels[(iy * width + ix) * channels + c]!;
-  };
+  const xs = bilinearTaps(size, width, size / 2 - width / 2, edge);
+  const ys = bilinearTaps(size, height, size / 2 - height / 2, edge);
+  const read = (iy: number, ix: number, c: number) =>
+    iy < 0 || ix < 0 ? fill : pixels[(iy * width + ix) * channels + c]!;
   const out = new Float32Array(size * size * channels);
   for (let oy = 0; oy < size; oy++) {
-    const y = oy - dy;
-    const y0 = Math.floor(y);
-    const fy = y - y0;
+    const ya = ys.first[oy]!;
+    const yb = ys.second[oy]!;
+    const fy = ys.fraction[oy]!;
     for (let ox = 0; ox < size; ox++) {
-      const x = ox - dx;
-      const x0 = Math.floor(x);
-      const fx = x - x0;
+      const xa = xs.first[ox]!;
+      const xb = xs.second[ox]!;
+      const fx = xs.fraction[ox]!;
       for (let c = 0; c < channels; c++) {
-        const top = sample(y0, x0, c) * (1 - fx) + sample(y0, x0 + 1, c) * fx;
-        const bottom = sample(y0 + 1, x0, c) * (1 - fx) + sample(y0 + 1, x0 + 1, c) * fx;
+        const top = read(ya, xa, c) * (1 - fx) + read(ya, xb, c) * fx;
+        const bottom = read(yb, xa, c) * (1 - fx) + read(yb, xb, c) * fx;
         const value = top * (1 - fy) + bottom * fy;
         out[(oy * size + ox) * channels + c] = keepFill && value === fill ? value : Math.min(max, Math.max(min, value));
       }
