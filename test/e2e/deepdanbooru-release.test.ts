@@ -16,6 +16,8 @@ import { makeSolidPng, makeTwoTonePng } from '../helpers/images.js';
 import { useTestDatabase } from '../helpers/test-db.js';
 
 const run = promisify(execFile);
+/** Each test runs the CLI in child processes (a few seconds each to start on a loaded machine). */
+const CLI_TEST_TIMEOUT = 180_000;
 
 const TAGS = [
   '1girl',
@@ -84,7 +86,7 @@ describe('DeepDanbooru release: models import → run --once → suggestions', (
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('should import the release archive with the CLI', async () => {
+  it('should import the release archive with the CLI', { timeout: CLI_TEST_TIMEOUT }, async () => {
     const out = await cli(
       {},
       'models',
@@ -100,7 +102,9 @@ describe('DeepDanbooru release: models import → run --once → suggestions', (
     expect(inspected).toMatchObject({ family: 'deepdanbooru', labels: 8, recipe: { inputSize: 512, resize: 'area' } });
   });
 
-  it('should tag the posts with it and queue the suggestions its scores imply', async () => {
+  it('should tag the posts with it and queue the suggestions its scores imply', {
+    timeout: CLI_TEST_TIMEOUT,
+  }, async () => {
     const env = { MODEL_DIR: join(work, 'models', 'ddb-v3') };
 
     const summary = JSON.parse(await cli(env, 'run', '--once', '--json'));
