@@ -172,7 +172,8 @@ describe('importDeepDanbooru', () => {
     await importDeepDanbooru(release, { modelsDir: join(dir, 'models') });
 
     await expect(importDeepDanbooru(release, { modelsDir: join(dir, 'models') })).rejects.toMatchObject({
-      code: 'MODEL_INVALID',
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/exists; pass --force/),
     });
     const forced = await importDeepDanbooru(release, { modelsDir: join(dir, 'models'), force: true });
     expect(existsSync(join(forced.dir, 'model.onnx'))).toBe(true);

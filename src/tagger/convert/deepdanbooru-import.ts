@@ -19,7 +19,7 @@ import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile }
 import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
-import { AppError, coerceError } from '../../shared/errors.js';
+import { AppError, ConfigError, coerceError } from '../../shared/errors.js';
 import { loadModelFolder, MANIFEST_FILE, MODEL_FILE } from '../model-folder.js';
 import { readKerasH5 } from './keras-h5.js';
 import { type ConversionResult, convertKerasModel } from './keras-to-onnx.js';
@@ -125,22 +125,25 @@ async function findModelFile(dir: string, project: Record<string, unknown> | nul
   throw invalid(`${dir}: several models (${h5.join(', ')}) and project.json names none of them`);
 }
 
-/** Imports a DeepDanbooru release; see the module comment. Throws MODEL_INVALID naming what is wrong. */
+/**
+ * Imports a DeepDanbooru release; see the module comment. Throws MODEL_INVALID naming what is wrong with the release,
+ * ConfigError (exit 2) for a missing path, a bad name or an existing folder without `force`.
+ */
 export async function importDeepDanbooru(source: string, options: ImportOptions): Promise<ImportedModel> {
   const step = options.onStep ?? (() => {});
   const sourcePath = resolve(source);
   const info = await stat(sourcePath).catch(() => null);
-  if (info === null) throw invalid(`${source}: no such file or folder`);
+  if (info === null) throw new ConfigError([`models import ${source}: no such file or folder`]);
   const archive = info.isFile();
   if (archive && !(await isZip(sourcePath))) throw invalid(`${source}: not a .zip archive nor a folder`);
   const name = options.name ?? basename(sourcePath).replace(/\.zip$/i, '');
   if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) {
-    throw invalid(`model name ${JSON.stringify(name)}: use letters, digits, '.', '_' and '-'`);
+    throw new ConfigError([`--name ${JSON.stringify(name)}: use letters, digits, '.', '_' and '-'`]);
   }
   const modelsDir = resolve(options.modelsDir);
   const target = join(modelsDir, name);
   if (!options.force && (await stat(target).catch(() => null)) !== null) {
-    throw invalid(`${target} exists; pass --force to replace it or --name to import under another name`);
+    throw new ConfigError([`${target} exists; pass --force to replace it or --name to import under another name`]);
   }
   await mkdir(modelsDir, { recursive: true });
   const staging = join(modelsDir, `.${name}.importing-${randomBytes(4).toString('hex')}`);
