@@ -87,6 +87,20 @@ describe('Keras → ONNX on DeepDanbooru layer types', () => {
   });
 });
 
+describe('readKerasH5', () => {
+  it('should read layer_names split in chunks (layer_names0, layer_names1) as Keras writes them for big models', async () => {
+    await writeKerasH5(join(dir, 'whole.h5'), SPEC);
+    await writeKerasH5(join(dir, 'split.h5'), { ...SPEC, splitLayerNames: true });
+
+    const whole = await readKerasH5(join(dir, 'whole.h5'));
+    const sut = await readKerasH5(join(dir, 'split.h5'));
+
+    expect(sut.weights.size).toBe(whole.weights.size);
+    expect([...sut.weights.keys()]).toEqual([...whole.weights.keys()]);
+    expect(sut.weights.get('conv2d_9/kernel')?.values).toEqual(whole.weights.get('conv2d_9/kernel')?.values);
+  });
+});
+
 describe('importDeepDanbooru', () => {
   it('should install a release folder as a DeepDanbooru model folder with the AREA recipe', async () => {
     const release = await writeRelease(join(dir, 'deepdanbooru-v3-test'), SPEC);

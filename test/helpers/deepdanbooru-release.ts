@@ -25,6 +25,8 @@ export interface ReleaseSpec {
    */
   answers?: ReadonlyArray<'high' | 'low'>;
   seed?: number;
+  /** Write `layer_names` split in chunks (`layer_names0`, `layer_names1`), as Keras does for very large models. */
+  splitLayerNames?: boolean;
 }
 
 export interface BuiltModel {
@@ -232,7 +234,15 @@ export async function writeKerasH5(path: string, spec: ReleaseSpec): Promise<voi
     file.create_attribute('backend', 'tensorflow');
     file.create_attribute('model_config', JSON.stringify(config));
     const root = file.create_group('model_weights');
-    root.create_attribute('layer_names', ...fixedStrings(defs.map((d) => d.name)));
+    const names = defs.map((d) => d.name);
+    if (spec.splitLayerNames) {
+      // As Keras's save_attributes_to_hdf5_group does past HDF5's 64 KB header limit: layer_names0, layer_names1…
+      const half = Math.ceil(names.length / 2);
+      root.create_attribute('layer_names0', ...fixedStrings(names.slice(0, half)));
+      root.create_attribute('layer_names1', ...fixedStrings(names.slice(half)));
+    } else {
+      root.create_attribute('layer_names', ...fixedStrings(names));
+    }
     root.create_attribute('backend', 'tensorflow');
     root.create_attribute('keras_version', '2.4.0');
     for (const def of defs) {

@@ -50,6 +50,19 @@ function attribute(entity: { attrs: Record<string, { value: unknown }> }, name: 
   return entity.attrs[name]?.value;
 }
 
+/**
+ * A list attribute as Keras's `load_attributes_from_hdf5_group` reads it: `name`, or when Keras had to split it
+ * (over HDF5's 64 KB object-header limit, a model with thousands of layers) `name0`, `name1`, … in order.
+ */
+function listAttribute(entity: { attrs: Record<string, { value: unknown }> }, name: string, what: string): string[] {
+  if (entity.attrs[name] !== undefined) return textList(attribute(entity, name), what);
+  const out: string[] = [];
+  for (let chunk = 0; entity.attrs[`${name}${chunk}`] !== undefined; chunk++) {
+    out.push(...textList(attribute(entity, `${name}${chunk}`), what));
+  }
+  return out;
+}
+
 function isGroup(entity: H5Entity): entity is H5Group {
   return entity instanceof h5wasm.Group;
 }
@@ -112,10 +125,10 @@ export async function readKerasH5(file: string): Promise<KerasH5Model> {
     const root = h5.get('model_weights');
     const weightsRoot: H5Group = root && isGroup(root) ? root : h5;
     const weights = new Map<string, DecodedWeight>();
-    for (const layer of textList(attribute(weightsRoot, 'layer_names'), `${file} layer_names`)) {
+    for (const layer of listAttribute(weightsRoot, 'layer_names', `${file} layer_names`)) {
       const group = weightsRoot.get(layer);
       if (!group || !isGroup(group)) throw new Error(`${file}: layer ${layer} has no weights group`);
-      for (const name of textList(attribute(group, 'weight_names'), `${file} ${layer} weight_names`)) {
+      for (const name of listAttribute(group, 'weight_names', `${file} ${layer} weight_names`)) {
         weights.set(`${layer}/${weightKey(name)}`, readWeight(group, name, `${file} ${layer}`));
       }
     }
