@@ -2,8 +2,8 @@
  * The files of `models/nsfw-mobilenet-v2/` that the converter writes (model.onnx, selected_tags.csv, model.json),
  * built from the installed nsfwjs package. The folder's README.md is written by hand and names the sha256.
  */
-import { type ConversionResult, convertLayersModel } from './layers-to-onnx.js';
-import { decodeWeights, type WeightSpec } from './layers-model.js';
+import { type ConversionResult, convertLayersModel } from '../../src/tagger/convert/keras-to-onnx.js';
+import { decodeWeights, type WeightSpec } from '../../src/tagger/convert/keras-model.js';
 import { NSFW_CLASSES, readNsfwjsModel } from './nsfwjs-source.js';
 
 export const NSFW_MODEL_DIR = 'models/nsfw-mobilenet-v2';

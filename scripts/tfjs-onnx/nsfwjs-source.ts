@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import type { LayersModelJson, WeightsManifestGroup } from './layers-model.js';
+import type { LayersModelJson, WeightsManifestGroup } from '../../src/tagger/convert/keras-model.js';
 
 const require = createRequire(import.meta.url);
 

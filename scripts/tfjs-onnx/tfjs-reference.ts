@@ -3,7 +3,7 @@
  * against. Loads the same decoded JSON and weight bytes the converter reads, through `tf.io.fromMemory`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WeightSpec } from './layers-model.js';
+import type { WeightSpec } from '../../src/tagger/convert/keras-model.js';
 import { readNsfwjsModel } from './nsfwjs-source.js';
 
 export interface TfjsReference {

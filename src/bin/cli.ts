@@ -326,7 +326,7 @@ export function buildProgram(): Command {
     print(db.migrations.length === 0 ? 'database is up to date' : `applied ${db.migrations.join(', ')}`);
   });
 
-  const models = program.command('models').description('model management: list, fetch NAME, inspect DIR');
+  const models = program.command('models').description('model management: list, fetch NAME, import PATH, inspect DIR');
   withSettings(
     models.command('list').description('installed, bundled and fetchable models').option('--json', 'print JSON'),
   ).action(async (options) => {
@@ -349,6 +349,25 @@ export function buildProgram(): Command {
       allowUnpinned: Boolean(options.allowUnpinned),
       print,
       progress: Boolean(process.stderr.isTTY),
+    });
+  });
+  withSettings(
+    models
+      .command('import')
+      .description(
+        'install a DeepDanbooru release (.zip or its folder: model-*.h5, project.json, tags.txt) as a model folder, ' +
+          'converting the Keras model to ONNX',
+      )
+      .argument('<path>', 'release archive or folder')
+      .option('--name <name>', 'model folder name (default: the archive or folder name)')
+      .option('--force', 'replace a model folder of that name'),
+  ).action(async (path: string, options) => {
+    const { config, logger } = runtimeOf(options);
+    const { importRelease } = await import('./models.command.js');
+    await importRelease(config, logger, path, {
+      ...(typeof options.name === 'string' ? { name: options.name } : {}),
+      force: Boolean(options.force),
+      print,
     });
   });
   withSettings(

@@ -1,9 +1,11 @@
 /**
- * `booru-tagger models list | fetch NAME | inspect DIR`: model management (DESIGN §4, §5). Fetch downloads a known
- * public model into the models folder (resumable, sha256-verified, a progress bar on a terminal); inspect prints the
- * recipe the loader inferred; list shows the installed and the bundled models and the catalog.
+ * `booru-tagger models list | fetch NAME | import PATH | inspect DIR`: model management (DESIGN §4, §5). Fetch
+ * downloads a known public model into the models folder (resumable, sha256-verified, a progress bar on a terminal;
+ * a DeepDanbooru release is imported as it arrives); import converts a DeepDanbooru release (.zip or folder) into a
+ * model folder; inspect prints the recipe the loader inferred; list shows the installed and the bundled models and
+ * the catalog.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Config, PACKAGE_ROOT } from '../config/config.js';
@@ -126,7 +128,8 @@ export async function fetchModel(config: Config, logger: Logger, name: string, o
         '(from a source you trust) or --allow-unpinned to accept whatever the server sends (its hash is recorded)',
     ]);
   }
-  const dir = join(modelsDirOf(config), name);
+  // A release archive is downloaded beside the model folders (resumable there) and imported into its own folder.
+  const dir = join(modelsDirOf(config), model.importAs ? '.downloads' : name);
   await mkdir(dir, { recursive: true });
   const sums: string[] = [];
   for (const file of model.files) {
@@ -160,12 +163,52 @@ export async function fetchModel(config: Config, logger: Logger, name: string, o
     options.print(`${file.name}: ${result.outcome}, ${result.bytes} bytes, sha256 ${result.sha256} (${how})`);
     sums.push(`${result.sha256}  ${file.name}`);
   }
+  if (model.importAs === 'deepdanbooru-release') {
+    const archive = join(dir, model.files[0]!.name);
+    const imported = await importRelease(config, logger, archive, { name, force: true, print: options.print });
+    // The archive's checksum as fetched, beside what was made of it; the archive itself is not kept.
+    await writeFile(join(imported, 'SHA256SUMS'), `${sums.join('\n')}\n`);
+    await rm(archive, { force: true });
+    return imported;
+  }
   // The checksums as fetched, so that a later `sha256sum -c SHA256SUMS` can re-verify the folder.
   await writeFile(join(dir, 'SHA256SUMS'), `${sums.join('\n')}\n`);
   options.print(`${name} → ${dir}`);
-  if (model.afterFetch) options.print(`next: ${model.afterFetch}`);
-  else options.print(`use it: MODEL_DIR=${dir}`);
+  options.print(`use it: MODEL_DIR=${dir}`);
   return dir;
+}
+
+/**
+ * `models import PATH`: a DeepDanbooru release (.zip or folder) → `<models dir>/<name>`. Returns the folder.
+ */
+export async function importRelease(
+  config: Config,
+  logger: Logger,
+  source: string,
+  options: { name?: string; force: boolean; print: Print },
+): Promise<string> {
+  const started = Date.now();
+  // Loaded on demand: the HDF5 reader (WebAssembly) is only needed here.
+  const { importDeepDanbooru } = await import('../tagger/convert/deepdanbooru-import.js');
+  const result = await importDeepDanbooru(source, {
+    modelsDir: modelsDirOf(config),
+    force: options.force,
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    onStep: (line) => logger.info({ source }, line),
+  });
+  const c = result.conversion;
+  logger.info({ source, dir: result.dir, ms: Date.now() - started }, 'model imported');
+  options.print(
+    [
+      `imported ${result.name}: DeepDanbooru ${result.modelType} (Keras ${result.kerasVersion ?? '?'})`,
+      `  ${result.labels} labels (${result.characters} character, ${result.ratings} rating), input ${result.inputSize}², AREA resize`,
+      `  layers ${JSON.stringify(c.layerCounts)}`,
+      `  ONNX ops ${JSON.stringify(c.opCounts)} (${c.foldedBatchNorms} BatchNormalization folded into convolutions)`,
+      `→ ${result.dir}`,
+      `use it: MODEL_DIR=${result.dir}`,
+    ].join('\n'),
+  );
+  return result.dir;
 }
 
 export async function inspectModel(

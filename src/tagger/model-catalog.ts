@@ -2,7 +2,8 @@
  * The public models `booru-tagger models fetch NAME` knows: where each file lives, pinned to a revision, with its
  * size and sha256. The WD v3 checksums are Hugging Face's LFS sha256 of each file at that revision, as two
  * independent projects pin them (found with the search tool; see src/tagger/README.md). DeepDanbooru's release
- * archive has no published checksum: fetching it needs `--sha256` or `--allow-unpinned`.
+ * archives have no published checksum: fetching one needs `--sha256` or `--allow-unpinned`; it is imported (Keras
+ * → ONNX) by the same command.
  */
 
 export interface CatalogFile {
@@ -20,8 +21,11 @@ export interface CatalogModel {
   description: string;
   licence: string;
   files: readonly CatalogFile[];
-  /** What is left to do by hand after the download, if anything. */
-  afterFetch?: string;
+  /**
+   * `deepdanbooru-release`: the one file is a DeepDanbooru release archive, imported (converted to a model folder)
+   * by the same command, as `models import` would.
+   */
+  importAs?: 'deepdanbooru-release';
 }
 
 const WD_V3_SELECTED_TAGS = {
@@ -39,6 +43,28 @@ function wdV3(name: string, revision: string, size: number, sha256: string, desc
       { name: 'model.onnx', url: `${base}/model.onnx`, size, sha256 },
       { name: 'selected_tags.csv', url: `${base}/selected_tags.csv`, ...WD_V3_SELECTED_TAGS },
     ],
+  };
+}
+
+/**
+ * A DeepDanbooru GitHub release archive (Keras .h5 + project.json + tags), converted on fetch. No checksum is
+ * published for these archives and none is pinned here: `--sha256` (from a source you trust) or `--allow-unpinned`.
+ */
+function deepDanbooruRelease(tag: string, name: string, what: string): CatalogModel {
+  const file = `deepdanbooru-${tag}.zip`;
+  return {
+    name,
+    description: `DeepDanbooru ${tag} release (Keras, converted to ONNX on fetch), ${what}`,
+    licence: 'MIT (KichangKim/DeepDanbooru)',
+    files: [
+      {
+        name: file,
+        url: `https://github.com/KichangKim/DeepDanbooru/releases/download/${tag}/${file}`,
+        size: null,
+        sha256: null,
+      },
+    ],
+    importAs: 'deepdanbooru-release',
   };
 }
 
@@ -71,22 +97,8 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     '9e768793060c7939b277ccb382783e8670e8a042d29d77aa736be0c8cc898bfc',
     'WD v3 EVA02-Large, 448², 10,861 labels: the most accurate, needs a GPU for volume',
   ),
-  {
-    name: 'deepdanbooru-v3',
-    description: 'DeepDanbooru v3-20211112-sgd-e28 release archive (Keras weights + tags.txt), 512², 9,176 labels',
-    licence: 'MIT (KichangKim/DeepDanbooru)',
-    files: [
-      {
-        name: 'deepdanbooru-v3-20211112-sgd-e28.zip',
-        url: 'https://github.com/KichangKim/DeepDanbooru/releases/download/v3-20211112-sgd-e28/deepdanbooru-v3-20211112-sgd-e28.zip',
-        size: null,
-        sha256: null,
-      },
-    ],
-    afterFetch:
-      'unzip the archive into this folder (tags.txt, tags-character.txt, model-resnet_custom_v3.h5), then convert the ' +
-      'Keras model: python -m tf2onnx.convert --keras model-resnet_custom_v3.h5 --output model.onnx',
-  },
+  deepDanbooruRelease('v3-20211112-sgd-e28', 'deepdanbooru-v3', 'resnet_custom_v3, 512², 9,176 labels'),
+  deepDanbooruRelease('v4-20200814-sgd-e30', 'deepdanbooru-v4', 'resnet_custom_v4, 512²'),
 ];
 
 export function findCatalogModel(name: string): CatalogModel | undefined {

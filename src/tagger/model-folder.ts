@@ -173,6 +173,13 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
     manifest,
     manifestPath,
   );
+  const recipe = applyManifest(DEFAULT_RECIPES[family], manifest);
+  if (recipe.resize === 'area' && recipe.fit === 'pad') {
+    throw new AppError(
+      'MODEL_INVALID',
+      `${manifestPath}: resize "area" works with fit "contain" or "squish", not "pad"`,
+    );
+  }
   const sha256 = await sha256File(modelPath);
 
   return {
@@ -185,7 +192,7 @@ export async function loadModelFolder(dir: string): Promise<ModelFolder> {
     purpose: manifest?.purpose ?? 'tags',
     vocabularyFile: vocabulary.file,
     labels,
-    recipe: applyManifest(DEFAULT_RECIPES[family], manifest),
+    recipe,
     manifest,
   };
 }

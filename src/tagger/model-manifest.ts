@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../shared/errors.js';
-import { MODEL_FAMILIES, RESIZE_KERNELS, type ResizeKernel } from './recipe.js';
+import { MODEL_FAMILIES, RESIZE_KERNELS, type ResizeKernel, type ResizeMethod } from './recipe.js';
 
 /** Kernel names other tools use, mapped onto sharp's. */
 const KERNEL_ALIASES = { bilinear: 'linear', bicubic: 'cubic' } as const satisfies Record<string, ResizeKernel>;
@@ -30,12 +30,15 @@ export const modelManifestSchema = z
     fit: z.enum(['pad', 'contain', 'squish']).optional(),
     pad: z.enum(['white', 'black', 'edge']).optional(),
     alpha: z.enum(['white', 'drop']).optional(),
-    /** A sharp kernel; `bilinear` and `bicubic` (PIL/TF names) are read as `linear` and `cubic`. */
+    /**
+     * A sharp kernel, or `area` (TF's AREA, exact); `bilinear` and `bicubic` (PIL/TF names) are read as `linear` and
+     * `cubic`.
+     */
     resize: z
-      .enum([...RESIZE_KERNELS, ...(Object.keys(KERNEL_ALIASES) as Array<keyof typeof KERNEL_ALIASES>)])
+      .enum([...RESIZE_KERNELS, 'area', ...(Object.keys(KERNEL_ALIASES) as Array<keyof typeof KERNEL_ALIASES>)])
       .transform(
-        (kernel): ResizeKernel =>
-          kernel in KERNEL_ALIASES ? KERNEL_ALIASES[kernel as keyof typeof KERNEL_ALIASES] : (kernel as ResizeKernel),
+        (kernel): ResizeMethod =>
+          kernel in KERNEL_ALIASES ? KERNEL_ALIASES[kernel as keyof typeof KERNEL_ALIASES] : (kernel as ResizeMethod),
       )
       .optional(),
     outputActivation: z.enum(['none', 'sigmoid', 'softmax']).optional(),

@@ -10,8 +10,9 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { AppError, coerceError } from '../shared/errors.js';
+import { areaLetterbox } from './area-resize.js';
 import { decodeGate } from './decode-gate.js';
-import type { PreprocessRecipe } from './recipe.js';
+import type { PreprocessRecipe, ResizeKernel } from './recipe.js';
 
 export interface PreprocessLimits {
   /** Largest width × height decoded; bigger images fail with MEDIA_TOO_LARGE before decoding. */
@@ -104,6 +105,11 @@ function sharpInput(bytes: Buffer, limits: PreprocessLimits): Sharp {
   return sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1, autoOrient: true });
 }
 
+/** The sharp kernel for the 8-bit path; `area` (exact only in {@link preprocessImage}) falls back to `linear` here. */
+function sharpKernel(recipe: PreprocessRecipe): ResizeKernel {
+  return recipe.resize === 'area' ? 'linear' : recipe.resize;
+}
+
 /** Fails fast on inputs that are not images at all: empty files and known non-image containers. */
 function refuseNonImages(bytes: Buffer): void {
   if (bytes.length === 0) throw new AppError('MEDIA_CORRUPT', 'image is empty (0 bytes)');
@@ -122,15 +128,19 @@ export async function letterboxImage(
   recipe: PreprocessRecipe,
   limits: PreprocessLimits,
 ): Promise<Buffer> {
+  const size = await headerSize(bytes, limits);
+  // Refused sizes never wait; the rest wait for their share of the process-wide decode budget.
+  return decodeGate.run(size.width * size.height, () => decodeToSquare(bytes, recipe, limits, size));
+}
+
+/** The image's size from its header, refused (MEDIA_*) when it cannot be decoded within the limits. */
+async function headerSize(bytes: Buffer, limits: PreprocessLimits): Promise<{ width: number; height: number }> {
   refuseNonImages(bytes);
-  let size: { width: number; height: number };
   try {
-    size = checkedSize((await sharpInput(bytes, limits).metadata()).autoOrient, limits);
+    return checkedSize((await sharpInput(bytes, limits).metadata()).autoOrient, limits);
   } catch (error) {
     throw mediaError(error);
   }
-  // Refused sizes never wait; the rest wait for their share of the process-wide decode budget.
-  return decodeGate.run(size.width * size.height, () => decodeToSquare(bytes, recipe, limits, size));
 }
 
 /** The header's size, or MEDIA_* when it cannot be decoded within the limits (pixels, side, aspect). */
@@ -180,7 +190,7 @@ async function decodeToSquare(
     if (longest > workingSide) {
       const scale = workingSide / longest;
       [width, height] = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
-      decoded = decoded.resize(width, height, { kernel: recipe.resize, fit: 'fill' });
+      decoded = decoded.resize(width, height, { kernel: sharpKernel(recipe), fit: 'fill' });
     }
 
     // 'pad' pads at the image's own size first: the padded square is what the kernel sees (WD's reference order).
@@ -218,7 +228,7 @@ async function decodeToSquare(
       if (fitWidth === size && fitHeight === size && width === size) return data;
       let contained = raw();
       if (fitWidth !== width || fitHeight !== height) {
-        contained = contained.resize(fitWidth, fitHeight, { kernel: recipe.resize, fit: 'fill' });
+        contained = contained.resize(fitWidth, fitHeight, { kernel: sharpKernel(recipe), fit: 'fill' });
       }
       const left = Math.floor((size - fitWidth) / 2);
       const top = Math.floor((size - fitHeight) / 2);
@@ -237,10 +247,43 @@ async function decodeToSquare(
     }
     if (rawWidth === size && rawHeight === size) return data;
     return await raw()
-      .resize(size, size, { kernel: recipe.resize, fit: 'fill' })
+      .resize(size, size, { kernel: sharpKernel(recipe), fit: 'fill' })
       .raw({ depth: 'uchar' })
       .timeout(timeout)
       .toBuffer();
+  } catch (error) {
+    throw mediaError(error);
+  }
+}
+
+/**
+ * Decodes `bytes` to packed RGB bytes at the image's own size (first frame, EXIF orientation applied, alpha dropped
+ * or composited on white per the recipe), for paths that resize by themselves (the AREA path, `area-resize.ts`).
+ */
+export async function decodeRgb(
+  bytes: Buffer,
+  recipe: Pick<PreprocessRecipe, 'alpha'>,
+  limits: PreprocessLimits,
+): Promise<{ data: Buffer; width: number; height: number }> {
+  const { width, height } = await headerSize(bytes, limits);
+  try {
+    const decoded = sharpInput(bytes, limits);
+    const { data, info } = await (recipe.alpha === 'drop'
+      ? decoded.removeAlpha()
+      : decoded.flatten({ background: WHITE })
+    )
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .timeout({ seconds: limits.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_SECONDS })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== width || info.height !== height) {
+      throw new AppError(
+        'MEDIA_UNSUPPORTED',
+        `decoded to ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×3`,
+      );
+    }
+    return { data, width, height };
   } catch (error) {
     throw mediaError(error);
   }
@@ -308,7 +351,7 @@ export async function inspectMedia(bytes: Buffer, limits: PreprocessLimits): Pro
  * Packed RGB bytes (`inputSize² × 3`) → the tensor the recipe asks for: channel order, layout (NHWC or NCHW), scale
  * (0–255 or /255) and optional mean/std (given in RGB order, in scaled units). Pure.
  */
-export function pixelsToTensor(rgb: Uint8Array, recipe: PreprocessRecipe): Float32Array {
+export function pixelsToTensor(rgb: ArrayLike<number>, recipe: PreprocessRecipe): Float32Array {
   const pixels = recipe.inputSize * recipe.inputSize;
   if (rgb.length !== pixels * 3) {
     throw new RangeError(`expected ${pixels * 3} RGB bytes for ${recipe.inputSize}², got ${rgb.length}`);
@@ -338,5 +381,12 @@ export async function preprocessImage(
   recipe: PreprocessRecipe,
   limits: PreprocessLimits,
 ): Promise<Float32Array> {
+  // TF's AREA resize keeps float pixels: its own module, so it never goes through sharp's 8-bit resize.
+  // It decodes at full size (a box average cannot be split into shrink-on-load passes exactly), so the whole
+  // decode and resize hold their share of the process-wide decode budget.
+  if (recipe.resize === 'area') {
+    const { width, height } = await headerSize(bytes, limits);
+    return pixelsToTensor(await decodeGate.run(width * height, () => areaLetterbox(bytes, recipe, limits)), recipe);
+  }
   return pixelsToTensor(await letterboxImage(bytes, recipe, limits), recipe);
 }

@@ -17,6 +17,12 @@ export const RESIZE_KERNELS = [
 export type ResizeKernel = (typeof RESIZE_KERNELS)[number];
 
 /**
+ * How the image is resized: a sharp kernel (8-bit, libvips), or `area`, TensorFlow's AREA resize computed exactly in
+ * float (`area-resize.ts`): DeepDanbooru's own method.
+ */
+export type ResizeMethod = ResizeKernel | 'area';
+
+/**
  * Model families the loader recognises: `wd` (selected_tags.csv), `deepdanbooru` (tags.txt) and `custom`, whose
  * whole recipe comes from model.json (ML-Danbooru, animetimm, NSFW classifiers…).
  */
@@ -52,8 +58,8 @@ export interface PreprocessRecipe {
    * underneath (DeepDanbooru's `decode_png(channels=3)`).
    */
   alpha: 'white' | 'drop';
-  /** Kernel that resizes to `inputSize`. */
-  resize: ResizeKernel;
+  /** Kernel that resizes to `inputSize`, or `area` (TF's AREA, exact, float). */
+  resize: ResizeMethod;
   /** What the output needs to become probabilities: nothing, a sigmoid per output, or a softmax over the row. */
   outputActivation: 'none' | 'sigmoid' | 'softmax';
   /** Input tensor name. (Default: the session's first input) */
@@ -81,8 +87,8 @@ export const WD_RECIPE: Readonly<PreprocessRecipe> = Object.freeze({
 
 /**
  * DeepDanbooru (KichangKim/DeepDanbooru `load_image_for_evaluate`): decode to 3 channels (alpha dropped), resize to
- * fit 512×512 keeping the aspect (TF `AREA`; sharp's `linear` reduce is the nearest kernel it has), centre it on a
- * 512 square padded with its own edge pixels (skimage `warp(mode='edge')`), RGB, /255, NHWC. The model ends in a
+ * fit 512×512 keeping the aspect with TF's `AREA` (reproduced exactly, `area-resize.ts`), centre it on a 512 square
+ * padded with its own edge pixels (skimage `warp(order=1, mode='edge')`), RGB, /255, NHWC. The model ends in a
  * sigmoid, so outputs are probabilities already.
  */
 export const DEEPDANBOORU_RECIPE: Readonly<PreprocessRecipe> = Object.freeze({
@@ -93,7 +99,7 @@ export const DEEPDANBOORU_RECIPE: Readonly<PreprocessRecipe> = Object.freeze({
   fit: 'contain',
   pad: 'edge',
   alpha: 'drop',
-  resize: 'linear',
+  resize: 'area',
   outputActivation: 'none',
 });
 

@@ -11,6 +11,14 @@ import { loadConfig } from '../../src/config/config.js';
 import { AppError, ConfigError } from '../../src/shared/errors.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { downloadModelFile } from '../../src/tagger/model-download.js';
+import { loadModelFolder } from '../../src/tagger/model-folder.js';
+import { writeRelease, zipRelease } from '../helpers/deepdanbooru-release.js';
+
+const RELEASE_SPEC = {
+  inputSize: 16,
+  tags: ['1girl', 'hatsune_miku', 'rating:safe', 'rating:questionable', 'rating:explicit'],
+  characters: ['hatsune_miku'],
+};
 
 const logger = createLogger({ level: 'silent' });
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -181,22 +189,65 @@ describe('fetchModel (booru-tagger models fetch)', () => {
     expect(existsSync(join(dir, 'wd-vit-tagger-v3', 'model.onnx'))).toBe(false);
   });
 
-  it('should refuse an unpinned model unless given a checksum, then verify against it and record SHA256SUMS', async () => {
-    const zipPath =
-      '/github.com/KichangKim/DeepDanbooru/releases/download/v3-20211112-sgd-e28/deepdanbooru-v3-20211112-sgd-e28.zip';
-    server.files.set(zipPath, payload);
-    const options = { allowUnpinned: false, print: () => {}, progress: false };
-
-    await expect(fetchModel(configFor(), logger, 'deepdanbooru-v3', options)).rejects.toBeInstanceOf(ConfigError);
-    await expect(
-      fetchModel(configFor(), logger, 'deepdanbooru-v3', { ...options, sha256: 'f'.repeat(64) }),
-    ).rejects.toThrow(/does not match the pinned f{4}/);
-
-    const folder = await fetchModel(configFor(), logger, 'deepdanbooru-v3', { ...options, sha256: sha256(payload) });
-
-    expect(await readFile(join(folder, 'SHA256SUMS'), 'utf8')).toBe(
-      `${sha256(payload)}  deepdanbooru-v3-20211112-sgd-e28.zip\n`,
+  it.each([
+    { name: 'deepdanbooru-v3', tag: 'v3-20211112-sgd-e28', type: 'resnet_custom_v3' },
+    { name: 'deepdanbooru-v4', tag: 'v4-20200814-sgd-e30', type: 'resnet_custom_v4' },
+  ])('should fetch the $name release through the mirror, verify the given checksum and import it', async (release) => {
+    const file = `deepdanbooru-${release.tag}.zip`;
+    const zipPath = `/github.com/KichangKim/DeepDanbooru/releases/download/${release.tag}/${file}`;
+    const built = await writeRelease(join(dir, 'built'), RELEASE_SPEC, release.type);
+    await zipRelease(
+      built,
+      ['project.json', 'tags.txt', 'tags-general.txt', 'tags-character.txt', `model-${release.type}.h5`],
+      join(dir, file),
     );
+    const zip = await readFile(join(dir, file));
+    server.files.set(zipPath, zip);
+    const lines: string[] = [];
+    const options = { allowUnpinned: false, print: (l: string) => lines.push(l), progress: false };
+
+    await expect(fetchModel(configFor(), logger, release.name, options)).rejects.toBeInstanceOf(ConfigError);
+    await expect(fetchModel(configFor(), logger, release.name, { ...options, sha256: 'f'.repeat(64) })).rejects.toThrow(
+      /does not match the pinned f{4}/,
+    );
+    expect(existsSync(join(dir, release.name))).toBe(false);
+
+    const folder = await fetchModel(configFor(), logger, release.name, { ...options, sha256: sha256(zip) });
+
+    expect(folder).toBe(join(dir, release.name));
+    expect(server.requests.at(-1)?.path).toBe(zipPath);
+    expect(await readFile(join(folder, 'SHA256SUMS'), 'utf8')).toBe(`${sha256(zip)}  ${file}\n`);
+    const model = await loadModelFolder(folder);
+    expect(model).toMatchObject({ family: 'deepdanbooru', name: release.name });
+    expect(model.recipe.resize).toBe('area');
+    expect(model.labels).toHaveLength(RELEASE_SPEC.tags.length);
+    expect(lines.join('\n')).toContain(`imported ${release.name}: DeepDanbooru ${release.type}`);
+    // The archive is not kept once imported.
+    expect(existsSync(join(dir, '.downloads', file))).toBe(false);
+  });
+
+  it('should resume a broken release download and import it when it is whole', async () => {
+    const file = 'deepdanbooru-v3-20211112-sgd-e28.zip';
+    const built = await writeRelease(join(dir, 'built'), RELEASE_SPEC);
+    await zipRelease(
+      built,
+      ['project.json', 'tags.txt', 'tags-general.txt', 'tags-character.txt', 'model-resnet_custom_v3.h5'],
+      join(dir, file),
+    );
+    const zip = await readFile(join(dir, file));
+    server.files.set(`/github.com/KichangKim/DeepDanbooru/releases/download/v3-20211112-sgd-e28/${file}`, zip);
+    const options = { allowUnpinned: false, print: () => {}, progress: false, sha256: sha256(zip) };
+    server.cutAfter = Math.floor(zip.length / 3);
+
+    await expect(fetchModel(configFor(), logger, 'deepdanbooru-v3', options)).rejects.toMatchObject({
+      code: 'MODEL_FETCH',
+    });
+    expect(existsSync(join(dir, 'deepdanbooru-v3'))).toBe(false);
+    server.cutAfter = null;
+    const folder = await fetchModel(configFor(), logger, 'deepdanbooru-v3', options);
+
+    expect(server.requests.at(-1)?.range).toMatch(/^bytes=\d+-$/);
+    expect((await loadModelFolder(folder)).family).toBe('deepdanbooru');
   });
 
   it('should name the known models when asked for an unknown one', async () => {

@@ -122,7 +122,23 @@ describe('loadModelFolder', () => {
       { name: 'hatsune_miku', category: 4 },
       { name: 'rating:safe', category: 9 },
     ]);
-    expect(sut.recipe).toMatchObject({ inputSize: 512, channels: 'RGB', scale: '0-1', fit: 'contain', pad: 'edge' });
+    expect(sut.recipe).toMatchObject({
+      inputSize: 512,
+      channels: 'RGB',
+      scale: '0-1',
+      fit: 'contain',
+      pad: 'edge',
+      resize: 'area',
+    });
+  });
+
+  it('should accept resize "area" in model.json, and refuse it with fit "pad" at load rather than on every image', async () => {
+    const squish = await aModelFolder({ 'model.json': JSON.stringify({ resize: 'area', fit: 'squish' }) });
+    expect((await loadModelFolder(squish)).recipe).toMatchObject({ resize: 'area', fit: 'squish' });
+
+    const error = await loadError(await aModelFolder({ 'model.json': JSON.stringify({ resize: 'area' }) }));
+
+    expect(error.message).toMatch(/resize "area" works with fit "contain" or "squish", not "pad"/);
   });
 
   it('should read a custom rating model from model.json, accepting the bilinear alias and arbitrary rating names', async () => {

@@ -45,7 +45,7 @@ describe('preprocessImage', () => {
       const png = await makePng(width, height, rgba, { channels: 4 });
       const size = Math.max(width, height);
 
-      const sut = await preprocessImage(png, { ...DEEPDANBOORU_RECIPE, inputSize: size }, limits);
+      const sut = await preprocessImage(png, { ...DEEPDANBOORU_RECIPE, inputSize: size, resize: 'linear' }, limits);
 
       expectSame(sut, referenceDeepDanbooru(width, height, rgba, size));
     });
@@ -54,7 +54,7 @@ describe('preprocessImage', () => {
       // 8×4 of one colour fitted into 4: becomes 4×2 of exactly that colour, then edge rows of the same colour.
       const png = await makePng(8, 4, new Array(8 * 4).fill([10, 120, 230]).flat());
 
-      const rgb = await letterboxImage(png, { ...DEEPDANBOORU_RECIPE, inputSize: 4 }, limits);
+      const rgb = await letterboxImage(png, { ...DEEPDANBOORU_RECIPE, inputSize: 4, resize: 'linear' }, limits);
 
       expect([...rgb]).toEqual(new Array(16).fill([10, 120, 230]).flat());
     });
@@ -62,7 +62,7 @@ describe('preprocessImage', () => {
     it('should pad a fitted image with white, not the edge, when the manifest says white', async () => {
       const png = await makePng(8, 4, new Array(8 * 4).fill([0, 0, 0]).flat());
 
-      const rgb = await letterboxImage(png, { ...DEEPDANBOORU_RECIPE, inputSize: 4, pad: 'white' }, limits);
+      const rgb = await letterboxImage(png, { ...DEEPDANBOORU_RECIPE, inputSize: 4, pad: 'white', resize: 'linear' }, limits);
 
       // Rows 0 and 3 are padding (top = floor((4 − 2) / 2) = 1), rows 1 and 2 the black image.
       const rows = [0, 1, 2, 3].map((y) => [...rgb.subarray(y * 12, y * 12 + 12)]);

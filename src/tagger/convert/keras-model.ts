@@ -1,6 +1,6 @@
 /**
- * The parts of a TF.js layers `model.json` (Keras topology + weights manifest) that the converter reads, and the
- * weight decoding TF.js applies when it loads one (`tf.io.decodeWeights`).
+ * The parts of a Keras model config that the converter reads (the same `model_config` JSON in a Keras .h5 file and in
+ * a TF.js layers `model.json`), and the weight decoding TF.js applies when it loads one (`tf.io.decodeWeights`).
  */
 
 /** One weight in a manifest group; `quantization` is present when the converter stored it quantized. */
@@ -42,6 +42,14 @@ export interface KerasModelConfig {
   };
 }
 
+/** A Sequential model's config: Keras ≤ 2.2 writes the layer list bare, later versions `{ name, layers }`. */
+export interface KerasSequentialConfig {
+  class_name: 'Sequential';
+  config: SequentialLayer[] | { name?: string; layers: SequentialLayer[] };
+}
+
+type SequentialLayer = Omit<KerasLayer, 'inbound_nodes' | 'name'> & { name?: string };
+
 export interface LayersModelJson {
   /** Keras's converter wraps the config in `model_config`; TF.js's own `model.save()` writes the config bare. */
   modelTopology: ({ model_config: KerasModelConfig } | KerasModelConfig) & { keras_version?: string };
@@ -50,11 +58,44 @@ export interface LayersModelJson {
 
 export function modelConfigOf(modelJson: Pick<LayersModelJson, 'modelTopology'>): KerasModelConfig['config'] {
   const topology = modelJson.modelTopology;
-  const modelConfig = 'model_config' in topology ? topology.model_config : topology;
-  if (modelConfig.class_name !== 'Model' && modelConfig.class_name !== 'Functional') {
-    throw new Error(`only functional models are supported, not ${modelConfig.class_name}`);
+  return functionalConfig('model_config' in topology ? topology.model_config : topology);
+}
+
+/**
+ * A Keras `model_config` (the JSON both a Keras .h5 file and a TF.js layers model carry) as a functional graph:
+ * `Model`/`Functional` as is, `Sequential` chained layer after layer with an input layer in front (its own
+ * `InputLayer` when it has one, else one made from the first layer's `batch_input_shape`, as Keras builds it).
+ */
+export function functionalConfig(modelConfig: { class_name: string; config: unknown }): KerasModelConfig['config'] {
+  if (modelConfig.class_name === 'Model' || modelConfig.class_name === 'Functional') {
+    return (modelConfig as KerasModelConfig).config;
   }
-  return modelConfig.config;
+  if (modelConfig.class_name !== 'Sequential') {
+    throw new Error(`only functional and Sequential models are supported, not ${modelConfig.class_name}`);
+  }
+  const sequential = (modelConfig as KerasSequentialConfig).config;
+  const list = Array.isArray(sequential) ? sequential : sequential.layers;
+  const name = (Array.isArray(sequential) ? undefined : sequential.name) ?? 'sequential';
+  const first = list[0];
+  if (!first) throw new Error('the Sequential model has no layers');
+  const layers: KerasLayer[] = [];
+  let previous: string;
+  if (first.class_name === 'InputLayer') {
+    previous = String(first.config['name'] ?? first.name);
+    layers.push({ ...first, name: previous, inbound_nodes: [] });
+  } else {
+    const shape = first.config['batch_input_shape'] ?? first.config['batch_shape'];
+    if (!Array.isArray(shape)) throw new Error('the Sequential model states no input shape');
+    previous = `${String(first.config['name'] ?? first.name)}_input`;
+    layers.push({ name: previous, class_name: 'InputLayer', config: { batch_input_shape: shape }, inbound_nodes: [] });
+  }
+  for (const layer of list) {
+    if (layer.class_name === 'InputLayer') continue;
+    const layerName = String(layer.config['name'] ?? layer.name);
+    layers.push({ ...layer, name: layerName, inbound_nodes: [[[previous, 0, 0, {}]]] });
+    previous = layerName;
+  }
+  return { name, layers, input_layers: [[layers[0]!.name, 0, 0]], output_layers: [[previous, 0, 0]] };
 }
 
 export interface DecodedWeight {

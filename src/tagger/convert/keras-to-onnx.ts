@@ -1,13 +1,22 @@
 /**
- * Converts a Keras/TF.js layers model (topology + decoded weights) to an ONNX graph that computes the same function.
+ * Converts a Keras model (a Keras .h5 file's or a TF.js layers model's config + decoded weights) to an ONNX graph that
+ * computes the same function. Users run it (`models import`), so it lives in the product, not in scripts/.
  *
- * The graph takes NHWC like the source model and transposes to NCHW once; every spatial layer then works in NCHW.
+ * An image input (NHWC) is transposed to NCHW once and every spatial layer then works in NCHW; an input of another
+ * rank stays in Keras's order until a `Reshape` makes it an image.
  * BatchNormalization that directly follows a linear convolution whose output nothing else reads is folded into that
  * convolution (in double precision, rounded once to float32); any other BatchNormalization is emitted as an op.
  * 'same' padding follows TensorFlow's rule exactly, which is asymmetric for even totals (the extra row/column goes at
  * the bottom/right): ONNX gets explicit pads, never `auto_pad`.
  */
-import { type DecodedWeight, type KerasLayer, type LayersModelJson, modelConfigOf } from './layers-model.js';
+import {
+  type DecodedWeight,
+  functionalConfig,
+  type KerasLayer,
+  type KerasModelConfig,
+  type LayersModelJson,
+  modelConfigOf,
+} from './keras-model.js';
 import { batchNormAffine, foldAffineIntoConv, kerasKernelToOnnx, outputSize, pair, samePadding } from './keras-math.js';
 import { type AttributeValue, OnnxGraphBuilder } from './onnx-graph.js';
 
@@ -36,20 +45,47 @@ export interface ConversionResult {
   outputShape: number[];
 }
 
-/** A converted layer output: its ONNX tensor and its shape without the batch dimension (`[C, H, W]` or `[N]`). */
+/**
+ * A converted layer output: its ONNX tensor and its shape without the batch dimension: `[C, H, W]` for an image
+ * (held NCHW), `[N]` flat, or, with `kerasOrder`, any other rank in Keras's own order.
+ */
 interface Tensor {
   name: string;
   shape: number[];
+  kerasOrder?: boolean;
 }
 
 const CONV_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D']);
+/** Layers that work on a tensor of any rank in Keras's order (no channel axis involved). */
+const ELEMENTWISE = new Set(['Activation', 'ReLU', 'Add', 'Flatten', 'Dropout', 'GaussianNoise', 'GaussianDropout']);
+
+/**
+ * A BatchNormalization's axis: tf.keras 2.x saves it after `build()`, which turns `-1` into the list `[3]`; Keras 2.2
+ * and TF.js write the number as given.
+ */
+function batchNormAxis(layer: KerasLayer): unknown {
+  const axis = layer.config['axis'];
+  return Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+}
 
 export function convertLayersModel(
   modelJson: LayersModelJson,
   weights: ReadonlyMap<string, DecodedWeight>,
   options: ConvertOptions,
 ): ConversionResult {
-  return new LayersConverter(modelJson, weights, options).convert();
+  return new LayersConverter(modelConfigOf(modelJson), weights, options).convert();
+}
+
+/**
+ * Converts a Keras `model_config` (functional or Sequential, as a Keras .h5 file holds it) with its weights keyed
+ * `<layer>/<weight>` (`conv1/kernel`, `bn1/moving_mean`).
+ */
+export function convertKerasModel(
+  modelConfig: { class_name: string; config: unknown },
+  weights: ReadonlyMap<string, DecodedWeight>,
+  options: ConvertOptions,
+): ConversionResult {
+  return new LayersConverter(functionalConfig(modelConfig), weights, options).convert();
 }
 
 class LayersConverter {
@@ -66,11 +102,10 @@ class LayersConverter {
   private readonly modelName: string;
 
   constructor(
-    modelJson: LayersModelJson,
+    config: KerasModelConfig['config'],
     private readonly weights: ReadonlyMap<string, DecodedWeight>,
     private readonly options: ConvertOptions,
   ) {
-    const config = modelConfigOf(modelJson);
     this.modelName = config.name;
     this.layers = config.layers;
     if (config.input_layers.length !== 1 || config.output_layers.length !== 1) {
@@ -132,21 +167,29 @@ class LayersConverter {
       if (!source || !CONV_CLASSES.has(source.class_name)) continue;
       if ((source.config['activation'] ?? 'linear') !== 'linear' || readers.get(source.name) !== 1) continue;
       if (source.name === this.outputLayer) continue;
-      const axis = layer.config['axis'];
+      const axis = batchNormAxis(layer);
       if (axis !== -1 && axis !== 3) continue;
       this.foldInto.set(source.name, layer);
     }
   }
 
+  /** Returns the input's shape without the batch dimension, in Keras's order. */
   private convertInput(layer: KerasLayer): number[] {
-    const shape = layer.config['batch_input_shape'] as Array<number | null>;
-    if (shape.length !== 4 || shape.slice(1).some((d) => typeof d !== 'number')) {
-      throw new Error(`input ${layer.name}: only NHWC image inputs with a fixed size are supported, got [${shape}]`);
+    const shape = (layer.config['batch_input_shape'] ?? layer.config['batch_shape']) as Array<number | null>;
+    if (!Array.isArray(shape) || shape.length < 2 || shape.slice(1).some((d) => typeof d !== 'number')) {
+      throw new Error(`input ${layer.name}: only inputs with a fixed size are supported, got [${shape}]`);
     }
-    const [h, w, c] = shape.slice(1) as number[];
-    const name = this.graph.addNode('Transpose', [this.inputName], `${layer.name}/nchw`, { perm: [0, 3, 1, 2] });
-    this.tensors.set(layer.name, { name, shape: [c!, h!, w!] });
-    return [h!, w!, c!];
+    const dims = shape.slice(1) as number[];
+    if (dims.length === 3) {
+      const [h, w, c] = dims as [number, number, number];
+      const name = this.graph.addNode('Transpose', [this.inputName], `${layer.name}/nchw`, { perm: [0, 3, 1, 2] });
+      this.tensors.set(layer.name, { name, shape: [c, h, w] });
+    } else {
+      // Identity gives the input a node output of its own, so that renaming the graph output never renames it.
+      const name = this.graph.addNode('Identity', [this.inputName], layer.name);
+      this.tensors.set(layer.name, { name, shape: dims, kerasOrder: dims.length !== 1 });
+    }
+    return dims;
   }
 
   private inputsOf(layer: KerasLayer): Tensor[] {
@@ -177,6 +220,10 @@ class LayersConverter {
   private convertLayerOps(layer: KerasLayer, inputs: Tensor[]): Tensor {
     const input = inputs[0]!;
     const config = layer.config;
+    if (layer.class_name === 'Reshape') return this.convertReshape(layer, input);
+    if (input.kerasOrder && !ELEMENTWISE.has(layer.class_name)) {
+      throw new Error(`layer ${layer.name}: ${layer.class_name} on a rank-${input.shape.length + 1} tensor`);
+    }
     switch (layer.class_name) {
       case 'Conv2D':
       case 'DepthwiseConv2D':
@@ -285,7 +332,7 @@ class LayersConverter {
   }
 
   private convertBatchNorm(layer: KerasLayer, input: Tensor): Tensor {
-    const axis = layer.config['axis'];
+    const axis = batchNormAxis(layer);
     if (axis !== -1 && !(axis === 3 && input.shape.length === 3) && !(axis === 1 && input.shape.length === 1)) {
       throw new Error(`${layer.name}: BatchNormalization over axis ${String(axis)} is not supported`);
     }
@@ -330,13 +377,13 @@ class LayersConverter {
       throw new Error(`${layer.name}: ReLU with a negative slope or threshold is not supported`);
     }
     if (maxValue === null || maxValue === undefined)
-      return { name: this.graph.addNode('Relu', [input.name], layer.name), shape: input.shape };
+      return { ...input, name: this.graph.addNode('Relu', [input.name], layer.name) };
     return this.clip(input, 0, Number(maxValue), layer.name);
   }
 
   private clip(input: Tensor, min: number, max: number, output: string): Tensor {
     const bounds = [this.graph.addFloat(`${output}/min`, [], [min]), this.graph.addFloat(`${output}/max`, [], [max])];
-    return { name: this.graph.addNode('Clip', [input.name, ...bounds], output), shape: input.shape };
+    return { ...input, name: this.graph.addNode('Clip', [input.name, ...bounds], output) };
   }
 
   /** Applies a Keras activation by name; the result is named `output`. */
@@ -352,11 +399,12 @@ class LayersConverter {
     if (name === 'relu6') return this.clip(input, 0, 6, output);
     if (name === 'softmax') {
       // Keras takes the last axis: the channel, which is axis 1 both for [N, C] and for NCHW.
-      return { name: this.graph.addNode('Softmax', [input.name], output, { axis: 1 }), shape: input.shape };
+      const axis = input.kerasOrder ? -1 : 1;
+      return { ...input, name: this.graph.addNode('Softmax', [input.name], output, { axis }) };
     }
     const op = unary[name];
     if (!op) throw new Error(`activation ${name} is not supported`);
-    return { name: this.graph.addNode(op, [input.name], output), shape: input.shape };
+    return { ...input, name: this.graph.addNode(op, [input.name], output) };
   }
 
   private convertAdd(layer: KerasLayer, inputs: Tensor[]): Tensor {
@@ -366,7 +414,7 @@ class LayersConverter {
       const out = i === inputs.length - 1 ? layer.name : `${layer.name}/${i}`;
       sum = this.graph.addNode('Add', [sum, inputs[i]!.name], out);
     }
-    return { name: sum, shape: inputs[0]!.shape };
+    return { ...inputs[0]!, name: sum };
   }
 
   private convertPooling(layer: KerasLayer, input: Tensor): Tensor {
@@ -395,8 +443,37 @@ class LayersConverter {
     return { name: this.graph.addNode('Flatten', [pooled], layer.name, { axis: 1 }), shape: [input.shape[0]!] };
   }
 
+  /** Keras reshapes in NHWC order: an image goes back to NHWC first, and a rank-3 result becomes NCHW again. */
+  private convertReshape(layer: KerasLayer, input: Tensor): Tensor {
+    const size = input.shape.reduce((a, b) => a * b, 1);
+    const target = [...(layer.config['target_shape'] as number[])];
+    const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const unknown = target.indexOf(-1);
+    if (unknown >= 0) target[unknown] = size / known;
+    if (target.reduce((a, b) => a * b, 1) !== size || !target.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new Error(`${layer.name}: cannot reshape [${input.shape}] to [${String(layer.config['target_shape'])}]`);
+    }
+    const image = input.shape.length === 3 && !input.kerasOrder;
+    const source = image
+      ? this.graph.addNode('Transpose', [input.name], `${layer.name}/nhwc`, { perm: [0, 2, 3, 1] })
+      : input.name;
+    // 0 copies the batch dimension from the input.
+    const shape = this.graph.addInt64(`${layer.name}/shape`, [target.length + 1], [0, ...target]);
+    if (target.length !== 3) {
+      const name = this.graph.addNode('Reshape', [source, shape], layer.name);
+      return { name, shape: target, kerasOrder: target.length !== 1 };
+    }
+    const reshaped = this.graph.addNode('Reshape', [source, shape], `${layer.name}/nhwc_out`);
+    const [h, w, c] = target as [number, number, number];
+    return { name: this.graph.addNode('Transpose', [reshaped], layer.name, { perm: [0, 3, 1, 2] }), shape: [c, h, w] };
+  }
+
   private convertFlatten(layer: KerasLayer, input: Tensor): Tensor {
     if (input.shape.length === 1) return input;
+    if (input.kerasOrder) {
+      const size = input.shape.reduce((a, b) => a * b, 1);
+      return { name: this.graph.addNode('Flatten', [input.name], layer.name, { axis: 1 }), shape: [size] };
+    }
     const [c, h, w] = input.shape as [number, number, number];
     // Keras flattens NHWC (channel fastest); from NCHW that needs a transpose unless the map is 1×1.
     const source =
