@@ -156,6 +156,19 @@ export class TaggingRepository {
     }));
   }
 
+  /** The stored scores of these posts under these models (several models voting: each member's own scores). */
+  async listScores(
+    postIds: readonly number[],
+    modelIds: readonly number[],
+  ): Promise<{ postId: number; modelId: number; labelIdx: number[]; scores: number[] }[]> {
+    if (postIds.length === 0 || modelIds.length === 0) return [];
+    const rows = await this.prisma.prediction.findMany({
+      where: { postId: { in: [...postIds] }, modelId: { in: [...modelIds] } },
+      select: { postId: true, modelId: true, labelIdx: true, scores: true },
+    });
+    return rows.map((r) => ({ ...r, scores: r.scores.map(Number) }));
+  }
+
   /** Stores a re-diff of tagged posts: suggestions replaced, the scores marked as seen at the new tags version. */
   async storeRediffs(input: {
     modelId: number;

@@ -75,6 +75,7 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
     modelId: options.modelId,
     context,
     keepRatings: (deps.ratingModel ?? null) !== null,
+    ensemble: options.ensemble ?? null,
   });
   return { crawl, tag, seconds: (performance.now() - started) / 1000 };
 }

@@ -164,6 +164,40 @@ describe('several models voting (TAGGER_ENSEMBLE=vote:2)', () => {
     expect(bright).toBeGreaterThan(0);
   });
 
+  it('should record the vote on a suggestion a re-diff raises from the stored scores', async () => {
+    const { prisma } = database();
+    const ensemble = await prisma.model.findFirstOrThrow({ where: { name: 'ensemble' } });
+    const labels = ensemble.labels as { name: string; category: number }[];
+    const predictions = await prisma.prediction.findMany({
+      where: { modelId: ensemble.id },
+      include: { post: { select: { id: true, tags: true } } },
+      orderBy: { postId: 'asc' },
+    });
+    // A general tag on a post that the models agree on: a human removes it, the re-diff suggests it back.
+    const target = predictions
+      .flatMap((p) => p.labelIdx.map((index, i) => ({ post: p.post, label: labels[index]!, score: p.scores[i]! })))
+      .find((c) => c.label.category === 0 && c.score > 0.9 && c.post.tags.includes(c.label.name));
+    expect(target).toBeDefined();
+    await prisma.post.update({
+      where: { id: target!.post.id },
+      data: { tags: target!.post.tags.filter((t) => t !== target!.label.name), tagsVersion: { increment: 1 } },
+    });
+    await cli(
+      { MODEL_DIR: modelDirs[0]!, TAGGER_EXTRA_MODEL_DIRS: modelDirs.slice(1).join(','), TAGGER_ENSEMBLE: 'vote:2' },
+      'run',
+      '--once',
+      '--json',
+    );
+    const raised = await prisma.suggestion.findFirstOrThrow({
+      where: { postId: target!.post.id, tag: target!.label.name, action: 'add', status: 'pending' },
+    });
+    const votes = raised.votes as unknown as Vote;
+    expect(votes.combination).toBe('vote:2');
+    expect(votes.models).toHaveLength(3);
+    const scores = votes.models.map((m) => m.score).sort((a, b) => b - a);
+    expect(raised.score).toBeCloseTo(scores[1]!, 5);
+  });
+
   it('should show each model’s score on the post page', async () => {
     const { prisma } = database();
     const users = new UserRepository(prisma);
