@@ -365,7 +365,7 @@ export const SETTINGS = {
   extraModelDirs: {
     env: 'TAGGER_EXTRA_MODEL_DIRS',
     schema: list,
-    doc: 'more tag model folders voting with MODEL_DIR (comma list); combined by TAGGER_ENSEMBLE',
+    doc: 'more tag model folders voting with MODEL_DIR, comma list; see TAGGER_ENSEMBLE',
   },
   /**
    * How the voting models' scores combine: `mean`, or `vote:K` (at least K of the N models at or above the
