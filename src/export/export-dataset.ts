@@ -273,7 +273,12 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
         const outcome = await ensureImage(post, row);
         if (outcome === 'reused' || outcome === 'downloaded') {
           summary[outcome]++;
+          const earlier = file.row(row.id);
           file.upsert(row);
+          if (earlier && earlier.file_ext !== row.file_ext && !DEEPDANBOORU_EXTENSIONS.has(earlier.file_ext)) {
+            // An earlier version exported this file as it was (webp, gif…); its PNG replaces it.
+            await rm(join(options.outDir, imagePathOf(earlier.md5, earlier.file_ext)), { force: true });
+          }
         } else {
           fail(row.id, outcome);
         }

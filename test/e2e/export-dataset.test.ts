@@ -6,9 +6,9 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -222,6 +222,16 @@ describe('export-dataset', () => {
 
   it('should resume from the CLI, downloading only what is missing', async () => {
     const filesBefore = filesUnder(join(out, 'images')).length;
+    // The WebP post as an earlier version exported it: the file as it was, and its row. The resumed export
+    // replaces both with a PNG.
+    const legacy = join(out, 'images', webp.md5.slice(0, 2), `${webp.md5}.webp`);
+    mkdirSync(dirname(legacy), { recursive: true });
+    writeFileSync(legacy, webp.files[0]!.bytes);
+    await sqlite3Query(
+      join(out, DATASET_FILE),
+      `INSERT INTO posts (id, md5, file_ext, tag_string, tag_count_general, rating)
+       VALUES (${webp.id}, '${webp.md5}', 'webp', '${webp.tagString}', 2, 'g')`,
+    );
     const summary = JSON.parse(await cli('export-dataset', '--out', out, '--json'));
     // One download per file still missing; every other post (the repost included) finds its file on disk.
     expect(summary).toMatchObject({
