@@ -43,6 +43,8 @@ function tensorValueInfo(name: string, dims: Array<number | string>): InstanceTy
 export interface TestModelOptions {
   /** A fixed batch dimension instead of the symbolic `batch` (tests of fixed-batch graphs). */
   batch?: number;
+  /** Added to the named labels' biases: a model that errs in a known way (tests of several models voting). */
+  biasShift?: Readonly<Record<string, number>>;
 }
 
 /** The test model's ONNX bytes: ReduceMean(W) → ReduceMean(H) → MatMul → Add → Sigmoid. */
@@ -53,7 +55,7 @@ export function buildTestModel(options: TestModelOptions = {}): Uint8Array {
   // MatMul weight [3, K]: row c is channel c of the tensor (B, G, R), column k is label k.
   const weights: number[] = [];
   for (let c = 0; c < 3; c++) for (const label of TEST_MODEL_LABELS) weights.push(label.weights[c]!);
-  const bias = TEST_MODEL_LABELS.map((label) => label.bias);
+  const bias = TEST_MODEL_LABELS.map((label) => label.bias + (options.biasShift?.[label.name] ?? 0));
 
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,

@@ -153,10 +153,15 @@ export function buildProgram(): Command {
     program
       .command('export-dataset')
       .description(
-        'write the crawled posts and their tags as a DeepDanbooru training set: DIR/dataset.sqlite (table posts: id, md5, file_ext, tag_string, tag_count_general, rating) and DIR/images/<md5[0:2]>/<md5>.<ext>; resumable',
+        'write the crawled posts and their tags as a DeepDanbooru training project that `deepdanbooru train-project DIR` accepts: DIR/project.json, tags.txt (+ tags-general.txt, tags-character.txt), dataset.sqlite (table posts with the columns make-training-database reads) and images/<md5[0:2]>/<md5>.<png|jpg> (other formats converted to PNG); resumable',
       )
       .requiredOption('--out <dir>', 'the dataset folder (run again with the same folder to resume)')
-      .option('--min-tags <n>', 'only posts with at least this many general tags', '0')
+      .option('--min-tags <n>', 'only posts with at least this many general tags (project.json minimum_tag_count)', '0')
+      .option(
+        '--tag-min-posts <n>',
+        'tags.txt lists general and character tags on at least this many exported posts',
+        '1',
+      )
       .option('--rating <list>', 'only these ratings, a comma list of g, s, q, e')
       .option('--since <date>', 'only posts the booru last updated on or after this date (ISO 8601, e.g. 2024-01-31)')
       .option('--until <date>', 'only posts last updated before this date')
@@ -169,6 +174,9 @@ export function buildProgram(): Command {
     const minTags = Number(options.minTags);
     if (!Number.isInteger(minTags) || minTags < 0)
       problems.push(`--min-tags=${options.minTags}: expected a whole number`);
+    const tagMinPosts = Number(options.tagMinPosts);
+    if (!Number.isInteger(tagMinPosts) || tagMinPosts < 1)
+      problems.push(`--tag-min-posts=${options.tagMinPosts}: expected a whole number of at least 1`);
     const dateOf = (flag: string, value: unknown): Date | undefined => {
       if (value === undefined) return undefined;
       const date = new Date(String(value));
@@ -194,6 +202,7 @@ export function buildProgram(): Command {
       const summary = await runExportDataset(config, logger, {
         out: String(options.out),
         minTags,
+        tagMinPosts,
         ratings,
         ...(since ? { since } : {}),
         ...(until ? { until } : {}),

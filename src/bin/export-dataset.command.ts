@@ -15,6 +15,7 @@ import type { Progress } from './progress.js';
 export interface ExportCommandOptions {
   out: string;
   minTags: number;
+  tagMinPosts: number;
   ratings: Rating[];
   since?: Date;
   until?: Date;
@@ -63,6 +64,7 @@ export async function runExportDataset(
           outDir: options.out,
           booruId: booru.id,
           minTags: options.minTags,
+          tagMinPosts: options.tagMinPosts,
           ratings: options.ratings,
           ...(options.since ? { since: options.since } : {}),
           ...(options.until ? { until: options.until } : {}),
@@ -86,9 +88,12 @@ export function formatExport(summary: ExportSummary): string {
   const skipped = Object.entries(summary.skipped)
     .map(([reason, n]) => `${reason} ${n}`)
     .join(', ');
+  const converted = Object.entries(summary.converted)
+    .map(([ext, n]) => `${ext} ${n}`)
+    .join(', ');
   return [
-    `${summary.interrupted ? 'interrupted (run again to resume)' : 'exported'} ${summary.out}: ${summary.rows} posts`,
-    `downloaded ${summary.downloaded}, already on disk ${summary.reused}, removed ${summary.removed}`,
+    `${summary.interrupted ? 'interrupted (run again to resume)' : 'exported'} ${summary.out}: ${summary.rows} posts${summary.tags === null ? '' : `, ${summary.tags} tags in tags.txt`}`,
+    `downloaded ${summary.downloaded} (converted to png: ${converted || 'none'}), already on disk ${summary.reused}, removed ${summary.removed}`,
     `skipped ${skipped || 'none'}; failed ${summary.failedCount}`,
     ...summary.failed.slice(0, 10).map((f) => `  #${f.id}: ${f.reason}`),
   ].join('\n');

@@ -38,7 +38,13 @@ export function buildJobHandlers(config: Config, logger: Logger, repos: Reposito
       );
       return rediffChangedPosts(
         { tagging: repos.tagging, logger },
-        { booruId: service.booruId, modelId: service.modelId, context, keepRatings: service.ratingModel !== null },
+        {
+          booruId: service.booruId,
+          modelId: service.modelId,
+          context,
+          keepRatings: service.ratingModel !== null,
+          ensemble: service.ensemble,
+        },
       );
     },
     'rescan-changed': () =>

@@ -16,6 +16,9 @@ import { readyBooru } from '../booru/booru-factory.js';
 import { createBooruClient, loadTagger, policyOf, type Repositories, workerId } from './context.js';
 import { InferenceBatcher } from '../tagger/inference-batcher.js';
 import { EVALUATE_BATCH_WINDOW_MS } from './evaluate-deps.js';
+import { checkEnsembleCombination, parseEnsembleCombination } from '../core/ensemble.js';
+import { EnsembleTagger } from '../tagger/ensemble-tagger.js';
+import type { EnsembleMembers } from '../worker/ensemble-votes.js';
 
 export interface Service {
   booru: BooruClient;
@@ -24,6 +27,8 @@ export interface Service {
   ratingModel: RatingModel | null;
   booruId: number;
   modelId: number;
+  /** Several models voting (TAGGER_EXTRA_MODEL_DIRS), or null for MODEL_DIR's model alone. */
+  ensemble: EnsembleMembers | null;
   baseUrl: string;
   /** This process's lease owner id (host:pid). */
   owner: string;
@@ -41,12 +46,31 @@ export async function openService(
   const { client, http } = createBooruClient(config, logger, baseUrl);
   let tagger: Tagger | null = null;
   let rater: Tagger | null = null;
+  const extras: Tagger[] = [];
   try {
     // The worker and /evaluate share one session: requests from both within a few ms join one model run.
     tagger = new InferenceBatcher(await loadTagger(config, logger), {
       maxBatch: config.batchSize,
       windowMs: EVALUATE_BATCH_WINDOW_MS,
     });
+    const extraDirs = config.extraModelDirs ?? [];
+    if (extraDirs.length > 0) {
+      const combination = parseEnsembleCombination(config.ensemble);
+      const problem = checkEnsembleCombination(combination, extraDirs.length + 1);
+      if (problem) throw new ConfigError([`TAGGER_ENSEMBLE=${config.ensemble}: ${problem}`]);
+      for (const dir of extraDirs) extras.push(await loadTagger(config, logger, resolve(dir)));
+      const ensemble = new EnsembleTagger([tagger, ...extras], combination);
+      logger.info(
+        {
+          combination: config.ensemble,
+          models: ensemble.memberNames,
+          labels: ensemble.labels.length,
+          droppedLabels: ensemble.alignment.dropped,
+        },
+        'several tag models vote (labels not every model has are left out)',
+      );
+      tagger = ensemble;
+    }
     if (config.ratingModelDir) {
       rater = await loadTagger(config, logger, resolve(config.ratingModelDir));
       if (!isContentClassifier(rater.labels)) {
@@ -70,6 +94,31 @@ export async function openService(
       labels: [...model.labels],
       manifest: { ...model.recipe },
     });
+    let ensemble: EnsembleMembers | null = null;
+    if (tagger instanceof EnsembleTagger) {
+      const voting = tagger;
+      const modelIds: number[] = [];
+      for (const member of voting.members) {
+        modelIds.push(
+          await repos.models.ensure({
+            name: member.model.name,
+            version: member.model.version,
+            sha256: member.model.sha256,
+            family: member.model.family,
+            purpose: 'tags',
+            labels: [...member.model.labels],
+            manifest: { ...member.model.recipe },
+          }),
+        );
+      }
+      ensemble = {
+        combination: voting.combination,
+        modelIds,
+        names: voting.memberNames,
+        memberIndex: voting.alignment.memberIndex,
+        memberScoresOf: (combined) => voting.memberScoresOf(combined),
+      };
+    }
     const previous = (await repos.boorus.findById(booru.id))?.activeModelId ?? null;
     if (previous !== modelId) {
       await repos.boorus.setActiveModel(booru.id, modelId);
@@ -111,6 +160,7 @@ export async function openService(
       ratingModel,
       booruId: booru.id,
       modelId,
+      ensemble,
       baseUrl,
       owner,
       async tagOptions(extra = {}) {
@@ -118,6 +168,7 @@ export async function openService(
         return {
           booruId: booru.id,
           modelId,
+          ensemble,
           context: buildDiffContext(loaded.labels, facts, implications, policyOf(config, loaded.model, client)),
           owner,
           batchSize: config.batchSize,
@@ -141,7 +192,9 @@ export async function openService(
       },
     };
   } catch (error) {
-    await tagger?.close();
+    // An ensemble closes its members; extras loaded before it was built are closed one by one.
+    if (tagger instanceof EnsembleTagger) await tagger.close();
+    else for (const extra of [tagger, ...extras]) await extra?.close();
     await rater?.close();
     await http.close();
     throw error;

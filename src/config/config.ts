@@ -413,6 +413,28 @@ export const SETTINGS = {
     schema: probability,
     doc: 'rating model: safe classes ≥ this on q/e ⇒ suggest g; unset ⇒ never',
   },
+  /**
+   * More tag model folders that vote with MODEL_DIR's model, a comma list; their scores are stored per model and
+   * combined by TAGGER_ENSEMBLE. (Default: none: MODEL_DIR's model alone.)
+   */
+  extraModelDirs: {
+    env: 'TAGGER_EXTRA_MODEL_DIRS',
+    schema: list,
+    doc: 'more tag model folders voting with MODEL_DIR, comma list; see TAGGER_ENSEMBLE',
+  },
+  /**
+   * How the voting models' scores combine: `mean`, or `vote:K` (at least K of the N models at or above the
+   * threshold). Only used with TAGGER_EXTRA_MODEL_DIRS. (Default: mean.)
+   */
+  ensemble: {
+    env: 'TAGGER_ENSEMBLE',
+    schema: z
+      .string()
+      .regex(/^(mean|vote:[1-9]\d{0,2})$/, 'expected mean or vote:K (K ≥ 1)')
+      .transform((v) => v as 'mean' | `vote:${number}`),
+    default: 'mean',
+    doc: 'several models: mean, or vote:K (at least K of N models above the threshold)',
+  },
   /** Let per-tag thresholds learned from moderators' decisions override the category ones; the dashboard's toggle,
    * once used, wins over this. (Default: false.) */
   learnedThresholds: {

@@ -82,7 +82,7 @@ export const OPENAPI_DOCUMENT = {
           { name: 'offset', in: 'query', schema: { type: 'integer' } },
         ],
         responses: ok(
-          '{ total, suggestions: [{ id, post, postId, tag, action, category, score, reason, status, applyOutcome, applyError }] }',
+          '{ total, suggestions: [{ id, post, postId, tag, action, category, score, reason, status, applyOutcome, applyError, votes }] } (votes: { combination, models: [{ model, score }] } when several models voted, else null)',
         ),
       },
     },

@@ -3,6 +3,7 @@
  * audit log, thresholds and the status facts the database knows. Written as SQL so each page is a handful of
  * indexed queries, whatever the size of the queue (`scripts/time-dashboard.ts` measures them at 100,000 pending).
  */
+import type { EnsembleVote } from '../core/ensemble.js';
 import type { BooruKind, SuggestionAction } from '../core/types.js';
 
 export type { SuggestionAction };
@@ -48,6 +49,8 @@ export interface ReviewSuggestion {
   applyError: string | null;
   appliedAt: Date | null;
   createdAt: Date;
+  /** Several models voting: each model's score and the combination; null for a single model's suggestion. */
+  votes: EnsembleVote | null;
 }
 
 /** A post as the review pages show it. */
@@ -185,11 +188,23 @@ interface SuggestionSqlRow {
   apply_error: string | null;
   applied_at: Date | null;
   created_at: Date;
+  votes: unknown;
 }
 
 const SUGGESTION_COLUMNS = sql`s.id, s.post_id, s.tag, s.action::text AS action, s.category, s.score,
   s.reason, s.status::text AS status, s.model_id, u.name AS decided_by, s.decided_at, s.apply_outcome, s.apply_error,
-  s.applied_at, s.created_at`;
+  s.applied_at, s.created_at, s.votes`;
+
+/** The stored vote, when it has the shape the worker writes (anything else is shown as none). */
+function voteOf(value: unknown): EnsembleVote | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { combination, models } = value as { combination?: unknown; models?: unknown };
+  if (typeof combination !== 'string' || !Array.isArray(models)) return null;
+  const valid = models.every(
+    (m) => typeof m === 'object' && m !== null && typeof m.model === 'string' && typeof m.score === 'number',
+  );
+  return valid ? { combination, models: models as EnsembleVote['models'] } : null;
+}
 
 function toSuggestion(r: SuggestionSqlRow): ReviewSuggestion {
   return {
@@ -208,6 +223,7 @@ function toSuggestion(r: SuggestionSqlRow): ReviewSuggestion {
     applyError: r.apply_error,
     appliedAt: r.applied_at,
     createdAt: r.created_at,
+    votes: voteOf(r.votes),
   };
 }
 

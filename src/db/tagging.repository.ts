@@ -4,6 +4,7 @@
  * lease this worker no longer holds (it expired and another worker took the post) are dropped, so a post is never
  * scored twice into the suggestions.
  */
+import type { EnsembleVote } from '../core/ensemble.js';
 import type { SuggestionAction, SuggestionDraft } from '../core/types.js';
 import { Prisma, type PrismaClient } from './generated/client.js';
 import { type ExistingSuggestion, planReplacement } from './suggestion-plan.js';
@@ -21,7 +22,11 @@ export interface TaggingResult {
   extraPredictions?: readonly { modelId: number; labelIdx: number[]; scores: number[]; floor: number }[];
 }
 
-export type ModelDraft = SuggestionDraft & { modelId?: number };
+/**
+ * A draft as the worker stores it: `modelId` names another model than the batch's (the rating model); `votes` is the
+ * vote of several models behind it (each model's score and the combination).
+ */
+export type ModelDraft = SuggestionDraft & { modelId?: number; votes?: EnsembleVote };
 
 export interface StoreResultsInput {
   modelId: number;
@@ -151,6 +156,19 @@ export class TaggingRepository {
     }));
   }
 
+  /** The stored scores of these posts under these models (several models voting: each member's own scores). */
+  async listScores(
+    postIds: readonly number[],
+    modelIds: readonly number[],
+  ): Promise<{ postId: number; modelId: number; labelIdx: number[]; scores: number[] }[]> {
+    if (postIds.length === 0 || modelIds.length === 0) return [];
+    const rows = await this.prisma.prediction.findMany({
+      where: { postId: { in: [...postIds] }, modelId: { in: [...modelIds] } },
+      select: { postId: true, modelId: true, labelIdx: true, scores: true },
+    });
+    return rows.map((r) => ({ ...r, scores: r.scores.map(Number) }));
+  }
+
   /** Stores a re-diff of tagged posts: suggestions replaced, the scores marked as seen at the new tags version. */
   async storeRediffs(input: {
     modelId: number;
@@ -247,7 +265,15 @@ function existingByPost(rows: readonly ExistingRow[]): Map<number, ExistingSugge
 /** Every post's {@link planReplacement}, gathered into column arrays for one statement. */
 interface SuggestionWritePlan {
   supersede: number[];
-  keep: { id: number; score: number; reason: string; category: number | null; tagsVersion: number; modelId: number }[];
+  keep: {
+    id: number;
+    score: number;
+    reason: string;
+    category: number | null;
+    tagsVersion: number;
+    modelId: number;
+    votes: string | null;
+  }[];
   create: {
     postId: number;
     tag: string;
@@ -257,9 +283,16 @@ interface SuggestionWritePlan {
     reason: string;
     modelId: number;
     tagsVersion: number;
+    votes: string | null;
   }[];
   suppressed: number;
 }
+
+/** The vote behind a draft as JSON text for the `votes` column, or null. */
+const votesOf = (draft: SuggestionDraft): string | null => {
+  const votes = (draft as ModelDraft).votes;
+  return votes ? JSON.stringify(votes) : null;
+};
 
 function planWrites(
   existing: ReadonlyMap<number, readonly ExistingSuggestion[]>,
@@ -280,6 +313,7 @@ function planWrites(
         category: draft.category ?? null,
         tagsVersion: result.tagsVersion,
         modelId: (draft as ModelDraft).modelId ?? modelId,
+        votes: votesOf(draft),
       });
     }
     for (const draft of plan.create) {
@@ -292,6 +326,7 @@ function planWrites(
         reason: draft.reason,
         modelId: (draft as ModelDraft).modelId ?? modelId,
         tagsVersion: result.tagsVersion,
+        votes: votesOf(draft),
       });
     }
   }
@@ -313,20 +348,24 @@ function suggestionWrites(plan: SuggestionWritePlan): Prisma.Sql {
       RETURNING 1),
     refreshed AS (
       UPDATE suggestions AS s SET score = v.score, reason = v.reason, category = v.category,
-        tags_version = v.tags_version, model_id = v.model_id, updated_at = now()
+        tags_version = v.tags_version, model_id = v.model_id, votes = COALESCE(v.votes::jsonb, s.votes),
+        updated_at = now()
       FROM unnest(${keep.map((k) => k.id)}::int[], ${keep.map((k) => k.score)}::real[],
         ${keep.map((k) => k.reason)}::text[], ${keep.map((k) => k.category)}::int[],
-        ${keep.map((k) => k.tagsVersion)}::int[], ${keep.map((k) => k.modelId)}::int[])
-        AS v(id, score, reason, category, tags_version, model_id)
+        ${keep.map((k) => k.tagsVersion)}::int[], ${keep.map((k) => k.modelId)}::int[],
+        ${keep.map((k) => k.votes)}::text[])
+        AS v(id, score, reason, category, tags_version, model_id, votes)
       WHERE s.id = v.id AND s.status = 'pending'
       RETURNING 1),
     created AS (
-      INSERT INTO suggestions (post_id, tag, action, category, score, model_id, reason, tags_version, updated_at)
-      SELECT post_id, tag, action::"SuggestionAction", category, score, model_id, reason, tags_version, now()
+      INSERT INTO suggestions (post_id, tag, action, category, score, model_id, reason, tags_version, votes, updated_at)
+      SELECT post_id, tag, action::"SuggestionAction", category, score, model_id, reason, tags_version, votes::jsonb,
+        now()
       FROM unnest(${create.map((c) => c.postId)}::int[], ${create.map((c) => c.modelId)}::int[],
         ${create.map((c) => c.tag)}::text[], ${create.map((c) => c.action)}::text[],
         ${create.map((c) => c.category)}::int[], ${create.map((c) => c.score)}::real[],
-        ${create.map((c) => c.reason)}::text[], ${create.map((c) => c.tagsVersion)}::int[])
-        AS v(post_id, model_id, tag, action, category, score, reason, tags_version)
+        ${create.map((c) => c.reason)}::text[], ${create.map((c) => c.tagsVersion)}::int[],
+        ${create.map((c) => c.votes)}::text[])
+        AS v(post_id, model_id, tag, action, category, score, reason, tags_version, votes)
       RETURNING 1)`;
 }

@@ -1,13 +1,16 @@
 /**
- * `export-dataset`: the crawled posts as a training set in DeepDanbooru's layout. Pages through the database in id
- * order, corrects tags with approved suggestions when asked, downloads each original through the booru client (its
- * host allowlist and size limits), checks the bytes against the post's md5, and records the row only once its image
- * is on disk. Resumable: rows live in the SQLite file, which is saved at checkpoints and on interruption, and images
- * already on disk with the right md5 are kept, not downloaded again.
+ * `export-dataset`: the crawled posts as a DeepDanbooru training project. Pages through the database in id order,
+ * corrects tags with approved suggestions when asked, downloads each original through the booru client (its host
+ * allowlist and size limits), checks the bytes against the post's md5, converts formats DeepDanbooru cannot read to
+ * PNG, and records the row only once its image is on disk. A complete run then writes project.json, tags.txt,
+ * tags-general.txt, tags-character.txt and categories.json. Resumable: rows live in the SQLite file, committed at
+ * checkpoints and on interruption, and images already on disk (right md5, or converted from a post with that md5)
+ * are kept, not downloaded again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import sharp from 'sharp';
 import type { Rating } from '../core/types.js';
 import type { ApprovedChange, DatasetPost, DatasetPostFilter } from '../db/dataset.repository.js';
 import { coerceError } from '../shared/errors.js';
@@ -16,9 +19,12 @@ import { DatasetFile } from './dataset-file.js';
 import {
   applyApprovedChanges,
   type DatasetRow,
+  DEEPDANBOORU_EXTENSIONS,
+  datasetExtensionOf,
   datasetRowOf,
-  IMAGE_EXTENSIONS,
   imagePathOf,
+  projectContextOf,
+  projectTagsOf,
 } from './dataset-layout.js';
 
 /** The dataset's SQLite file name inside the output folder. */
@@ -45,6 +51,8 @@ export interface ExportDatasetOptions {
   booruId: number;
   /** Only posts with at least this many general tags. (Default: 0.) */
   minTags?: number;
+  /** tags.txt lists general and character tags on at least this many exported posts. (Default: 1.) */
+  tagMinPosts?: number;
   ratings?: readonly Rating[];
   since?: Date;
   until?: Date;
@@ -69,6 +77,10 @@ export interface ExportSummary {
   /** Posts considered this run. */
   processed: number;
   downloaded: number;
+  /** Images this run converted to PNG (gif, webp, avif…: DeepDanbooru reads png and jpg only), by source extension. */
+  converted: Record<string, number>;
+  /** Tags in tags.txt (general + character + the four rating tags); null when the run did not finish. */
+  tags: number | null;
   /** Images already on disk with the right md5 (a resumed export, or a post sharing another's file). */
   reused: number;
   /** Posts left out on purpose, by reason (`too_few_tags`, `not_an_image`). */
@@ -93,6 +105,33 @@ async function md5OfFile(path: string): Promise<string | null> {
   }
 }
 
+async function isNonEmptyFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).size > 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** Writes `bytes` to `path` whole or not at all (a temporary file, then a rename). */
+async function writeAtomically(path: string, bytes: Buffer): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const partial = `${path}.${process.pid}.part`;
+  try {
+    await writeFile(partial, bytes);
+    await rename(partial, path);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
+}
+
+/** A still PNG of the image's first frame, EXIF rotation applied (lossless, so nothing a tagger sees is lost). */
+async function convertToPng(bytes: Buffer): Promise<Buffer> {
+  return sharp(bytes, { animated: false }).rotate().png().toBuffer();
+}
+
 /** Runs `work` over `items` with at most `limit` at once. */
 async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -113,12 +152,14 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
     ...(options.until ? { until: options.until } : {}),
   };
   await mkdir(join(options.outDir, 'images'), { recursive: true });
-  const file = await DatasetFile.open(join(options.outDir, DATASET_FILE));
+  const file = DatasetFile.open(join(options.outDir, DATASET_FILE));
   const summary: ExportSummary = {
     out: options.outDir,
     rows: 0,
     processed: 0,
     downloaded: 0,
+    converted: {},
+    tags: null,
     reused: 0,
     skipped: {},
     failed: [],
@@ -138,13 +179,12 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
     file.setMeta('format', 'deepdanbooru');
     file.setMeta('parameters', parameters);
     file.setMeta('completed_at', '');
+    file.resetKept();
+    file.checkpoint();
     const total = await source.countPosts(filter);
     options.onStart?.(total);
-    log.info({ total, resumedRows: file.ids().length }, 'export started');
+    log.info({ total, resumedRows: file.count() }, 'export started');
 
-    const before = new Set(file.ids());
-    const kept = new Set<number>();
-    const md5sKept = new Set<string>();
     const skip = (reason: string) => {
       summary.skipped[reason] = (summary.skipped[reason] ?? 0) + 1;
     };
@@ -166,9 +206,20 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
       return fetching;
     };
 
-    /** Makes sure the post's image is on disk with the right md5; returns how, or a failure reason. */
+    /**
+     * Makes sure the post's image is on disk; returns how, or a failure reason. A file kept as it is must hash to the
+     * post's md5. A converted file cannot: it is reused when a row of a post with the same md5 and source extension
+     * names it (files are renamed into place whole, and rows are committed only after their file).
+     */
     const fetchImage = async (post: DatasetPost, row: DatasetRow, path: string): Promise<string> => {
-      if ((await md5OfFile(path)) === row.md5) return 'reused';
+      const converting = row.file_ext !== row.source_ext;
+      if (converting) {
+        const stored = file.row(row.id);
+        const sameFile = stored?.md5 === row.md5 && stored.file_ext === row.file_ext;
+        if (sameFile && stored.source_ext === row.source_ext && (await isNonEmptyFile(path))) return 'reused';
+      } else if ((await md5OfFile(path)) === row.md5) {
+        return 'reused';
+      }
       if (!post.fileUrl) return 'no_file_url';
       let bytes: Buffer;
       try {
@@ -178,10 +229,15 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
       }
       const got = md5Of(bytes);
       if (got !== row.md5) return `md5_mismatch: got ${got}`;
-      await mkdir(dirname(path), { recursive: true });
-      const partial = `${path}.${process.pid}.part`;
-      await writeFile(partial, bytes);
-      await rename(partial, path);
+      if (converting) {
+        try {
+          bytes = await convertToPng(bytes);
+        } catch (error) {
+          return `convert ${row.source_ext} to png: ${coerceError(error).message}`;
+        }
+        summary.converted[row.source_ext] = (summary.converted[row.source_ext] ?? 0) + 1;
+      }
+      await writeAtomically(path, bytes);
       return 'downloaded';
     };
 
@@ -193,6 +249,7 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
       afterId = page[page.length - 1]!.id;
       const tagNames = [...new Set(page.flatMap((p) => p.tags))];
       const categories = await source.tagCategories(options.booruId, tagNames);
+      file.recordTagCategories(categories);
       const changes = options.withApproved ? await source.approvedChanges(page.map((p) => p.id)) : [];
       const changesOf = new Map<number, ApprovedChange[]>();
       for (const change of changes) changesOf.set(change.postId, [...(changesOf.get(change.postId) ?? []), change]);
@@ -200,7 +257,7 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
       for (const post of page) {
         const corrected = applyApprovedChanges(post.tags, post.rating, changesOf.get(post.id) ?? []);
         const row = datasetRowOf({ ...post, tags: corrected.tags, rating: corrected.rating }, categories);
-        if (!IMAGE_EXTENSIONS.has(row.file_ext)) {
+        if (datasetExtensionOf(row.source_ext) === null || !DEEPDANBOORU_EXTENSIONS.has(row.file_ext)) {
           skip('not_an_image');
           summary.processed++;
         } else if (row.tag_count_general < minTags) {
@@ -216,9 +273,12 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
         const outcome = await ensureImage(post, row);
         if (outcome === 'reused' || outcome === 'downloaded') {
           summary[outcome]++;
+          const earlier = file.row(row.id);
           file.upsert(row);
-          kept.add(row.id);
-          md5sKept.add(row.md5);
+          if (earlier && earlier.file_ext !== row.file_ext && !DEEPDANBOORU_EXTENSIONS.has(earlier.file_ext)) {
+            // An earlier version exported this file as it was (webp, gif…); its PNG replaces it.
+            await rm(join(options.outDir, imagePathOf(earlier.md5, earlier.file_ext)), { force: true });
+          }
         } else {
           fail(row.id, outcome);
         }
@@ -226,7 +286,7 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
         options.onProgress?.(summary.processed);
       });
       if (Date.now() - lastSave >= (options.checkpointMs ?? 30_000)) {
-        await file.save();
+        file.checkpoint();
         lastSave = Date.now();
       }
       log.info(
@@ -244,23 +304,55 @@ export async function exportDataset(deps: ExportDatasetDeps, options: ExportData
       );
     } else {
       // Rows of posts this run did not keep (no longer selected, or their image is gone) leave the dataset, with
-      // their images unless another kept post shares the file.
-      const stale = [...before].filter((id) => !kept.has(id));
-      for (const id of stale) {
-        const row = file.row(id);
-        if (row && !md5sKept.has(row.md5)) {
-          await rm(join(options.outDir, imagePathOf(row.md5, row.file_ext)), { force: true });
+      // their images unless a kept post shares the file.
+      for (let page = file.staleRows(-1, 500); page.length > 0; page = file.staleRows(page.at(-1)!.id, 500)) {
+        for (const row of page) {
+          if (!file.isFileKept(row.md5, row.file_ext)) {
+            await rm(join(options.outDir, imagePathOf(row.md5, row.file_ext)), { force: true });
+          }
         }
+        file.delete(page.map((row) => row.id));
+        summary.removed += page.length;
       }
-      file.delete(stale);
-      summary.removed = stale.length;
+      summary.tags = await writeProjectFiles(file, options);
       file.setMeta('completed_at', new Date().toISOString());
     }
-    summary.rows = file.ids().length;
-    await file.save();
+    summary.rows = file.count();
+    file.checkpoint();
     log.info({ ...summary, failed: undefined }, summary.interrupted ? 'export saved' : 'export finished');
     return summary;
   } finally {
     file.close();
   }
+}
+
+/**
+ * project.json (kept as edited, `database_path` set to this export's file), tags.txt, tags-general.txt,
+ * tags-character.txt and categories.json, from the exported rows. Returns the number of tags in tags.txt.
+ */
+async function writeProjectFiles(file: DatasetFile, options: ExportDatasetOptions): Promise<number> {
+  const counts = new Map<string, number>();
+  file.forEachTagString((tagString) => {
+    for (const tag of tagString.split(' ')) if (tag !== '') counts.set(tag, (counts.get(tag) ?? 0) + 1);
+  });
+  const tags = projectTagsOf(counts, file.tagCategories(), Math.max(1, options.tagMinPosts ?? 1));
+  const lines = (list: readonly string[]) => Buffer.from(list.map((tag) => `${tag}\n`).join(''));
+  const projectPath = join(options.outDir, 'project.json');
+  let existing: Record<string, unknown> | null = null;
+  try {
+    existing = JSON.parse(await readFile(projectPath, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new Error(`${projectPath}: cannot be read as JSON (${coerceError(error).message}); fix or remove it`, {
+        cause: error,
+      });
+    }
+  }
+  const context = projectContextOf(resolve(file.path), options.minTags ?? 0, existing);
+  await writeAtomically(projectPath, Buffer.from(`${JSON.stringify(context, null, 4)}\n`));
+  await writeAtomically(join(options.outDir, 'tags.txt'), lines(tags.all));
+  await writeAtomically(join(options.outDir, 'tags-general.txt'), lines(tags.general));
+  await writeAtomically(join(options.outDir, 'tags-character.txt'), lines(tags.character));
+  await writeAtomically(join(options.outDir, 'categories.json'), Buffer.from(`${JSON.stringify(tags.categories)}\n`));
+  return tags.all.length;
 }

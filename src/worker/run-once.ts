@@ -11,6 +11,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { type CrawlSummary, crawlNewPosts } from './crawl-posts.job.js';
 import { buildDiffContext } from './diff-context.js';
+import type { EnsembleMembers } from './ensemble-votes.js';
 import { rediffChangedPosts } from './rediff-posts.job.js';
 import { type RatingModel, type TagSummary, tagPendingPosts } from './tag-posts.job.js';
 
@@ -28,6 +29,8 @@ export interface RunOnceDeps {
 export interface RunOnceOptions {
   booruId: number;
   modelId: number;
+  /** Several models voting (see TagOptions.ensemble). */
+  ensemble?: EnsembleMembers | null;
   owner: string;
   policy: DiffPolicy;
   batchSize: number;
@@ -72,6 +75,7 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
     modelId: options.modelId,
     context,
     keepRatings: (deps.ratingModel ?? null) !== null,
+    ensemble: options.ensemble ?? null,
   });
   return { crawl, tag, seconds: (performance.now() - started) / 1000 };
 }

@@ -23,6 +23,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { BoundedQueue, runConcurrently } from './bounded-queue.js';
 import { compactScores, type DiffContext, diffPost } from './diff-context.js';
+import { type EnsembleMembers, memberPredictions, withVotes } from './ensemble-votes.js';
 
 export interface TagDeps {
   booru: BooruClient;
@@ -44,6 +45,9 @@ export interface TagOptions {
   booruId: number;
   modelId: number;
   context: DiffContext;
+  /** Several models voting (the tagger is an EnsembleTagger): each model's scores are stored and each suggestion
+   * records the vote. (Default: none.) */
+  ensemble?: EnsembleMembers | null;
   /** Identifies this worker in leases. */
   owner: string;
   batchSize: number;
@@ -363,6 +367,9 @@ function diffBatch(deps: TagDeps, options: TagOptions, item: Scored): TaggingRes
     // The diff runs on the full vector; the stored compact form gives the same answer for every threshold above
     // the floor, so re-diffing later needs no re-inference.
     let drafts: ModelDraft[] = diffPost(options.context, post, scores, 0);
+    const members = options.ensemble?.memberScoresOf(scores) ?? null;
+    if (options.ensemble && !members) throw new Error('ensemble scores without the member scores behind them');
+    if (options.ensemble && members) drafts = withVotes(drafts, options.ensemble, options.context, scores, members);
     const ratingScores = item.ratingScores?.[i];
     if (rating && ratingScores) {
       // The rating model speaks for the rating: the tagger's own rating suggestion gives way.
@@ -379,10 +386,14 @@ function diffBatch(deps: TagDeps, options: TagOptions, item: Scored): TaggingRes
       ];
     }
     return {
-      extraPredictions:
-        rating && ratingScores
+      extraPredictions: [
+        ...(rating && ratingScores
           ? [{ modelId: rating.modelId, labelIdx: [...ratingScores.keys()], scores: [...ratingScores], floor: 0 }]
-          : [],
+          : []),
+        ...(options.ensemble && members
+          ? memberPredictions(options.ensemble, members, compact.labelIdx, options.scoreFloor)
+          : []),
+      ],
       postId: post.id,
       tagsVersion: post.tagsVersion,
       labelIdx: compact.labelIdx,

@@ -1,15 +1,16 @@
 /**
  * `export-dataset` end to end: the demo booru on loopback, a real crawl into a fresh PostgreSQL database, then the
- * export, interrupted part-way and resumed by the real CLI. The SQLite file is opened with a fresh sql.js (and with
- * the sqlite3 command when the machine has one) and checked row by row; every image file is checked by its md5.
+ * export, interrupted part-way and resumed by the real CLI. The SQLite file is read back with the sqlite3 command (an
+ * implementation independent of the one that wrote it; .ci/run installs it) and checked row by row, and DeepDanbooru's
+ * own SELECT statements run against it; every image file is checked by its md5, a WebP post's by its pixels.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import initSqlJs from 'sql.js';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBooruClientFor } from '../../src/booru/booru-factory.js';
 import { BooruHttp } from '../../src/booru/http.js';
@@ -35,22 +36,48 @@ interface Row {
   rating: string | null;
 }
 
+const RATING_TAGS: Record<string, string> = {
+  g: 'rating:general',
+  s: 'rating:sensitive',
+  q: 'rating:questionable',
+  e: 'rating:explicit',
+};
+
+/** The sqlite3 command (Debian's `sqlite3`; .ci/run installs it). */
+function sqlite3Path(): string {
+  const path = ['/usr/bin/sqlite3', '/usr/local/bin/sqlite3'].find((p) => existsSync(p));
+  if (!path) throw new Error('the sqlite3 command is missing: apt-get install sqlite3 (.ci/run installs it)');
+  return path;
+}
+
+/** Runs `sql` (after `.parameter set` lines binding `params` to ?1, ?2…) through the sqlite3 command; JSON rows. */
+async function sqlite3Query(
+  file: string,
+  sql: string,
+  params: readonly number[] = [],
+): Promise<Record<string, unknown>[]> {
+  const script = [...params.map((v, i) => `.parameter set ?${i + 1} ${v}`), '.mode json', `${sql};`].join('\n');
+  const child = execFile(sqlite3Path(), ['-bail', file]);
+  child.stdin!.end(script);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0 || stderr !== '') throw new Error(`sqlite3 exited ${code}: ${stderr}`);
+  return stdout.trim() === '' ? [] : (JSON.parse(stdout) as Record<string, unknown>[]);
+}
+
 async function readRows(file: string): Promise<Row[]> {
-  const SQL = await initSqlJs();
-  const db = new SQL.Database(readFileSync(file));
-  try {
-    const [result] = db.exec('SELECT id, md5, file_ext, tag_string, tag_count_general, rating FROM posts ORDER BY id');
-    return (result?.values ?? []).map(([id, hash, ext, tags, general, rating]) => ({
-      id: Number(id),
-      md5: String(hash),
-      file_ext: String(ext),
-      tag_string: String(tags),
-      tag_count_general: Number(general),
-      rating: rating === null ? null : String(rating),
-    }));
-  } finally {
-    db.close();
-  }
+  const rows = await sqlite3Query(
+    file,
+    'SELECT id, md5, file_ext, tag_string, tag_count_general, rating FROM posts ORDER BY id',
+  );
+  return rows as unknown as Row[];
 }
 
 /** Every file under `dir`, relative to it. */
@@ -85,15 +112,19 @@ describe('export-dataset', () => {
     return stdout;
   };
 
-  /** The row the export must write for a demo post: sorted tags, general count by CATEGORIES. */
-  const expectedRow = (post: DemoPost, tags = post.tagString.split(' ')): Row => ({
+  /** The row the export must write for a post: sorted tags, then its rating tag; general count by CATEGORIES. */
+  const expectedRow = (post: DemoPost, tags = post.tagString.split(' '), rating = post.rating): Row => ({
     id: post.id,
     md5: post.md5,
     file_ext: 'png',
-    tag_string: [...tags].sort().join(' '),
+    tag_string: [...[...tags].sort(), RATING_TAGS[rating]!].join(' '),
     tag_count_general: tags.filter((t) => (CATEGORIES[t] ?? 0) === 0).length,
-    rating: post.rating,
+    rating,
   });
+  /** A WebP post: DeepDanbooru reads png/jpg only, so the export converts it. */
+  let webp: DemoPost;
+  /** The posts the dataset holds, in id order. */
+  const datasetPosts = () => [...exported, webp].sort((a, b) => a.id - b.id);
 
   beforeAll(async () => {
     demo = await makeDemoPosts(10, 3001);
@@ -109,6 +140,20 @@ describe('export-dataset', () => {
       repost.files,
     );
     exported = [...demo, repost];
+    const webpBytes = await sharp({
+      create: { width: 24, height: 16, channels: 3, background: { r: 200, g: 40, b: 10 } },
+    })
+      .webp({ lossless: true })
+      .toBuffer();
+    webp = {
+      ...demo[1]!,
+      id: 3905,
+      md5: md5(webpBytes),
+      tagString: '1girl solo hatsune_miku',
+      rating: 'g',
+      files: [{ type: 'original', ext: 'webp', width: 24, height: 16, bytes: webpBytes }],
+    };
+    booru.addPostWithMedia({ id: webp.id, tag_string: webp.tagString, rating: webp.rating, md5: webp.md5 }, webp.files);
     // Posts the export must leave out: deleted, a video, and one whose file does not match its md5.
     const png = await makeSolidPng(32, 32, [1, 2, 3]);
     booru.addPostWithMedia({ id: 3901, tag_string: 'solo', rating: 'g', md5: md5(png), is_deleted: true }, [
@@ -171,16 +216,29 @@ describe('export-dataset', () => {
     for (const row of rows) {
       expect(md5(readFileSync(join(out, 'images', row.md5.slice(0, 2), `${row.md5}.png`)))).toBe(row.md5);
     }
+    // An interrupted run writes no project files: tags.txt would miss what is not exported yet.
+    expect(existsSync(join(out, 'tags.txt'))).toBe(false);
   });
 
   it('should resume from the CLI, downloading only what is missing', async () => {
     const filesBefore = filesUnder(join(out, 'images')).length;
+    // The WebP post as an earlier version exported it: the file as it was, and its row. The resumed export
+    // replaces both with a PNG.
+    const legacy = join(out, 'images', webp.md5.slice(0, 2), `${webp.md5}.webp`);
+    mkdirSync(dirname(legacy), { recursive: true });
+    writeFileSync(legacy, webp.files[0]!.bytes);
+    await sqlite3Query(
+      join(out, DATASET_FILE),
+      `INSERT INTO posts (id, md5, file_ext, tag_string, tag_count_general, rating)
+       VALUES (${webp.id}, '${webp.md5}', 'webp', '${webp.tagString}', 2, 'g')`,
+    );
     const summary = JSON.parse(await cli('export-dataset', '--out', out, '--json'));
     // One download per file still missing; every other post (the repost included) finds its file on disk.
     expect(summary).toMatchObject({
       interrupted: false,
-      rows: exported.length,
-      downloaded: demo.length - filesBefore,
+      rows: exported.length + 1,
+      downloaded: demo.length - filesBefore + 1,
+      converted: { webp: 1 },
       reused: exported.length - (demo.length - filesBefore),
       skipped: { not_an_image: 1 },
       failedCount: 1,
@@ -190,29 +248,92 @@ describe('export-dataset', () => {
 
   it('should write DeepDanbooru’s layout: every row as the booru has it, every image under its md5', async () => {
     const rows = await readRows(join(out, DATASET_FILE));
-    expect(rows).toEqual(exported.map((post) => expectedRow(post)));
-    const expectedFiles = demo.map((post) => `images/${post.md5.slice(0, 2)}/${post.md5}.png`).sort();
-    expect(filesUnder(out)).toEqual([DATASET_FILE, ...expectedFiles].sort());
+    expect(rows).toEqual(datasetPosts().map((post) => expectedRow(post)));
+    const expectedFiles = [...demo, webp].map((post) => `images/${post.md5.slice(0, 2)}/${post.md5}.png`).sort();
+    const projectFiles = ['project.json', 'tags.txt', 'tags-general.txt', 'tags-character.txt', 'categories.json'];
+    expect(filesUnder(out)).toEqual([DATASET_FILE, ...projectFiles, ...expectedFiles].sort());
     for (const post of demo) {
       const bytes = readFileSync(join(out, 'images', post.md5.slice(0, 2), `${post.md5}.png`));
       expect(md5(bytes), `post ${post.id}`).toBe(post.md5);
       expect(bytes.equals(post.files[0]!.bytes)).toBe(true);
     }
+    // The WebP file became a PNG of the same pixels, named by the post's md5.
+    const converted = sharp(readFileSync(join(out, 'images', webp.md5.slice(0, 2), `${webp.md5}.png`)));
+    expect((await converted.metadata()).format).toBe('png');
+    const pixels = await converted.raw().toBuffer({ resolveWithObject: true });
+    expect(pixels.info).toMatchObject({ width: 24, height: 16, channels: 3 });
+    expect([...pixels.data.subarray(0, 3)]).toEqual([200, 40, 10]);
   });
 
-  it('should be readable by the sqlite3 command, as DeepDanbooru’s own query reads it', async (context) => {
-    const sqlite3 = ['/usr/bin/sqlite3', '/usr/local/bin/sqlite3'].find((path) => existsSync(path));
-    if (!sqlite3) {
-      console.warn('sqlite3 command absent: the file was checked with sql.js only');
-      return context.skip();
+  it('should write a DeepDanbooru project: project.json, tags.txt, tags-general.txt, tags-character.txt', () => {
+    // deepdanbooru/commands/train_project.py reads these keys (the others have defaults there).
+    const project = JSON.parse(readFileSync(join(out, 'project.json'), 'utf8')) as Record<string, unknown>;
+    expect(project).toMatchObject({
+      image_width: 512,
+      image_height: 512,
+      database_path: join(out, DATASET_FILE),
+      minimum_tag_count: 0,
+      model: 'resnet_custom_v3',
+      optimizer: 'adam',
+    });
+    for (const key of [
+      'minibatch_size',
+      'epoch_count',
+      'checkpoint_frequency_mb',
+      'console_logging_frequency_mb',
+      'rotation_range',
+      'scale_range',
+      'shift_range',
+    ]) {
+      expect(project, key).toHaveProperty(key);
     }
-    const { stdout } = await run(sqlite3, [
-      join(out, DATASET_FILE),
-      "SELECT md5, file_ext, tag_string FROM posts WHERE (file_ext = 'png' OR file_ext = 'jpg' OR file_ext = 'jpeg') AND (tag_count_general >= 1) ORDER BY id",
+    const lines = (name: string) => readFileSync(join(out, name), 'utf8').split('\n').slice(0, -1);
+    const tags = new Set(datasetPosts().flatMap((post) => post.tagString.split(' ')));
+    const general = [...tags].filter((t) => CATEGORIES[t] === undefined).sort();
+    expect(lines('tags-general.txt')).toEqual(general);
+    expect(lines('tags-character.txt')).toEqual(['hatsune_miku']);
+    expect(lines('tags.txt')).toEqual([
+      ...general,
+      'hatsune_miku',
+      'rating:general',
+      'rating:sensitive',
+      'rating:questionable',
+      'rating:explicit',
     ]);
-    expect(stdout.trim().split('\n')).toEqual(exported.map((p) => `${p.md5}|png|${p.tagString}`));
-    const integrity = await run(sqlite3, [join(out, DATASET_FILE), 'PRAGMA integrity_check']);
-    expect(integrity.stdout.trim()).toBe('ok');
+    expect(JSON.parse(readFileSync(join(out, 'categories.json'), 'utf8'))).toEqual([
+      { name: 'General', start_index: 0 },
+      { name: 'Character', start_index: general.length },
+      { name: 'System', start_index: general.length + 1 },
+    ]);
+  });
+
+  it('should answer DeepDanbooru’s own queries, run by the sqlite3 command', async () => {
+    const file = join(out, DATASET_FILE);
+    // deepdanbooru/data/dataset.py load_image_records, as written there (minimum_tag_count bound to 1).
+    const records = await sqlite3Query(
+      file,
+      "SELECT md5, file_ext, tag_string FROM posts WHERE (file_ext = 'png' OR file_ext = 'jpg' OR file_ext = 'jpeg') AND (tag_count_general >= ?) ORDER BY id",
+      [1],
+    );
+    expect(records).toEqual(
+      datasetPosts().map((p) => ({ md5: p.md5, file_ext: 'png', tag_string: expectedRow(p).tag_string })),
+    );
+    // The image path load_image_records builds from each row exists.
+    for (const r of records) {
+      expect(existsSync(join(out, 'images', String(r['md5']).slice(0, 2), `${r['md5']}.${r['file_ext']}`))).toBe(true);
+    }
+    // deepdanbooru/commands/make_training_database.py, its SELECT with the column names substituted (start_id 0,
+    // chunk_size 1000).
+    const source = await sqlite3Query(
+      file,
+      `SELECT
+                id,md5,file_ext,tag_string,tag_count_general,rating,score,is_deleted
+            FROM posts WHERE (id >= ?) ORDER BY id ASC LIMIT ?`,
+      [0, 1000],
+    );
+    expect(source).toEqual(datasetPosts().map((p) => ({ ...expectedRow(p), score: null, is_deleted: 0 })));
+    const integrity = await sqlite3Query(file, 'PRAGMA integrity_check');
+    expect(integrity).toEqual([{ integrity_check: 'ok' }]);
   });
 
   it('should filter by rating and tag count, and correct tags with approved suggestions', async () => {
@@ -222,14 +343,14 @@ describe('export-dataset', () => {
       tag: string;
       action: string;
     }[];
-    const approved = suggestions.filter((s) => s.action !== 'rating' && exported.some((p) => p.id === s.post));
+    const approved = suggestions.filter((s) => s.action !== 'rating' && datasetPosts().some((p) => p.id === s.post));
     expect(approved.length).toBeGreaterThan(0);
     await cli('suggestions', 'approve', ...approved.map((s) => String(s.id)), '--as', 'alice');
     const corrected = join(work, 'corrected');
     const summary = JSON.parse(
       await cli('export-dataset', '--out', corrected, '--rating', 'g', '--min-tags', '3', '--with-approved', '--json'),
     );
-    const expected = exported
+    const expected = datasetPosts()
       .filter((post) => post.rating === 'g')
       .map((post) => {
         const tags = new Set(post.tagString.split(' '));
@@ -248,7 +369,7 @@ describe('export-dataset', () => {
   it('should drop rows and images of posts a later run no longer selects', async () => {
     const summary = JSON.parse(await cli('export-dataset', '--out', out, '--rating', 's', '--json'));
     const kept = exported.filter((post) => post.rating === 's');
-    expect(summary).toMatchObject({ rows: kept.length, removed: exported.length - kept.length, downloaded: 0 });
+    expect(summary).toMatchObject({ rows: kept.length, removed: exported.length + 1 - kept.length, downloaded: 0 });
     expect((await readRows(join(out, DATASET_FILE))).map((r) => r.id)).toEqual(kept.map((p) => p.id));
     expect(filesUnder(join(out, 'images'))).toEqual(
       [...new Set(kept.map((post) => `${post.md5.slice(0, 2)}/${post.md5}.png`))].sort(),

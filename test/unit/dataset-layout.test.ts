@@ -2,9 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyApprovedChanges,
+  datasetExtensionOf,
   datasetRowOf,
   imagePathOf,
+  naturalSort,
   parseRatings,
+  projectContextOf,
+  projectTagsOf,
   tagCountGeneral,
 } from '../../src/export/dataset-layout.js';
 import {
@@ -50,11 +54,90 @@ describe('dataset layout', () => {
         id: 7,
         md5: MD5.toLowerCase(),
         file_ext: 'jpg',
-        tag_string: 'hatsune_miku highres new_tag solo vocaloid',
+        tag_string: 'hatsune_miku highres new_tag solo vocaloid rating:sensitive',
         tag_count_general: 2,
         rating: 's',
+        score: null,
+        is_deleted: 0,
+        source_ext: 'jpg',
       });
       expect(tagCountGeneral([], categories)).toBe(0);
+    });
+
+    it('should name a converted file .png and keep the source extension', () => {
+      const sut = datasetRowOf({ remoteId: 1, md5: MD5, fileExt: 'webp', rating: null, tags: ['solo'] }, new Map());
+      expect(sut).toMatchObject({ file_ext: 'png', source_ext: 'webp', tag_string: 'solo' });
+    });
+  });
+
+  describe('datasetExtensionOf', () => {
+    it.each([
+      ['png', 'png'],
+      ['JPG', 'jpg'],
+      ['jpeg', 'jpeg'],
+      ['gif', 'png'],
+      ['webp', 'png'],
+      ['avif', 'png'],
+      ['mp4', null],
+      ['zip', null],
+    ])('%s ⇒ %s', (ext, expected) => {
+      expect(datasetExtensionOf(ext)).toBe(expected);
+    });
+  });
+
+  describe('projectTagsOf', () => {
+    it('should list general then character tags on enough posts, natural-sorted, then the rating tags', () => {
+      const counts = new Map([
+        ['solo', 5],
+        ['1girl', 9],
+        ['10girls', 2],
+        ['2girls', 3],
+        ['hatsune_miku', 4],
+        ['rare', 1],
+        ['vocaloid', 8],
+        ['rating:general', 9],
+      ]);
+      const categories = new Map([
+        ['hatsune_miku', 4],
+        ['vocaloid', 3],
+      ]);
+      const sut = projectTagsOf(counts, categories, 2);
+      expect(sut.general).toEqual(['1girl', '2girls', '10girls', 'solo']);
+      expect(sut.character).toEqual(['hatsune_miku']);
+      expect(sut.all).toEqual([
+        '1girl',
+        '2girls',
+        '10girls',
+        'solo',
+        'hatsune_miku',
+        'rating:general',
+        'rating:sensitive',
+        'rating:questionable',
+        'rating:explicit',
+      ]);
+      expect(sut.categories).toEqual([
+        { name: 'General', start_index: 0 },
+        { name: 'Character', start_index: 4 },
+        { name: 'System', start_index: 5 },
+      ]);
+    });
+
+    it('should sort digit runs as numbers', () => {
+      expect(naturalSort(['a10', 'a2', 'b1', 'B1', 'a1'])).toEqual(['B1', 'a1', 'a2', 'a10', 'b1']);
+    });
+  });
+
+  describe('projectContextOf', () => {
+    it('should keep an operator’s edits but always point database_path at this export', () => {
+      const sut = projectContextOf('/data/x/dataset.sqlite', 5, { epoch_count: 30, database_path: '/old.sqlite' });
+      expect(sut).toMatchObject({
+        image_width: 512,
+        image_height: 512,
+        model: 'resnet_custom_v3',
+        minimum_tag_count: 5,
+        epoch_count: 30,
+        database_path: '/data/x/dataset.sqlite',
+      });
     });
   });
 

@@ -54,6 +54,7 @@ export function registerApiRoutes(app: FastifyInstance, context: RouteContext): 
         status: r.status,
         applyOutcome: r.applyOutcome,
         applyError: r.applyError,
+        votes: r.votes,
       })),
     };
   });

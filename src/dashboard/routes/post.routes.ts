@@ -14,6 +14,7 @@ import {
   scoreBar,
   statusBadge,
   tagGroups,
+  votesOf,
 } from '../views/components.js';
 import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';
@@ -53,7 +54,7 @@ export function registerPostRoutes(app: FastifyInstance, context: RouteContext):
             (s) => html`<tr data-id="${s.id}" data-status="${s.status}">
               <td>${actionLabel(s.action)}</td>
               <td><span class="tag-${s.category ?? -1}">${s.tag}</span> <span class="muted">${categoryName(s.category)}</span></td>
-              <td>${scoreBar(s.score)}</td><td class="reason">${s.reason}</td>
+              <td>${scoreBar(s.score)}${s.votes ? votesOf(s.votes) : ''}</td><td class="reason">${s.reason}</td>
               <td>${statusBadge(s)}${s.decidedAt ? html`<div class="muted">${s.decidedAt.toISOString()}</div>` : ''}</td>
               <td>${s.modelId}</td><td class="hide-narrow muted">${s.createdAt.toISOString()}</td>
               ${

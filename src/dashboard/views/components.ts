@@ -46,6 +46,13 @@ export function scoreBar(score: number): SafeHtml {
   return html`<span class="score"><span class="bar" style="width:${pct}%"></span></span><span class="score-num">${score.toFixed(3)}</span>`;
 }
 
+/** The vote of several models behind a suggestion: the combination, then each model's score. */
+export function votesOf(votes: NonNullable<ReviewSuggestion['votes']>): SafeHtml {
+  const title = votes.combination === 'mean' ? 'mean of' : `at least ${votes.combination.slice(5)} of`;
+  return html`<div class="votes"><span class="muted">${title} ${votes.models.length} models:</span>
+    <ul>${votes.models.map((m) => html`<li><span class="vote-model">${m.model}</span> <span class="vote-score">${m.score.toFixed(3)}</span></li>`)}</ul></div>`;
+}
+
 const ACTION_SIGN: Record<string, string> = { add: '+', remove: '−', rating: '⇄' };
 
 export function actionLabel(action: string): SafeHtml {

@@ -44,6 +44,7 @@ input.num { width: 4.5rem; }
 ol.suggestions { list-style: none; padding: 0; margin: .4rem 0; }
 ol.suggestions li { display: grid; grid-template-columns: auto 1.4rem 1fr auto; gap: .2rem .5rem; align-items: center; padding: .3rem .2rem; border-bottom: 1px solid #f0f0f3; }
 ol.suggestions li .reason { grid-column: 3 / 5; font-size: .8rem; color: #555; }
+.votes { font-size: .75rem; } .votes ul { margin: .1rem 0 0; padding-left: 1rem; }
 ol.suggestions li .row-buttons button { padding: .1rem .45rem; font-size: .85rem; }
 kbd { font-family: ui-monospace, monospace; font-size: .75rem; border: 1px solid #bbb; border-bottom-width: 2px; border-radius: 3px; padding: 0 .25rem; background: #fafafa; color: #333; }
 .status { font-size: .8rem; padding: 0 .3rem; border-radius: 3px; background: #eee; }
