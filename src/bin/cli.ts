@@ -462,14 +462,14 @@ export function buildProgram(): Command {
   withSettings(
     program
       .command('status')
-      .description('queue depths, throughput, failures by reason and the workers with their execution provider')
-      .option('--json', 'print the status object'),
+      .description(
+        'readiness (the checks of /readyz), queue depths, throughput, failures by reason and the workers with their execution provider; exits 1 when not ready',
+      )
+      .option('--json', 'print the status object (with `readiness`: ready and each check)'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
-    const { withRepositories } = await commands();
-    const { formatStatus } = await import('./progress.js');
-    const status = await withRepositories(config, logger, (repos) => repos.statusRepo.status());
-    print(options.json ? JSON.stringify(status) : formatStatus(status));
+    const { runStatus } = await import('./status.command.js');
+    await runStatus(config, logger, { json: Boolean(options.json), print });
   });
 
   withSettings(

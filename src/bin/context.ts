@@ -9,7 +9,7 @@ import type { BooruClient } from '../booru/booru-client.js';
 import { createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
 import { E621_MAX_RATE } from '../booru/e621.client.js';
 import { TagChangeBudget } from '../booru/rate-limiter.js';
-import { BooruHttp } from '../booru/http.js';
+import { BooruHttp, type BooruRequestEvent } from '../booru/http.js';
 import { type Config, PACKAGE_ROOT, SETTINGS, userAgentOf } from '../config/config.js';
 import { MCUT_FLOORS, parseTagThresholds, type TagThresholdOverride } from '../core/thresholds.js';
 import { defaultDiffPolicy, type DiffPolicy } from '../core/tag-diff.js';
@@ -22,6 +22,7 @@ import { type Database, openDatabase } from '../db/database.js';
 import { ModelRepository } from '../db/model.repository.js';
 import { PostRepository } from '../db/post.repository.js';
 import { PredictionRepository } from '../db/prediction.repository.js';
+import { ReadinessRepository } from '../db/readiness.repository.js';
 import { ReportRepository } from '../db/report.repository.js';
 import { ReviewRepository } from '../db/review.repository.js';
 import { StatusRepository } from '../db/status.repository.js';
@@ -55,6 +56,7 @@ export interface Repositories {
   review: ReviewRepository;
   apiTokens: ApiTokenRepository;
   statusRepo: StatusRepository;
+  readiness: ReadinessRepository;
   reports: ReportRepository;
   thresholds: ThresholdRepository;
 }
@@ -63,11 +65,13 @@ export async function openRepositories(
   config: Config,
   logger: Logger,
   dataDir = config.dataDir,
+  options: { migrate?: boolean } = {},
 ): Promise<{ db: Database; repos: Repositories }> {
   const db = await openDatabase({
     url: config.databaseUrl,
     dataDir: isAbsolute(dataDir) ? join(dataDir, 'pglite') : resolve(dataDir, 'pglite'),
     logger,
+    ...(options.migrate === false ? { migrate: false } : {}),
   });
   const { prisma } = db;
   return {
@@ -86,6 +90,7 @@ export async function openRepositories(
       review: new ReviewRepository(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       statusRepo: new StatusRepository(prisma),
+      readiness: new ReadinessRepository(prisma),
       reports: new ReportRepository(prisma),
       thresholds: new ThresholdRepository(prisma, {
         enabledByDefault: config.learnedThresholds,
@@ -104,6 +109,7 @@ export function createBooruClient(
   config: Config,
   logger: Logger,
   baseUrl = config.booruUrl,
+  onRequest?: (event: BooruRequestEvent) => void,
 ): { client: BooruClient; http: BooruHttp } {
   if (!baseUrl) throw new AppError('USAGE', 'BOORU_URL (or --booru-url) is required for this command');
   const kind = config.booruKind;
@@ -124,6 +130,7 @@ export function createBooruClient(
     ...(config.mediaHosts?.length ? { mediaHosts: config.mediaHosts } : {}),
     ...(config.mediaAllowPrivate?.length ? { mediaAllowPrivate: config.mediaAllowPrivate } : {}),
     logger,
+    ...(onRequest ? { onRequest } : {}),
   });
   return { client: createBooruClientFor(kind, http, logger), http };
 }
