@@ -227,7 +227,11 @@ export function buildProgram(): Command {
           .choices(['md', 'html', 'csv', 'json', 'dtext'])
           .default('md'),
       )
-      .option('--out <F>', 'write the report to this file instead of stdout'),
+      .option(
+        '--out <F>',
+        'write the report to this file instead of stdout; with --format csv, a folder (existing, or ending in /) gets every table as its own file: tags.csv (one row per tag and action), totals.csv, skipped.csv…',
+      )
+      .option('--table <ID>', 'with --format csv: only this table (tags, totals, skipped, untagged, ratings, models…)'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
     const { parseSince, runReport } = await import('./report.command.js');
@@ -238,6 +242,7 @@ export function buildProgram(): Command {
         format: options.format,
         ...(options.since !== undefined ? { since: String(options.since) } : {}),
         ...(options.out !== undefined ? { out: String(options.out) } : {}),
+        ...(options.table !== undefined ? { table: String(options.table) } : {}),
       }),
     );
     if (result.text !== null) process.stdout.write(result.text);
