@@ -33,14 +33,15 @@ export async function checkReadiness(
   if (repo) {
     try {
       await repo.ping(config.readyTimeoutMs);
-      const [migrations, workers, tagSyncs] = await Promise.all([
-        repo.migrationState(),
-        repo.liveWorkers(now),
-        repo.lastTagSyncs(),
-      ]);
-      Object.assign(facts, { migrations, workers, tagSyncs });
+      facts.migrations = await repo.migrationState();
     } catch (error) {
       facts.databaseError = `unreachable: ${coerceError(error).message.split('\n')[0]}`;
+    }
+    if (facts.databaseError === null) {
+      // On a database behind its migrations these may fail (a table not there yet): those checks then say unknown.
+      const [workers, tagSyncs] = await Promise.allSettled([repo.liveWorkers(now), repo.lastTagSyncs()]);
+      facts.workers = workers.status === 'fulfilled' ? workers.value : null;
+      facts.tagSyncs = tagSyncs.status === 'fulfilled' ? tagSyncs.value : null;
     }
   }
   return judgeReadiness(facts, { syncMaxAgeHours: config.syncMaxAgeHours, booruMaxAgeS: config.readyBooruAgeS });

@@ -40,7 +40,7 @@ export interface ReadinessLimits {
   booruMaxAgeS: number;
 }
 
-const UNKNOWN = 'unknown: the database is unreachable';
+const UNKNOWN = 'unknown: the database could not be read';
 
 export function judgeReadiness(facts: ReadinessFacts, limits: ReadinessLimits): ReadinessReport {
   const checks: ReadinessCheck[] = [

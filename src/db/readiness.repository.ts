@@ -49,9 +49,15 @@ export class ReadinessRepository {
   }
 
   async migrationState(): Promise<MigrationState> {
+    // A database never migrated has no migrations table: everything is pending.
+    const [exists] = await this.prisma.$queryRawUnsafe<{ present: boolean }[]>(
+      `SELECT to_regclass('${MIGRATIONS_TABLE}') IS NOT NULL AS present`,
+    );
     const [files, rows] = await Promise.all([
       readMigrations(this.migrationsDir),
-      this.prisma.$queryRawUnsafe<{ name: string }[]>(`SELECT name FROM ${MIGRATIONS_TABLE}`),
+      exists?.present
+        ? this.prisma.$queryRawUnsafe<{ name: string }[]>(`SELECT name FROM ${MIGRATIONS_TABLE}`)
+        : Promise.resolve([]),
     ]);
     const applied = new Set(rows.map((r) => r.name));
     const onDisk = new Set(files.map((f) => f.name));
