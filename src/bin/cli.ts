@@ -236,7 +236,11 @@ export function buildProgram(): Command {
           .choices(['md', 'html', 'csv', 'json', 'dtext'])
           .default('md'),
       )
-      .option('--out <F>', 'write the report to this file instead of stdout'),
+      .option(
+        '--out <F>',
+        'write the report to this file instead of stdout; with --format csv, a folder (existing, or ending in /) gets every table as its own file: tags.csv (one row per tag and action), totals.csv, skipped.csv…',
+      )
+      .option('--table <ID>', 'with --format csv: only this table (tags, totals, skipped, untagged, ratings, models…)'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
     const { parseSince, runReport } = await import('./report.command.js');
@@ -247,6 +251,7 @@ export function buildProgram(): Command {
         format: options.format,
         ...(options.since !== undefined ? { since: String(options.since) } : {}),
         ...(options.out !== undefined ? { out: String(options.out) } : {}),
+        ...(options.table !== undefined ? { table: String(options.table) } : {}),
       }),
     );
     if (result.text !== null) process.stdout.write(result.text);
@@ -493,14 +498,14 @@ export function buildProgram(): Command {
   withSettings(
     program
       .command('status')
-      .description('queue depths, throughput, failures by reason and the workers with their execution provider')
-      .option('--json', 'print the status object'),
+      .description(
+        'readiness (the checks of /readyz), queue depths, throughput, failures by reason and the workers with their execution provider; exits 1 when not ready',
+      )
+      .option('--json', 'print the status object (with `readiness`: ready and each check)'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
-    const { withRepositories } = await commands();
-    const { formatStatus } = await import('./progress.js');
-    const status = await withRepositories(config, logger, (repos) => repos.statusRepo.status());
-    print(options.json ? JSON.stringify(status) : formatStatus(status));
+    const { runStatus } = await import('./status.command.js');
+    await runStatus(config, logger, { json: Boolean(options.json), print });
   });
 
   withSettings(

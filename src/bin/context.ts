@@ -9,7 +9,7 @@ import type { BooruCapabilities, BooruClient } from '../booru/booru-client.js';
 import { AUTH_SCHEME, createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
 import { E621_MAX_RATE } from '../booru/e621.client.js';
 import type { TagBudget } from '../booru/rate-limiter.js';
-import { BooruHttp, siteHosts } from '../booru/http.js';
+import { BooruHttp, type BooruRequestEvent, siteHosts } from '../booru/http.js';
 import { type Config, PACKAGE_ROOT, SETTINGS, userAgentOf } from '../config/config.js';
 import { MCUT_FLOORS, parseTagThresholds, type TagThresholdOverride } from '../core/thresholds.js';
 import { defaultDiffPolicy, type DiffPolicy } from '../core/tag-diff.js';
@@ -24,6 +24,7 @@ import { type Database, openDatabase } from '../db/database.js';
 import { ModelRepository } from '../db/model.repository.js';
 import { PostRepository } from '../db/post.repository.js';
 import { PredictionRepository } from '../db/prediction.repository.js';
+import { ReadinessRepository } from '../db/readiness.repository.js';
 import { ReportRepository } from '../db/report.repository.js';
 import { ReviewRepository } from '../db/review.repository.js';
 import { StatusRepository } from '../db/status.repository.js';
@@ -58,6 +59,7 @@ export interface Repositories {
   review: ReviewRepository;
   apiTokens: ApiTokenRepository;
   statusRepo: StatusRepository;
+  readiness: ReadinessRepository;
   reports: ReportRepository;
   thresholds: ThresholdRepository;
   /** Sign-in attempts (the dashboard's login throttle), shared by every process. */
@@ -72,11 +74,13 @@ export async function openRepositories(
   config: Config,
   logger: Logger,
   dataDir = config.dataDir,
+  options: { migrate?: boolean } = {},
 ): Promise<{ db: Database; repos: Repositories }> {
   const db = await openDatabase({
     url: config.databaseUrl,
     dataDir: isAbsolute(dataDir) ? join(dataDir, 'pglite') : resolve(dataDir, 'pglite'),
     logger,
+    ...(options.migrate === false ? { migrate: false } : {}),
   });
   const { prisma } = db;
   return {
@@ -98,6 +102,7 @@ export async function openRepositories(
       secrets: new AppSecretRepository(prisma),
       tagBudgets: (options) => new TagBudgetRepository(prisma, options),
       statusRepo: new StatusRepository(prisma),
+      readiness: new ReadinessRepository(prisma),
       reports: new ReportRepository(prisma),
       thresholds: new ThresholdRepository(prisma, {
         enabledByDefault: config.learnedThresholds,
@@ -116,6 +121,7 @@ export function createBooruClient(
   config: Config,
   logger: Logger,
   baseUrl = config.booruUrl,
+  onRequest?: (event: BooruRequestEvent) => void,
 ): { client: BooruClient; http: BooruHttp } {
   if (!baseUrl) throw new AppError('USAGE', 'BOORU_URL (or --booru-url) is required for this command');
   const kind = config.booruKind;
@@ -138,6 +144,7 @@ export function createBooruClient(
     ...(config.mediaHosts?.length ? { mediaHosts: config.mediaHosts } : {}),
     ...(config.mediaAllowPrivate?.length ? { mediaAllowPrivate: config.mediaAllowPrivate } : {}),
     logger,
+    ...(onRequest ? { onRequest } : {}),
   });
   return { client: createBooruClientFor(kind, http, logger), http };
 }

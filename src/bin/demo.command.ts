@@ -8,7 +8,7 @@ import { type Config, PACKAGE_ROOT } from '../config/config.js';
 import { buildDashboard } from '../dashboard/app.js';
 import { dashboardOptionsOf } from '../dashboard/options.js';
 import { generatePassword, hashPassword } from '../dashboard/auth.js';
-import { makeDemoPosts } from '../demo/demo-posts.js';
+import { DEMO_ALIASES, DEMO_IMPLICATIONS, DEMO_TAGS, makeDemoPosts } from '../demo/demo-posts.js';
 import { FakeDanbooruServer } from '../demo/fake-danbooru.server.js';
 import type { Logger } from '../shared/logger.js';
 import { createLeaderLock } from '../db/leader-lock.js';
@@ -17,7 +17,9 @@ import { startWorker } from './jobs.js';
 import { untilSignal } from './serve.command.js';
 import { evaluateDepsOf } from './evaluate-deps.js';
 import { openService } from './service.js';
-import { imageHostsOf, openRepositories } from './context.js';
+import { createBooruClient, imageHostsOf, openRepositories, type Repositories } from './context.js';
+import { readyBooru } from '../booru/booru-factory.js';
+import { syncTags } from '../worker/sync-tags.job.js';
 import { workerStatusSource } from './status-source.js';
 
 export interface DemoOptions {
@@ -38,6 +40,9 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
       post.files,
     );
   }
+  booru.addTags(DEMO_TAGS);
+  booru.setAliases(DEMO_ALIASES);
+  booru.setImplications(DEMO_IMPLICATIONS);
   const started = await booru.start();
   const config: Config = Object.freeze({
     ...baseConfig,
@@ -56,6 +61,8 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
     await started.close();
   };
   try {
+    // The tag list first, as on a real site: categories (the queue's colours), aliases and implications.
+    await syncDemoTags(config, logger, repos, started.url);
     const summary = await runCycle(config, logger, repos, started.url);
     options.print(options.json ? JSON.stringify(summary) : `demo booru ${started.url}\n${formatCycle(summary)}`);
     if (options.once) return;
@@ -89,5 +96,17 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
     await service.close();
   } finally {
     await closeAll();
+  }
+}
+
+/** `sync-tags` against the demo booru, on the demo's open database (the embedded database takes one connection). */
+async function syncDemoTags(config: Config, logger: Logger, repos: Repositories, baseUrl: string): Promise<void> {
+  const { client, http } = createBooruClient(config, logger, baseUrl);
+  try {
+    const booru = await readyBooru(client);
+    const record = await repos.boorus.ensure({ name: new URL(baseUrl).host, kind: booru.kind, baseUrl });
+    await syncTags({ ...repos, booru, logger }, { booruId: record.id });
+  } finally {
+    await http.close();
   }
 }

@@ -18,16 +18,26 @@ import { withStoredLearnedThresholds } from '../worker/diff-context.js';
 import { buildScheduledReport, learnThresholds } from './report.command.js';
 import { type Repositories, tagBudgetOf } from './context.js';
 import type { Service } from './service.js';
+import type { ProcessMetrics } from './metrics.js';
 
-export function buildJobHandlers(config: Config, logger: Logger, repos: Repositories, service: Service): JobHandlers {
+export function buildJobHandlers(
+  config: Config,
+  logger: Logger,
+  repos: Repositories,
+  service: Service,
+  metrics: ProcessMetrics | null = null,
+): JobHandlers {
   // One budget per booru account, in the database: every worker writing to the account spends from it.
   const budget = tagBudgetOf(config, repos, service.baseUrl);
   return {
-    'crawl-new-posts': () =>
-      crawlNewPosts(
+    'crawl-new-posts': async () => {
+      const summary = await crawlNewPosts(
         { booru: service.booru, posts: repos.posts, cursors: repos.cursors, logger },
         { booruId: service.booruId, minMediaSize: service.tagger.inputSize, maxPosts: 0 },
-      ),
+      );
+      metrics?.crawl(summary);
+      return summary;
+    },
     'apply-approved': () =>
       applyApproved({ ...repos, booru: service.booru, logger, budget }, { booruId: service.booruId }),
     'rediff-changed': async () => {
@@ -79,28 +89,35 @@ export function startWorker(
   logger: Logger,
   repos: Repositories,
   service: Service,
-  options: { leader: LeaderLock; tag: boolean },
+  options: { leader: LeaderLock; tag: boolean; metrics?: ProcessMetrics },
 ): RunningWorker {
-  const schedule: RunningSchedule = startSchedule(buildJobHandlers(config, logger, repos, service), logger, {
+  const metrics = options.metrics ?? null;
+  const schedule: RunningSchedule = startSchedule(buildJobHandlers(config, logger, repos, service, metrics), logger, {
     isLeader: () => options.leader.ensureLeader(),
   });
-  // A fresh process crawls at once instead of waiting for the first tick (only the leader does).
-  void options.leader
-    .ensureLeader()
-    .then((leader) => (leader ? schedule.runNow('crawl-new-posts') : undefined))
-    .catch((error) => logger.warn({ err: coerceError(error) }, 'first crawl failed'));
   const abort = new AbortController();
   const me = { id: service.owner, host: hostname(), pid: process.pid, provider: service.tagger.provider };
   let tagged = 0;
   // The count of earlier rounds of the loop (each round restarts its own summary).
   let taggedBefore = 0;
-  const report = () => repos.statusRepo.beatWorker(me.id, tagged).catch(() => {});
+  const report = () => repos.statusRepo.beatWorker(me.id, tagged, service.booruOkAt()).catch(() => {});
   const beat = setInterval(report, 15_000);
   beat.unref();
+  // A fresh process crawls at once instead of waiting for the first tick (only the leader does), then reports that
+  // the booru answered (readiness) without waiting for the next heartbeat.
+  void options.leader
+    .ensureLeader()
+    .then((leader) => (leader ? schedule.runNow('crawl-new-posts') : undefined))
+    .then(report)
+    .catch((error) => logger.warn({ err: coerceError(error) }, 'first crawl failed'));
   const loop = options.tag
     ? (async () => {
         await repos.statusRepo
-          .registerWorker({ ...me, model: `${service.tagger.model.name} ${service.tagger.model.version}` })
+          .registerWorker({
+            ...me,
+            model: `${service.tagger.model.name} ${service.tagger.model.version}`,
+            booruOkAt: service.booruOkAt(),
+          })
           .catch((error) => logger.warn({ err: coerceError(error) }, 'could not register the worker'));
         while (!abort.signal.aborted) {
           try {
@@ -120,7 +137,14 @@ export function startWorker(
               service.booruId,
             );
             await tagPendingPosts(
-              { ...repos, booru: service.booru, tagger: service.tagger, ratingModel: service.ratingModel, logger },
+              {
+                ...repos,
+                booru: service.booru,
+                tagger: service.tagger,
+                ratingModel: service.ratingModel,
+                logger,
+                ...(metrics ? { observer: metrics } : {}),
+              },
               tagOptions,
             );
           } catch (error) {

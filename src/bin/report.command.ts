@@ -2,13 +2,14 @@
  * The `report` command, the scheduled `build-report` and `learn-thresholds` jobs, and the report source the
  * dashboard's reports page uses: database rows → report model (src/core) → a format (src/reports).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/config.js';
 import { recommendThresholds } from '../core/learned-thresholds.js';
 import { parseSince as parseSinceSpec, type ReportModel } from '../core/report-stats.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { csvTableIds, renderCsvTable } from '../reports/csv.report.js';
 import { EXTENSIONS, type ReportFormat, renderReport } from '../reports/render.js';
 import type { Repositories } from './context.js';
 
@@ -55,7 +56,15 @@ export interface ReportCommandOptions {
   since?: string;
   format: ReportFormat;
   out?: string;
+  /** CSV only: this one table (`tags`, the tidy per-tag table, or `totals`, `skipped`, `ratings`…). */
+  table?: string;
   now?: Date;
+}
+
+/** `--out` names a folder: it exists as one, or it ends with a slash. */
+async function isFolder(path: string): Promise<boolean> {
+  if (/[/\\]$/.test(path)) return true;
+  return (await stat(path).catch(() => null))?.isDirectory() ?? false;
 }
 
 /** `booru-tagger report`: builds one report; returns its text when no `--out` is given (the CLI prints it). */
@@ -68,9 +77,29 @@ export async function runReport(
   const since = options.since === undefined ? null : parseSince(options.since, until);
   const booruId = await reportBooruOf(config, repos);
   const model = await buildReportModel(repos, { booruId, since, until });
-  const text = renderReport(model, options.format);
-  const path = options.out ? resolve(options.out) : null;
-  if (path) await writeFile(path, text);
+  if (options.table !== undefined && options.format !== 'csv')
+    throw new AppError('USAGE', '--table picks one table of the CSV report: use it with --format csv');
+  const folder = options.format === 'csv' && options.out !== undefined && (await isFolder(options.out));
+  let text: string;
+  let path = options.out ? resolve(options.out) : null;
+  if (options.table !== undefined) {
+    const table = renderCsvTable(model, options.table);
+    if (table === null)
+      throw new AppError(
+        'USAGE',
+        `--table ${JSON.stringify(options.table)}: expected one of ${csvTableIds(model).join(', ')}`,
+      );
+    text = table;
+  } else text = renderReport(model, options.format);
+  if (path && folder && options.table === undefined) {
+    // Every table of the report as its own CSV file: tags.csv (the tidy table), totals.csv, skipped.csv…
+    await mkdir(path, { recursive: true });
+    for (const id of csvTableIds(model)) await writeFile(join(path, `${id}.csv`), renderCsvTable(model, id) ?? '');
+  } else if (path && folder) {
+    await mkdir(path, { recursive: true });
+    path = join(path, `${options.table}.csv`);
+    await writeFile(path, text);
+  } else if (path) await writeFile(path, text);
   const runId = await repos.reports.saveRun({
     booruId,
     since,

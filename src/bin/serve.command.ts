@@ -5,9 +5,10 @@
  */
 import type { Config } from '../config/config.js';
 import { buildDashboard } from '../dashboard/app.js';
+import { buildMetricsServer } from '../dashboard/routes/health.routes.js';
+import { MetricsRepository } from '../db/metrics.repository.js';
 import { dashboardOptionsOf } from '../dashboard/options.js';
 import { createLeaderLock } from '../db/leader-lock.js';
-import { toPrometheus } from '../db/status.repository.js';
 import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { imageHostsOf, openRepositories } from './context.js';
@@ -15,6 +16,8 @@ import { workerStatusSource } from './status-source.js';
 import { type RunningWorker, startWorker } from './jobs.js';
 import { openService, type Service } from './service.js';
 import { type EvaluateWiring, evaluateDepsOf } from './evaluate-deps.js';
+import { ProcessMetrics } from './metrics.js';
+import { checkReadiness, type LocalReadiness } from './readiness.js';
 
 export interface ServeOptions {
   worker: boolean;
@@ -45,12 +48,20 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
   let service: Service | null = null;
   let worker: RunningWorker | null = null;
   let evaluate: EvaluateWiring | null = null;
+  let metricsServer: Awaited<ReturnType<typeof buildMetricsServer>> | null = null;
+  const metrics = new ProcessMetrics({
+    database: new MetricsRepository(db.prisma),
+    status: () => repos.statusRepo.status(),
+  });
   try {
     if (options.worker && config.booruUrl) {
-      service = await openService(config, logger, repos, config.booruUrl);
+      service = await openService(config, logger, repos, config.booruUrl, {
+        onBooruRequest: (event) => metrics.booruRequest(event),
+      });
       worker = startWorker(config, logger, repos, service, {
         leader: createLeaderLock(config.databaseUrl, logger),
         tag: true,
+        metrics,
       });
       options.print(
         `worker tagging ${config.booruUrl} with ${service.tagger.model.name} on ${service.tagger.provider}`,
@@ -58,6 +69,13 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
     }
     // /evaluate and the upload page: the worker's batching tagger, or a model loaded on the first request.
     evaluate = options.dashboard ? evaluateDepsOf(config, logger, db.prisma, service) : null;
+    const running = service;
+    const local: LocalReadiness | null = running
+      ? {
+          model: () => ({ name: running.tagger.model.name, provider: running.tagger.provider }),
+          booruOkAt: () => running.booruOkAt(),
+        }
+      : null;
     const web = options.dashboard
       ? await buildDashboard(
           {
@@ -65,19 +83,27 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
             statusSource: workerStatusSource(repos.review, repos.statusRepo),
             logger,
             ...(evaluate ? { evaluate: evaluate.deps } : {}),
+            health: {
+              readiness: () => checkReadiness(repos.readiness, config, local),
+              metrics,
+              ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+            },
           },
           { ...dashboardOptionsOf(config), imageHosts: await imageHostsOf(config, repos) },
         )
       : null;
-    // Prometheus scrapes without a session; the numbers are counts, no booru content. Bind to a private address.
-    web?.get('/metrics', async (_request, reply) =>
-      reply.type('text/plain; version=0.0.4').send(toPrometheus(await repos.statusRepo.status())),
-    );
     if (web) options.print(`dashboard on ${await web.listen({ host: config.host, port: config.port })}`);
+    if (config.metricsPort !== undefined) {
+      // Prometheus scrapes this listener without a token: bind it to a private address (TAGGER_METRICS_HOST).
+      metricsServer = await buildMetricsServer(metrics, logger);
+      const address = await metricsServer.listen({ host: config.metricsHost, port: config.metricsPort });
+      options.print(`metrics on ${address}/metrics`);
+    }
     await stopped;
     await worker?.stop();
     await web?.close();
   } finally {
+    await metricsServer?.close();
     await evaluate?.close();
     await service?.close();
     await db.close();

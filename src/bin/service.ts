@@ -4,6 +4,7 @@
  * this code, so they behave alike.
  */
 import type { BooruClient } from '../booru/booru-client.js';
+import type { BooruRequestEvent } from '../booru/http.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
@@ -32,6 +33,8 @@ export interface Service {
   baseUrl: string;
   /** This process's lease owner id (host:pid). */
   owner: string;
+  /** When the booru's API last answered this process (any status below 500), or null. */
+  booruOkAt(): Date | null;
   /** The options of the tag pipeline, with the diff context built from the tag facts stored now. */
   tagOptions(extra?: Partial<TagOptions>): Promise<TagOptions>;
   close(): Promise<void>;
@@ -42,8 +45,13 @@ export async function openService(
   logger: Logger,
   repos: Repositories,
   baseUrl: string,
+  hooks: { onBooruRequest?: (event: BooruRequestEvent) => void } = {},
 ): Promise<Service> {
-  const { client, http } = createBooruClient(config, logger, baseUrl);
+  let booruOkAt: Date | null = null;
+  const { client, http } = createBooruClient(config, logger, baseUrl, (event) => {
+    if (event.target === 'api' && event.status !== 'error' && event.status < 500) booruOkAt = new Date();
+    hooks.onBooruRequest?.(event);
+  });
   let tagger: Tagger | null = null;
   let rater: Tagger | null = null;
   const extras: Tagger[] = [];
@@ -163,6 +171,7 @@ export async function openService(
       ensemble,
       baseUrl,
       owner,
+      booruOkAt: () => booruOkAt,
       async tagOptions(extra = {}) {
         const { facts, implications } = await repos.tags.loadFacts(booru.id);
         return {

@@ -104,6 +104,19 @@ export interface BooruHttpOptions {
   logger?: Logger;
   /** Use this dispatcher instead of creating an Agent (tests, proxies). Not closed by {@link BooruHttp.close}. */
   dispatcher?: Dispatcher;
+  /** Told of every request's outcome (metrics, readiness): its status, or `error` when no answer came. */
+  onRequest?: (event: BooruRequestEvent) => void;
+}
+
+/** One request to the booru (each retry is its own), as metrics and readiness see it. */
+export interface BooruRequestEvent {
+  /** `api` for the booru's JSON API, `media` for image downloads. */
+  target: 'api' | 'media';
+  method: string;
+  /** The HTTP status, or `error` when the connection failed or timed out before the headers. */
+  status: number | 'error';
+  /** Time to the response headers (or to the failure). */
+  seconds: number;
 }
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -164,6 +177,7 @@ export class BooruHttp {
   private pausedUntil = 0;
   private closed = false;
   private readonly injectedMediaDispatcher: boolean;
+  private readonly onRequest: ((event: BooruRequestEvent) => void) | undefined;
 
   constructor(options: BooruHttpOptions) {
     const problems: string[] = [];
@@ -181,6 +195,7 @@ export class BooruHttp {
     this.bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
     this.ownsAgent = !options.dispatcher;
     this.injectedMediaDispatcher = Boolean(options.dispatcher);
+    this.onRequest = options.onRequest;
     this.agent =
       options.dispatcher ??
       new Agent({
@@ -536,6 +551,13 @@ export class BooruHttp {
   ): Promise<RawResponse> {
     const started = Date.now();
     const signal = limits.timeoutMs ? AbortSignal.timeout(limits.timeoutMs) : undefined;
+    const observe = (status: number | 'error') =>
+      this.onRequest?.({
+        target: limits.dispatcher ? 'media' : 'api',
+        method,
+        status,
+        seconds: (Date.now() - started) / 1000,
+      });
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, {
@@ -548,8 +570,10 @@ export class BooruHttp {
         bodyTimeout: limits.timeoutMs ?? this.bodyTimeoutMs,
       });
     } catch (thrown) {
+      observe('error');
       throw limits.failure(thrown);
     }
+    observe(response.statusCode);
     try {
       limits.beforeBody?.(response.statusCode, response.headers);
     } catch (thrown) {

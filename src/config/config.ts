@@ -470,6 +470,46 @@ export const SETTINGS = {
     default: 'html',
     doc: 'formats of the scheduled weekly report: md, html, csv, json, dtext',
   },
+  /** Oldest a completed tag sync may be before the service counts as not ready, in hours; 0 = no limit. (Default: 24.) */
+  syncMaxAgeHours: {
+    env: 'TAGGER_SYNC_MAX_AGE_HOURS',
+    schema: intIn(0, 8760),
+    default: '24',
+    doc: 'oldest tag sync (hours) before /readyz and `status` say not ready; 0 = no limit',
+  },
+  /** How long /readyz and `status` wait for the database, in ms. (Default: 2000.) */
+  readyTimeoutMs: {
+    env: 'TAGGER_READY_TIMEOUT_MS',
+    schema: intIn(100, 60_000),
+    default: '2000',
+    doc: 'readiness: how long to wait for the database, ms',
+  },
+  /** Longest silence from the booru's API before the service counts as not ready, in seconds. (Default: 600.) */
+  readyBooruAgeS: {
+    env: 'TAGGER_READY_BOORU_AGE_S',
+    schema: intIn(10, 604_800),
+    default: '600',
+    doc: 'readiness: the booru answered a worker within this many seconds',
+  },
+  /** Bearer token that lets a scraper read /metrics on PORT. Never logged. (Default: unset ⇒ /metrics on PORT answers 401.) */
+  metricsToken: {
+    env: 'TAGGER_METRICS_TOKEN',
+    schema: z.string().min(16, 'at least 16 characters'),
+    doc: 'bearer token for /metrics on PORT (unset ⇒ only TAGGER_METRICS_PORT serves it)',
+  },
+  /** A second listener that serves /metrics alone, without a token, for a private address. (Default: unset ⇒ none.) */
+  metricsPort: {
+    env: 'TAGGER_METRICS_PORT',
+    schema: intIn(0, 65535),
+    doc: 'serve /metrics (no token) on this port too, also from `worker`; unset ⇒ off',
+  },
+  /** The address the metrics listener binds. (Default: 127.0.0.1.) */
+  metricsHost: {
+    env: 'TAGGER_METRICS_HOST',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+    doc: 'address the TAGGER_METRICS_PORT listener binds',
+  },
 } as const satisfies Record<string, Setting>;
 
 interface Setting {
@@ -529,7 +569,7 @@ export function loadConfig(
 }
 
 function redactIfSecret(key: Key, raw: string): string {
-  return key === 'booruApiKey' || key === 'databaseUrl' ? '[redacted]' : raw;
+  return key === 'booruApiKey' || key === 'databaseUrl' || key === 'metricsToken' ? '[redacted]' : raw;
 }
 
 /** The User-Agent to send: the configured one, else one that names the project and the account. */

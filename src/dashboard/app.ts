@@ -1,6 +1,6 @@
 /**
  * The web server (DESIGN §6): server-rendered dashboard pages, the JSON API under /api (with its OpenAPI document)
- * and /healthz, on Fastify with the @fastify plugins for security headers, cookies, form bodies and CSRF.
+ * and /healthz, /readyz and /metrics, on Fastify with the @fastify plugins for security headers, cookies, form bodies and CSRF.
  */
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
@@ -33,6 +33,7 @@ import { registerApiRoutes } from './routes/api.routes.js';
 import { registerAssetRoutes } from './routes/assets.routes.js';
 import { registerAuthRoutes } from './routes/auth.routes.js';
 import { type EvaluateDeps, registerEvaluateRoutes } from './routes/evaluate.routes.js';
+import { type HealthDeps, registerHealthRoutes } from './routes/health.routes.js';
 import { registerPostRoutes } from './routes/post.routes.js';
 import { registerQueueRoutes } from './routes/queue.routes.js';
 import { registerReportRoutes } from './routes/reports.routes.js';
@@ -64,6 +65,8 @@ export interface DashboardDeps {
   loginAttempts?: LoginAttemptStore;
   /** Where the cookie-signing key is kept. (Default: none: a random key per process.) */
   secrets?: { getOrCreate(name: string, make: () => string): Promise<string> };
+  /** Readiness checks and the metrics scrape behind /readyz and /metrics. (Default: none: both refuse.) */
+  health?: HealthDeps;
 }
 
 /** The configured defaults the thresholds page shows beside stored thresholds. */
@@ -137,6 +140,9 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
     routerOptions: { maxParamLength: 500 },
     // Off unless configured: a client could otherwise pick its own address with X-Forwarded-For.
     trustProxy: trustProxyOf(options.trustProxy),
+    // A scraper's or a browser's keep-alive connection must not hold a shutdown open (seen with Prometheus-style
+    // polling of /readyz): close every connection once the server stops accepting.
+    forceCloseConnections: true,
   }) as unknown as FastifyInstance;
   const secureCookies = options.secureCookies ?? false;
   await app.register(fastifyHelmet, {
@@ -194,7 +200,7 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
     }
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerHealthRoutes(app, deps.health ?? {});
   // Fastify's own 404 echoes the whole URL into the page and the log: name the path only (a query may hold a secret).
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0];

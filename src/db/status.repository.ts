@@ -1,6 +1,6 @@
 /**
  * What the service is doing, from the database: queue depths, throughput, failures by reason, the worker processes
- * and their execution providers. Feeds `booru-tagger status`, the status page and /metrics.
+ * and their execution providers. Feeds `booru-tagger status`, the status page and /metrics (src/bin/metrics.ts).
  */
 import type { PrismaClient } from './generated/client.js';
 
@@ -39,6 +39,7 @@ export class StatusRepository {
     pid: number;
     provider: string;
     model: string;
+    booruOkAt?: Date | null;
   }): Promise<void> {
     await this.prisma.worker.upsert({
       where: { id: worker.id },
@@ -47,8 +48,12 @@ export class StatusRepository {
     });
   }
 
-  async beatWorker(id: string, tagged: number): Promise<void> {
-    await this.prisma.worker.updateMany({ where: { id }, data: { lastSeenAt: new Date(), tagged } });
+  /** `booruOkAt`: when the booru's API last answered this worker (readiness), if it has. */
+  async beatWorker(id: string, tagged: number, booruOkAt: Date | null = null): Promise<void> {
+    await this.prisma.worker.updateMany({
+      where: { id },
+      data: { lastSeenAt: new Date(), tagged, ...(booruOkAt ? { booruOkAt } : {}) },
+    });
   }
 
   async removeWorker(id: string): Promise<void> {
@@ -89,44 +94,4 @@ export class StatusRepository {
       workers,
     };
   }
-}
-
-/** The status in Prometheus' text exposition format (all gauges: the values are the database's, cluster-wide). */
-export function toPrometheus(status: ServiceStatus): string {
-  const lines: string[] = [];
-  const metric = (name: string, help: string, samples: [Record<string, string>, number][]) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-    for (const [labels, value] of samples) {
-      const text = Object.entries(labels)
-        .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-        .join(',');
-      lines.push(`${name}${text ? `{${text}}` : ''} ${value}`);
-    }
-  };
-  metric(
-    'booru_tagger_posts',
-    'Posts by pipeline state.',
-    Object.entries(status.posts).map(([state, n]) => [{ state }, n]),
-  );
-  metric(
-    'booru_tagger_suggestions',
-    'Suggestions by status.',
-    Object.entries(status.suggestions).map(([s, n]) => [{ status: s }, n]),
-  );
-  metric('booru_tagger_tagged_per_minute', 'Posts tagged per minute over a window.', [
-    [{ window: '1m' }, status.throughput.lastMinute],
-    [{ window: '10m' }, status.throughput.last10Minutes],
-    [{ window: '1h' }, status.throughput.lastHour],
-  ]);
-  metric(
-    'booru_tagger_failed_posts',
-    'Failed posts by reason.',
-    status.failuresByReason.map((f) => [{ reason: f.reason }, f.count]),
-  );
-  metric(
-    'booru_tagger_worker_tagged',
-    'Posts tagged by each live worker since it started.',
-    status.workers.map((w) => [{ worker: w.id, provider: w.provider, model: w.model }, w.tagged]),
-  );
-  return `${lines.join('\n')}\n`;
 }

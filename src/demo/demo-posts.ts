@@ -63,6 +63,25 @@ async function twoTone(size: number, left: number[], right: number[]): Promise<S
   return sharp(raw, { raw: { width: size, height: size, channels: 3 } });
 }
 
+/**
+ * The demo booru's tag list, as a real site has one: every label of the bundled model with its category, the tags the
+ * posts carry besides (general and meta), a copyright the character implies, and aliases of the kind Danbooru keeps
+ * (an old or short name → the current one). Synced before the first cycle, so the queue shows categories and colours.
+ */
+export const DEMO_TAGS: { name: string; category: number }[] = [
+  ...TEST_MODEL_LABELS.filter((label) => label.category !== 9).map((label) => ({
+    name: label.name,
+    category: label.category,
+  })),
+  { name: '1girl', category: 0 },
+  { name: 'solo', category: 0 },
+  { name: 'vocaloid', category: 3 },
+  { name: 'commentary_request', category: 5 },
+  { name: 'highres', category: 5 },
+];
+export const DEMO_ALIASES: Record<string, string> = { miku: 'hatsune_miku', white_bg: 'white_background' };
+export const DEMO_IMPLICATIONS: Record<string, string[]> = { hatsune_miku: ['vocaloid'] };
+
 /** Makes `count` demo posts with ids starting at `firstId`. */
 export async function makeDemoPosts(count = 36, firstId = 1001): Promise<DemoPost[]> {
   const posts: DemoPost[] = [];

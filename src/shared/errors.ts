@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'USAGE'
   | 'DB_MIGRATION_FAILED'
   | 'DB_UNAVAILABLE'
+  | 'NOT_READY'
   | 'BOORU_HTTP'
   | 'BOORU_TIMEOUT'
   | 'BOORU_RATE_LIMITED'

@@ -24,6 +24,7 @@ import type { Tagger } from '../tagger/tagger.js';
 import { BoundedQueue, runConcurrently } from './bounded-queue.js';
 import { compactScores, type DiffContext, diffPost } from './diff-context.js';
 import { type EnsembleMembers, memberPredictions, withVotes } from './ensemble-votes.js';
+import type { PipelineObserver, PipelineStage } from './pipeline-observer.js';
 
 export interface TagDeps {
   booru: BooruClient;
@@ -33,6 +34,8 @@ export interface TagDeps {
   /** A content classifier run beside the tagger; its rating suggestion replaces the tagger's. */
   ratingModel?: RatingModel | null;
   logger: Logger;
+  /** Told each stage's latency and each post's outcome (metrics). */
+  observer?: PipelineObserver;
 }
 
 export interface RatingModel {
@@ -115,6 +118,13 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
   const logger = deps.logger.child({ stage: 'tag', booruId: options.booruId });
   const summary: TagSummary = { tagged: 0, failed: 0, retried: 0, released: 0, suggestions: 0, superseded: 0 };
   const batchSize = options.batchSize;
+  const timed = async <T>(stage: PipelineStage, work: () => Promise<T> | T, perItems = 1): Promise<T> => {
+    const started = performance.now();
+    const result = await work();
+    const seconds = (performance.now() - started) / 1000 / perItems;
+    for (let i = 0; i < perItems; i++) deps.observer?.stage(stage, seconds);
+    return result;
+  };
   const writeBatchSize = Math.max(batchSize, options.writeBatchSize ?? 256);
   // Enough posts in flight to keep every stage busy and let the writer merge batches when the database lags; few
   // enough that one worker does not hoard a small backlog that others could share.
@@ -210,10 +220,10 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       if (draining) continue;
       try {
         if (post.mediaUrl === null) throw new AppError('MEDIA_UNSUPPORTED', 'post has no media URL');
-        const bytes = await deps.booru.downloadMedia(post.mediaUrl, {
-          maxBytes: options.maxMediaBytes,
-          timeoutMs: options.timeoutMs,
-        });
+        const mediaUrl = post.mediaUrl;
+        const bytes = await timed('download', () =>
+          deps.booru.downloadMedia(mediaUrl, { maxBytes: options.maxMediaBytes, timeoutMs: options.timeoutMs }),
+        );
         await toDecode.push({ post, bytes });
       } catch (thrown) {
         await fail(post, thrown);
@@ -225,7 +235,7 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
     for (let item = await toDecode.pull(); item; item = await toDecode.pull()) {
       if (draining) continue;
       try {
-        const tensor = await deps.tagger.preprocess(item.bytes);
+        const tensor = await timed('decode', () => deps.tagger.preprocess(item.bytes));
         const ratingTensor = deps.ratingModel ? await deps.ratingModel.tagger.preprocess(item.bytes) : null;
         await toInfer.push({ post: item.post, tensor, ratingTensor });
       } catch (thrown) {
@@ -248,7 +258,11 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       }
       if (draining) continue;
       try {
-        const scores = await deps.tagger.predictBatch(batch.map((item) => item.tensor));
+        const scores = await timed(
+          'inference',
+          () => deps.tagger.predictBatch(batch.map((item) => item.tensor)),
+          batch.length,
+        );
         const ratingScores = deps.ratingModel
           ? await deps.ratingModel.tagger.predictBatch(batch.map((item) => item.ratingTensor!))
           : null;
@@ -262,7 +276,8 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
   const differ = async () => {
     for (let item = await toDiff.pull(); item; item = await toDiff.pull()) {
       try {
-        await toWrite.push({ posts: item.posts, results: diffBatch(deps, options, item) });
+        const results = await timed('diff', () => diffBatch(deps, options, item));
+        await toWrite.push({ posts: item.posts, results });
       } catch (thrown) {
         for (const post of item.posts) await fail(post, thrown);
       }
@@ -278,7 +293,7 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
         results.push(...next.results);
       }
       try {
-        await writeResults(deps, options, results, summary, logger);
+        await timed('store', () => writeResults(deps, options, results, summary, logger));
       } catch (thrown) {
         // The transaction rolled back: nothing of it is visible. Retry the posts later.
         for (const post of posts) await fail(post, thrown);
@@ -413,6 +428,7 @@ async function writeResults(
 ): Promise<void> {
   const stored = await deps.tagging.storeResults({ modelId: options.modelId, owner: options.owner, results });
   summary.tagged += stored.tagged;
+  deps.observer?.tagged(stored.tagged);
   summary.suggestions += stored.created;
   summary.superseded += stored.superseded;
   if (stored.lostLease.length > 0) {
@@ -438,6 +454,7 @@ async function recordFailure(
   });
   if (state === 'new') summary.retried++;
   else if (state === 'failed') summary.failed++;
+  deps.observer?.failed(error instanceof AppError ? error.code : 'UNKNOWN', state === 'new');
   logger.warn(
     {
       postId: post.remoteId,

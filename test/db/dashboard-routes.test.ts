@@ -21,9 +21,14 @@ import { aDraft, aPostUpsert } from '../helpers/factories.js';
 import { Client as InjectClient } from '../helpers/inject-client.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
-/** Who may call each route. A route missing here fails the enumeration test. */
-const POLICY: Record<string, 'public' | 'viewer' | 'moderator' | 'admin'> = {
+/**
+ * Who may call each route. A route missing here fails the enumeration test. `metrics`: only with the bearer
+ * TAGGER_METRICS_TOKEN (none is configured here), never with a session or a personal API token.
+ */
+const POLICY: Record<string, 'public' | 'metrics' | 'viewer' | 'moderator' | 'admin'> = {
   'GET /healthz': 'public',
+  'GET /readyz': 'public',
+  'GET /metrics': 'metrics',
   'GET /login': 'public',
   'POST /login': 'public',
   'POST /logout': 'public',
@@ -64,7 +69,7 @@ const POLICY: Record<string, 'public' | 'viewer' | 'moderator' | 'admin'> = {
 };
 
 /** Routes that answer like the JSON API (401/403), not like pages (redirect to the login). */
-const isApi = (url: string) => url.startsWith('/api/') || url === '/evaluate';
+const isApi = (url: string) => url.startsWith('/api/') || url === '/evaluate' || url === '/metrics';
 
 /** The injected browser of `inject-client.ts`, sending the CSRF header on JSON as the dashboard's script does. */
 class Client extends InjectClient {
@@ -172,7 +177,9 @@ describe('Dashboard routes', () => {
       for (const { method, url } of app.dashboardRoutes) {
         const policy = POLICY[`${method} ${url}`];
         if (policy === 'public') continue;
-        if (policy === 'moderator' || policy === 'admin') {
+        if (policy === 'metrics') {
+          expect((await sut.request(method, urlOf(url))).statusCode, `${method} ${url}`).toBe(401);
+        } else if (policy === 'moderator' || policy === 'admin') {
           const response = url.startsWith('/api/')
             ? await sut.request(method, urlOf(url), undefined, { ids: [pending[0]] })
             : await sut.request(method, urlOf(url), { _csrf: sut.csrf, decision: `approve:${pending[0]}` });

@@ -3,11 +3,13 @@
  * by hand, then the same numbers in every format, escaping of hostile tag names, balanced DText, and the learned
  * thresholds' storage, switch and audit trail.
  */
+import { parse as parseCsv } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ReportModel, wilsonInterval } from '../../src/core/report-stats.js';
 import { ReportRepository } from '../../src/db/report.repository.js';
 import { ThresholdRepository } from '../../src/db/threshold.repository.js';
 import { escapeMarkdown } from '../../src/reports/escape.js';
+import { csvTableIds, renderCsvTable, TIDY_COLUMNS } from '../../src/reports/csv.report.js';
 import { renderReport } from '../../src/reports/render.js';
 import { EVIL_TAG, NODTEXT_TAG, SEED_SINCE, SEED_UNTIL, seedReport } from '../helpers/report-seed.js';
 import { useTestDatabase } from '../helpers/test-db.js';
@@ -208,7 +210,21 @@ describe('ReportRepository', () => {
         expect(out.dtext, t.tag).toContain(
           `[tr][td][[${t.tag}]][/td][td]${t.action}[/td]${shown.map((n) => `[td]${n}[/td]`).join('')}[/tr]`,
         );
-        expect(out.csv.split('\r\n'), t.tag).toContain(`tags,${t.tag},${t.action},${numbers.map(csvNum).join(',')}`);
+        const row = csvRows(out.csv).find((r) => r['tag'] === t.tag && r['action'] === t.action);
+        expect(
+          [
+            'suggested',
+            'pending',
+            'approved',
+            'rejected',
+            'applied',
+            'precision',
+            'precision_low',
+            'precision_high',
+            'median_score',
+          ].map((column) => row?.[column]),
+          t.tag,
+        ).toEqual(numbers.map(csvNum));
         const json = out.json.tags.find((x: { tag: string }) => x.tag === t.tag);
         expect([json.made, json.pending, json.approved, json.rejected, json.applied]).toEqual(numbers.slice(0, 5));
         expect(json.precision.low).toBeCloseTo(numbers[6]!, 12);
@@ -228,13 +244,35 @@ describe('ReportRepository', () => {
         expect(out.md).toContain(`| ${name} | ${value} |`);
         expect(out.html).toContain(`<tr><td>${name}</td><td class="n">${value}</td></tr>`);
         expect(out.dtext).toContain(`[tr][td]${name}[/td][td]${value}[/td][/tr]`);
-        expect(out.csv.split('\r\n')).toContain(`totals,${name},${value}`);
+        expect(csvRows(renderCsvTable(model, 'totals')!)).toContainEqual({ measure: name, value: String(value) });
       }
       expect(out.json.totals.suggestions.made).toBe(17);
       expect(out.json.totals.posts).toEqual({ crawled: 10, tagged: 6, skipped: 3, failed: 1 });
       for (const text of [out.md, out.html, out.dtext]) expect(text).toContain('http://dan.test/posts/5');
       expect(out.dtext).toContain('[td]"#5":[http://dan.test/posts/5][/td]');
-      expect(out.csv.split('\r\n')).toContain('untagged,cat_ears,http://dan.test/posts/5,0.5');
+      expect(csvRows(renderCsvTable(model, 'untagged')!)).toContainEqual({
+        tag: 'cat_ears',
+        post: 'http://dan.test/posts/5',
+        score: '0.5',
+      });
+    });
+
+    it('should write CSV as one tidy table, every record as wide as its header, and each other table on its own', () => {
+      const tidy = renderReport(model, 'csv');
+      // csv-parse refuses a record whose width differs from the header's (RFC 4180 §2.4).
+      const rows = parseCsv(tidy, { columns: true, record_delimiter: '\r\n' }) as Record<string, string>[];
+      expect(Object.keys(rows[0]!)).toEqual([...TIDY_COLUMNS]);
+      expect(rows).toHaveLength(model.tags.length);
+      expect(rows.map((r) => `${r['tag']} ${r['action']}`)).toEqual(model.tags.map((t) => `${t.tag} ${t.action}`));
+      expect(tidy.endsWith('\r\n')).toBe(true);
+      expect(tidy).not.toMatch(/\r\n\r\n/);
+      const ids = csvTableIds(model);
+      expect(ids.slice(0, 3)).toEqual(['tags', 'totals', 'skipped']);
+      for (const id of ids) {
+        const records = parseCsv(renderCsvTable(model, id)!, { record_delimiter: '\r\n' }) as string[][];
+        expect(new Set(records.map((r) => r.length)).size, id).toBe(1);
+      }
+      expect(renderCsvTable(model, 'nonsense')).toBeNull();
     });
 
     it('should escape hostile tag names in HTML, Markdown and DText, and keep the DText markup balanced', () => {
@@ -298,3 +336,7 @@ describe('ReportRepository', () => {
     });
   });
 });
+
+function csvRows(text: string): Record<string, string>[] {
+  return parseCsv(text, { columns: true, record_delimiter: '\r\n' }) as Record<string, string>[];
+}

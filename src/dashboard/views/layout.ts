@@ -1,5 +1,7 @@
 import { html, raw, type SafeHtml } from './html.js';
 
+// Danbooru's tag-category hues, darkened where the site's own fall below WCAG AA contrast (4.5:1) on white and on the
+// page background; the demo's browser test runs axe-core's contrast rule over every main view.
 const STYLE = raw(`
 :root { font-family: system-ui, sans-serif; color: #1d1d1f; background: #f6f6f8; --accent: #0b5cad; }
 * { box-sizing: border-box; }
@@ -7,6 +9,7 @@ body { margin: 0; }
 a { color: var(--accent); }
 header { display: flex; flex-wrap: wrap; gap: .4rem 1rem; align-items: center; padding: .5rem 1rem; background: #24292f; color: #fff; }
 header a, header button { color: #fff; }
+header button { background: transparent; border: 1px solid #8b949e; border-radius: 4px; }
 header nav { display: flex; flex-wrap: wrap; gap: .2rem .9rem; }
 header nav a[aria-current] { font-weight: 700; text-decoration-thickness: 2px; }
 header form { margin-left: auto; }
@@ -16,14 +19,14 @@ h2 { font-size: 1.05rem; margin: 0 0 .4rem; }
 h3 { font-size: .8rem; text-transform: uppercase; color: #555; margin: .5rem 0 .2rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e3e3e8; vertical-align: top; }
-.tag-0 { color: #0075f8; } .tag-1 { color: #c00004; } .tag-3 { color: #a800aa; } .tag-4 { color: #00ab2c; }
-.tag-5 { color: #fd9200; } .tag-9, .tag--1 { color: #555; }
+.tag-0 { color: #0062cc; } .tag-1 { color: #c00004; } .tag-3 { color: #a800aa; } .tag-4 { color: #007a29; }
+.tag-5 { color: #a65600; } .tag-9, .tag--1 { color: #555; }
 ul.tags { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: .1rem .7rem; }
 .score { display: inline-block; width: 5rem; height: .55rem; background: #e5e7eb; border-radius: 3px; vertical-align: middle; overflow: hidden; }
 .bar { display: block; height: 100%; background: #0a7; }
 .score-num { font-variant-numeric: tabular-nums; margin-left: .35rem; font-size: .85rem; }
 .action { display: inline-block; width: 1.3rem; text-align: center; font-weight: 700; }
-.action.add { color: #0a7; } .action.remove { color: #c33; } .action.rating { color: #a60; }
+.action.add { color: #006b4a; } .action.remove { color: #c33; } .action.rating { color: #8a4b00; }
 button { cursor: pointer; padding: .3rem .7rem; font: inherit; }
 button.approve { background: #e6f6ee; border: 1px solid #0a7; } button.reject { background: #fdecec; border: 1px solid #c33; }
 .notice { padding: .5rem 1rem; background: #fff3cd; border: 1px solid #e0c36a; margin-bottom: 1rem; }
