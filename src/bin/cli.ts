@@ -468,7 +468,13 @@ export function buildProgram(): Command {
     const { config, logger } = runtimeOf(options);
     const { withRepositories } = await commands();
     const { formatStatus } = await import('./progress.js');
-    const status = await withRepositories(config, logger, (repos) => repos.statusRepo.status());
+    const { batchChoicePath } = await import('./context.js');
+    const { BatchChoiceCache } = await import('../tagger/batch-choice.js');
+    const status = {
+      ...(await withRepositories(config, logger, (repos) => repos.statusRepo.status())),
+      // The device batches measured by workers sharing this data dir (model, device, threads → batch).
+      batchChoices: await new BatchChoiceCache(batchChoicePath(config)).read(),
+    };
     print(options.json ? JSON.stringify(status) : formatStatus(status));
   });
 
