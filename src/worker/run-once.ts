@@ -12,6 +12,7 @@ import type { Tagger } from '../tagger/tagger.js';
 import { type CrawlSummary, crawlNewPosts } from './crawl-posts.job.js';
 import { buildDiffContext } from './diff-context.js';
 import { rediffChangedPosts } from './rediff-posts.job.js';
+import { newStageTimings, reportTimings, type TimingReport } from './stage-timings.js';
 import { type RatingModel, type TagSummary, tagPendingPosts } from './tag-posts.job.js';
 
 export interface RunOnceDeps {
@@ -52,6 +53,8 @@ export interface RunOnceSummary {
   crawl: CrawlSummary;
   tag: TagSummary;
   seconds: number;
+  /** Busy ms per image per stage, process start → first post tagged, and the steady posts/s. */
+  timings: TimingReport;
 }
 
 export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promise<RunOnceSummary> {
@@ -65,7 +68,8 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
   options.onTagStart?.(counts.new + counts.queued);
   const { facts, implications } = await deps.tags.loadFacts(options.booruId);
   const context = buildDiffContext(deps.tagger.labels, facts, implications, options.policy);
-  const tag = await tagPendingPosts(deps, { ...options, context });
+  const timings = newStageTimings();
+  const tag = await tagPendingPosts(deps, { ...options, context, timings });
   // Posts whose tags changed since they were scored (re-scan, write-back) get their suggestions re-diffed.
   await rediffChangedPosts(deps, {
     booruId: options.booruId,
@@ -73,5 +77,5 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
     context,
     keepRatings: (deps.ratingModel ?? null) !== null,
   });
-  return { crawl, tag, seconds: (performance.now() - started) / 1000 };
+  return { crawl, tag, seconds: (performance.now() - started) / 1000, timings: reportTimings(timings) };
 }

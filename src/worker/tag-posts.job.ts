@@ -2,7 +2,7 @@
  * Tag: the worker's pipeline. Posts are claimed in leases, then flow through bounded queues so that downloading,
  * decoding and inference overlap:
  *
- *   claim ──▶ download (×D) ──▶ decode (×P) ──▶ batch (≤ batchSize, ≤ maxBatchWaitMs) ──▶ infer ──▶ diff ──▶ write
+ *   claim ──▶ download (×D) ──▶ decode (×P) ──▶ batch (≤ device batch, ≤ maxBatchWaitMs) ──▶ infer ──▶ diff ──▶ write
  *
  * The diff runs in its own stage so that it overlaps the previous batch's database write, and the writer takes
  * every diffed batch that is waiting (up to `writeBatchSize` posts) into one transaction: when the database falls
@@ -23,6 +23,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { BoundedQueue, runConcurrently } from './bounded-queue.js';
 import { compactScores, type DiffContext, diffPost } from './diff-context.js';
+import { recordTagged, type StageTimings } from './stage-timings.js';
 
 export interface TagDeps {
   booru: BooruClient;
@@ -76,6 +77,8 @@ export interface TagOptions {
   drainTimeoutMs?: number;
   /** Called after each written batch (progress output). */
   onBatch?: (summary: TagSummary) => void;
+  /** Filled with where the time went per stage and when posts were tagged (`run --once --json`, the bench). */
+  timings?: StageTimings;
 }
 
 export interface TagSummary {
@@ -110,7 +113,12 @@ interface Diffed {
 export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promise<TagSummary> {
   const logger = deps.logger.child({ stage: 'tag', booruId: options.booruId });
   const summary: TagSummary = { tagged: 0, failed: 0, retried: 0, released: 0, suggestions: 0, superseded: 0 };
-  const batchSize = options.batchSize;
+  // Model runs follow the tagger's device batch (measured or configured) when it has one: a post leaves for the diff
+  // and the write as soon as its own run is done, not after a whole pipeline batch of runs. Claims and queues are
+  // sized by the larger of the two.
+  const runSize = deps.tagger.batchLimit ?? options.batchSize;
+  const batchSize = Math.max(options.batchSize, runSize);
+  const timings = options.timings;
   const writeBatchSize = Math.max(batchSize, options.writeBatchSize ?? 256);
   // Enough posts in flight to keep every stage busy and let the writer merge batches when the database lags; few
   // enough that one worker does not hoard a small backlog that others could share.
@@ -206,10 +214,15 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       if (draining) continue;
       try {
         if (post.mediaUrl === null) throw new AppError('MEDIA_UNSUPPORTED', 'post has no media URL');
+        const started = performance.now();
         const bytes = await deps.booru.downloadMedia(post.mediaUrl, {
           maxBytes: options.maxMediaBytes,
           timeoutMs: options.timeoutMs,
         });
+        if (timings) {
+          timings.downloadMs += performance.now() - started;
+          timings.downloaded++;
+        }
         await toDecode.push({ post, bytes });
       } catch (thrown) {
         await fail(post, thrown);
@@ -221,8 +234,9 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
     for (let item = await toDecode.pull(); item; item = await toDecode.pull()) {
       if (draining) continue;
       try {
-        const tensor = await deps.tagger.preprocess(item.bytes);
-        const ratingTensor = deps.ratingModel ? await deps.ratingModel.tagger.preprocess(item.bytes) : null;
+        const tensor = await deps.tagger.preprocess(item.bytes, timings);
+        const ratingTensor = deps.ratingModel ? await deps.ratingModel.tagger.preprocess(item.bytes, timings) : null;
+        if (timings) timings.decoded++;
         await toInfer.push({ post: item.post, tensor, ratingTensor });
       } catch (thrown) {
         await fail(item.post, thrown);
@@ -237,17 +251,22 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       if (!first) break;
       const batch = [first];
       const deadline = performance.now() + waitMs;
-      while (batch.length < batchSize) {
+      while (batch.length < runSize) {
         const next = await toInfer.pullWithin(Math.max(0, deadline - performance.now()));
         if (!next) break;
         batch.push(next);
       }
       if (draining) continue;
       try {
+        const started = performance.now();
         const scores = await deps.tagger.predictBatch(batch.map((item) => item.tensor));
         const ratingScores = deps.ratingModel
           ? await deps.ratingModel.tagger.predictBatch(batch.map((item) => item.ratingTensor!))
           : null;
+        if (timings) {
+          timings.modelMs += performance.now() - started;
+          timings.inferred += batch.length;
+        }
         await toDiff.push({ posts: batch.map((item) => item.post), scores, ratingScores });
       } catch (thrown) {
         for (const item of batch) await fail(item.post, thrown);
@@ -258,7 +277,13 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
   const differ = async () => {
     for (let item = await toDiff.pull(); item; item = await toDiff.pull()) {
       try {
-        await toWrite.push({ posts: item.posts, results: diffBatch(deps, options, item) });
+        const started = performance.now();
+        const results = diffBatch(deps, options, item);
+        if (timings) {
+          timings.diffMs += performance.now() - started;
+          timings.diffed += item.posts.length;
+        }
+        await toWrite.push({ posts: item.posts, results });
       } catch (thrown) {
         for (const post of item.posts) await fail(post, thrown);
       }
@@ -274,7 +299,15 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
         results.push(...next.results);
       }
       try {
+        const started = performance.now();
+        const taggedBefore = summary.tagged;
         await writeResults(deps, options, results, summary, logger);
+        if (timings) {
+          const now = performance.now();
+          timings.storeMs += now - started;
+          timings.stored += results.length;
+          recordTagged(timings, summary.tagged - taggedBefore, now);
+        }
       } catch (thrown) {
         // The transaction rolled back: nothing of it is visible. Retry the posts later.
         for (const post of posts) await fail(post, thrown);
