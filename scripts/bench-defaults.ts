@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { OnnxTagger } from '../src/tagger/onnx-tagger.js';
 import { usableCores } from '../src/tagger/cpu-plan.js';
+import type { Device } from '../src/tagger/tagger.js';
 import { benchBare, type BareResult } from './bench-models.js';
 import { log, mib, noisyWebps, round, startFakeBooru, withFreshDatabase } from './bench-support.js';
 import { runWorker } from './bench-workers.js';
@@ -39,6 +40,7 @@ export interface DefaultRunResult {
     inference: unknown;
     msPerImage: unknown;
     peakRssMiB: number;
+    database: string;
   } | null;
   ratios: { steady: number | null; wholeRun: number | null };
 }
@@ -50,9 +52,12 @@ async function bare(
   batches: readonly number[],
   label: string,
   minSeconds: number,
+  device: Device,
 ): Promise<{ result: BareResult; threads: number }> {
-  const threads = usableCores();
-  const tagger = await OnnxTagger.load(modelDir, { device: 'cpu', threads, logger });
+  const gpu = device !== 'cpu';
+  // On the CPU every usable core, as the issue's baseline; on a GPU the provider's own default (one host thread).
+  const threads = gpu ? 1 : usableCores();
+  const tagger = await OnnxTagger.load(modelDir, { device, ...(gpu ? {} : { threads }), logger });
   try {
     return { result: await benchBare(tagger, images, batches, 1, label, minSeconds), threads };
   } finally {
@@ -81,16 +86,24 @@ export async function benchDefaultRun(options: {
 }): Promise<DefaultRunResult | null> {
   const images = await noisyWebps();
   const { label } = options;
-  const before = await bare(options.modelDir, images, options.bareBatches, `${label} bare`, options.minBareSeconds);
+  const device = (options.device ?? 'cpu') as Device;
+  const before = await bare(
+    options.modelDir,
+    images,
+    options.bareBatches,
+    `${label} bare`,
+    options.minBareSeconds,
+    device,
+  );
   const dataDir = await mkdtemp(join(tmpdir(), 'booru-tagger-bench-data-'));
   try {
-    const run = await withFreshDatabase(async (databaseUrl) => {
+    const runOn = async (databaseUrl: string | null) => {
       const { started } = await startFakeBooru(options.posts, images);
       try {
         log(`${label}: booru-tagger run --once, default settings, fresh data dir, ${options.posts} posts`);
         const outcome = await runWorker(
           untunedEnv({
-            DATABASE_URL: databaseUrl,
+            ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
             BOORU_URL: started.url,
             MODEL_DIR: options.modelDir,
             TAGGER_DATA_DIR: dataDir,
@@ -114,17 +127,21 @@ export async function benchDefaultRun(options: {
           inference: summary.inference ?? null,
           msPerImage: summary.timings?.msPerImage ?? null,
           peakRssMiB: mib(outcome.peakRssBytes),
+          database: databaseUrl ? 'PostgreSQL' : 'embedded PGlite (PostgreSQL unreachable)',
         };
       } finally {
         await started.close();
       }
-    });
+    };
+    // Without PostgreSQL (a bare GPU machine), the run uses the embedded database in its fresh data dir.
+    const run = (await withFreshDatabase(runOn)) ?? (await runOn(null));
     const after = await bare(
       options.modelDir,
       images,
       [before.result.bestBatch],
       `${label} bare again`,
       options.minBareSeconds,
+      device,
     );
     const bareIps = (before.result.imagesPerSecond + after.result.imagesPerSecond) / 2;
     const ratio = (value: number | null | undefined) =>

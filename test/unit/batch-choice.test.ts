@@ -280,7 +280,7 @@ describe('planCpu', () => {
 });
 
 describe('cgroupCpuQuota', () => {
-  const files = (entries: Record<string, string>) => (path: string) => entries[path] ?? null;
+  const files = (entries: Partial<Record<string, string>>) => (path: string) => entries[path] ?? null;
 
   it.each([
     { name: 'a cgroup v2 quota', entries: { '/sys/fs/cgroup/cpu.max': '150000 100000\n' }, quota: 1.5 },
