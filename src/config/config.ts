@@ -244,12 +244,12 @@ export const SETTINGS = {
     default: '8',
     doc: 'parallel image downloads per worker',
   },
-  /** Parallel image decodes per worker; 0 = the cores inference leaves (at least 1; every core beside a GPU). (Default: 0.) */
+  /** Parallel image decodes per worker; 0 = the cores inference leaves (at least 2; every core beside a GPU). (Default: 0.) */
   decodeConcurrency: {
     env: 'TAGGER_DECODE_CONCURRENCY',
     schema: intIn(0, 64),
     default: '0',
-    doc: 'parallel image decodes per worker, 0 = the cores inference leaves',
+    doc: 'parallel image decodes per worker, 0 = the cores inference leaves (≥ 2)',
   },
   /** Longest wait for a full inference batch before running a partial one, ms. (Default: 100.) */
   maxBatchWaitMs: {

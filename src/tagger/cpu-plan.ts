@@ -2,7 +2,9 @@
  * How a worker shares the cores it may use between inference and decoding, by default. The rule:
  *
  * - **CPU inference**: onnxruntime gets `cores − ⌊cores / 8⌋` intra-op threads (2 → 2, 4 → 4, 8 → 7, 16 → 14), and
- *   decoding the rest, at least one image at a time. Decoding a 720-pixel WebP costs about 5–10% of the CPU time of
+ *   decoding the cores left, at least two images at a time: the decode queue is bounded, so decoders sit idle while
+ *   the model is the slower stage and take no more CPU per image whatever their number, while a fast model (the
+ *   bundled one) is not held to a single decoding core. Decoding a 720-pixel WebP costs about 5–10% of the CPU time of
  *   one image's inference on a real tagger (ConvNeXt-T at 448: ~25 of ~220 core-ms; ViT-B/16 at 448: ~25 of ~1,000),
  *   so it needs about an eighth of the cores; below 8 cores a whole core taken from inference costs far more than
  *   decoding takes from it (on 2 cores, one inference thread runs at 0.53 of two).
@@ -42,7 +44,7 @@ export function planCpu(options: {
   const cores = Math.max(1, options.cores ?? usableCores());
   const gpu = options.provider !== 'cpu';
   const inferenceThreads = options.threads || (gpu ? 1 : defaultCpuInferenceThreads(cores));
-  const decodeConcurrency = options.decodeConcurrency || (gpu ? cores : Math.max(1, cores - inferenceThreads));
+  const decodeConcurrency = options.decodeConcurrency || (gpu ? cores : Math.max(2, cores - inferenceThreads));
   return { cores, inferenceThreads, decodeConcurrency, vipsThreadsPerDecode: 1 };
 }
 

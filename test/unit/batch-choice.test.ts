@@ -249,11 +249,11 @@ describe('describeChoice', () => {
 
 describe('planCpu', () => {
   it.each([
-    { cores: 1, threads: 1, decode: 1 },
-    { cores: 2, threads: 2, decode: 1 },
-    { cores: 4, threads: 4, decode: 1 },
-    { cores: 8, threads: 7, decode: 1 },
-    { cores: 16, threads: 14, decode: 2 },
+    { cores: 1, threads: 1, decode: 2 },
+    { cores: 2, threads: 2, decode: 2 },
+    { cores: 4, threads: 4, decode: 2 },
+    { cores: 8, threads: 7, decode: 2 },
+    { cores: 32, threads: 28, decode: 4 },
   ])(
     'should give inference $threads threads and decoding $decode on $cores CPU cores',
     ({ cores, threads, decode }) => {
