@@ -1,5 +1,16 @@
 /**
- * `npm run bench`: throughput numbers as one JSON object on stdout (progress on stderr). CPU only (DEVICE=cpu).
+ * `npm run bench`: throughput numbers as one JSON object on stdout (progress on stderr). CPU only (DEVICE=cpu),
+ * except the default-settings runs, which leave DEVICE at its default (auto) or take BENCH_DEVICE (gpu-check.sh).
+ *
+ * - defaultSettings (sections `startup`, `vit`, `convnext`; scripts/bench-defaults.ts): what a new user sees.
+ *   `booru-tagger run --once --json` as a child process with no TAGGER_* variable, on a fresh data dir (so the batch
+ *   measurement is inside the clock) and a fresh database, against bare inference on every usable core measured in
+ *   the same run before and after. Per model: bare img/s, steady posts/s (first → last post tagged) and whole-run
+ *   posts/s (spawn → exit) with their ratios to bare, the chosen batch and how, threads, decode concurrency, busy ms
+ *   per image per stage, time from process start to the first post tagged, peak RSS. `vit`: a ViT-B/16@448-like model
+ *   (wd-vit-tagger-v3's shape, scripts/make-bench-vit.ts, written on first use, ~360 MiB) over BENCH_VIT_POSTS (100);
+ *   `convnext`: the ConvNeXt-T-like model over BENCH_CONVNEXT_POSTS (300); `startup`: the bundled model over
+ *   BENCH_STARTUP_POSTS (36), for the time to the first post.
  *
  * - preprocess: sharp decode + WD letterbox to 448 + Float32 tensor, per format, ms/image (1600×1200 sources).
  * - inference: the bundled test model on prepared tensors, batch 1 and 32, ms/image.
@@ -24,7 +35,9 @@
  * BENCH_REALISTIC_BATCHES (1,4,8), BENCH_REALISTIC_IMAGES (8 per batch size), BENCH_MIN_BARE_SECONDS (3 per batch
  * size), BENCH_MIN_E2E_SECONDS (20 s of inference), BENCH_REALISTIC_POSTS (32, rounded up
  * to whole batches), BENCH_DB_POSTS (2000), BENCH_DB_BATCHES (16,64), BENCH_MEMORY_POSTS (5000), BENCH_WORKER_POSTS
- * (1000), BENCH_SECTIONS (all: preprocess,inference,endToEnd,test,realistic,dbStage,memory,workers).
+ * (1000), BENCH_VIT_MODEL_DIR (a temp folder), BENCH_SECTIONS (all:
+ * startup,vit,convnext,preprocess,inference,endToEnd,test,realistic,dbStage,memory,workers), e.g. BENCH_SECTIONS=vit for
+ * the ViT part alone or BENCH_SECTIONS=dbStage,memory.
  */
 import { cpus, loadavg } from 'node:os';
 import { pino } from 'pino';
