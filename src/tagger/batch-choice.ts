@@ -23,6 +23,8 @@ export interface BatchMeasurement {
   imagesPerSecondByBatch: Record<string, number>;
   /** Model time the measurement took (warm-up included), ms. */
   spentMs: number;
+  /** Why no larger batch was tried: it gained too little, the budget, an out-of-memory error, or none was left. */
+  stoppedBy?: 'no-gain' | 'budget' | 'out-of-memory' | 'last-candidate';
 }
 
 export interface MeasureOptions {
@@ -51,10 +53,16 @@ export async function measureBestBatch(time: RunTimer, options: MeasureOptions):
   const byBatch: Record<string, number> = {};
   let spentMs = await time(candidates[0]!);
   let best: { batch: number; ips: number } | null = null;
+  let stoppedBy: BatchMeasurement['stoppedBy'] = 'last-candidate';
   for (const batch of candidates) {
     // The first run at a size pays for its allocations: when a run is cheap, it is done untimed first.
     const expected = best === null ? spentMs : (batch * 1000) / best.ips;
-    if (best !== null && spentMs + expected > budgetMs) break;
+    // A size whose one run would take over a third of the budget is not tried: a model that slow (a ViT-B on a CPU,
+    // about 0.5 s an image) keeps its device busy at the batch before, and the start-up is not spent measuring it.
+    if (best !== null && (spentMs + expected > budgetMs || expected * 3 > budgetMs)) {
+      stoppedBy = 'budget';
+      break;
+    }
     let fastest = Number.POSITIVE_INFINITY;
     try {
       if (best !== null && spentMs + 2 * expected <= budgetMs && expected * 10 <= budgetMs)
@@ -67,21 +75,26 @@ export async function measureBestBatch(time: RunTimer, options: MeasureOptions):
       } while (spentOnSize < minMsPerSize && spentMs + spentOnSize + fastest <= budgetMs);
       spentMs += spentOnSize;
     } catch (thrown) {
-      if (best !== null && isOutOfMemory(thrown)) break;
-      throw thrown;
+      if (best === null || !isOutOfMemory(thrown)) throw thrown;
+      stoppedBy = 'out-of-memory';
+      break;
     }
     const ips = (batch * 1000) / Math.max(fastest, 1e-6);
     byBatch[String(batch)] = Math.round(ips * 100) / 100;
     // A doubling that gains less than `minGain` ends the search: past it the device is full, and the smaller batch
     // costs less latency and memory.
     if (best === null || ips > best.ips * (1 + minGain)) best = { batch, ips };
-    else break;
+    else {
+      stoppedBy = 'no-gain';
+      break;
+    }
   }
   return {
     batch: best!.batch,
     imagesPerSecond: Math.round(best!.ips * 100) / 100,
     imagesPerSecondByBatch: byBatch,
     spentMs: Math.round(spentMs),
+    stoppedBy,
   };
 }
 
@@ -149,7 +162,9 @@ export class BatchChoiceCache {
 }
 
 /** `batch 1 chosen on cpu: 1.9 img/s vs 1.3 at 8`: the log line and the status text. */
-export function describeChoice(choice: Pick<BatchChoice, 'batch' | 'imagesPerSecondByBatch' | 'key'>): string {
+export function describeChoice(
+  choice: Pick<BatchChoice, 'batch' | 'imagesPerSecondByBatch' | 'key' | 'stoppedBy'>,
+): string {
   const rates = Object.entries(choice.imagesPerSecondByBatch).map(([b, ips]) => ({ b: Number(b), ips }));
   const chosen = rates.find((r) => r.b === choice.batch);
   const others = rates.filter((r) => r.b !== choice.batch);
@@ -159,7 +174,9 @@ export function describeChoice(choice: Pick<BatchChoice, 'batch' | 'imagesPerSec
   return (
     `batch ${choice.batch} chosen on ${choice.key.provider} (${choice.key.threads} thread${choice.key.threads === 1 ? '' : 's'})` +
     (chosen ? `: ${chosen.ips} img/s` : '') +
-    (versus ? ` vs ${versus.ips} at ${versus.b}` : '')
+    (versus ? ` vs ${versus.ips} at ${versus.b}` : '') +
+    (choice.stoppedBy === 'budget' ? '; larger batches not tried (a run would outlast the measurement budget)' : '') +
+    (choice.stoppedBy === 'out-of-memory' ? '; the next batch size ran out of memory' : '')
   );
 }
 

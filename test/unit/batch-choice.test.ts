@@ -75,15 +75,24 @@ describe('measureBestBatch', () => {
     expect(Object.keys(sut.imagesPerSecondByBatch)).toEqual(['1', '2', '4', '8', '16', '32']);
   });
 
-  it('should stop trying larger batches when the budget would be exceeded', async () => {
-    // 500 ms per image at every size: batch 4 alone would cost 2 s.
-    const { time, calls } = aFakeTimer({ 1: 500, 2: 900, 4: 1600, 8: 3000 });
+  it('should stop trying larger batches before the budget is spent', async () => {
+    // About 10% faster per image with each doubling: batch 16 would take the measurement past 2.8 s.
+    const { time, calls } = aFakeTimer({ 1: 100, 2: 180, 4: 330, 8: 600, 16: 1100 });
 
-    const sut = await measureBestBatch(time, { candidates: [1, 2, 4, 8], budgetMs: 2500, minGain: 0.05 });
+    const sut = await measureBestBatch(time, { candidates: [1, 2, 4, 8, 16], budgetMs: 2800 });
 
-    expect(sut.batch).toBe(2);
-    expect(calls).not.toContain(8);
-    expect(sut.spentMs).toBeLessThanOrEqual(2500);
+    expect(sut.batch).toBe(8);
+    expect(calls).not.toContain(16);
+    expect(sut.spentMs).toBeLessThanOrEqual(2800);
+  });
+
+  it('should not try a size whose single run would take over a third of the budget (a ViT-B on a CPU)', async () => {
+    const { time, calls } = aFakeTimer({ 1: 530, 2: 1000 });
+
+    const sut = await measureBestBatch(time, { candidates: [1, 2, 4, 8], budgetMs: 3000 });
+
+    expect(sut).toMatchObject({ batch: 1, spentMs: 1060, stoppedBy: 'budget' });
+    expect(calls).toEqual([1, 1]);
   });
 
   it('should keep the last size that fit when a larger one runs out of memory', async () => {
@@ -91,7 +100,7 @@ describe('measureBestBatch', () => {
 
     const sut = await measureBestBatch(time, { candidates: [1, 2, 4, 8, 16, 32], budgetMs: 30_000 });
 
-    expect(sut.batch).toBe(8);
+    expect(sut).toMatchObject({ batch: 8, stoppedBy: 'out-of-memory' });
   });
 
   it('should count only the fastest run of a size (a disturbed run does not decide)', async () => {
@@ -117,14 +126,14 @@ describe('chooseBatch', () => {
 
   it('should measure once, cache the choice, and reuse it for the same model, device and threads', async () => {
     const cache = new BatchChoiceCache(join(dir, 'batch-choice.json'));
-    const first = aFakeTimer(runsAt({ 1: 1.9, 2: 1.5 }));
+    const first = aFakeTimer(runsAt({ 1: 19, 2: 15 }));
 
     const measured = await chooseBatch({ key: KEY, cache, time: first.time, candidates: [1, 2, 4], logger });
     const second = aFakeTimer(runsAt({ 1: 1, 2: 5 }));
     const reused = await chooseBatch({ key: KEY, cache, time: second.time, candidates: [1, 2, 4], logger });
 
     expect(measured).toMatchObject({ batch: 1, cached: false });
-    expect(reused).toMatchObject({ batch: 1, cached: true, imagesPerSecondByBatch: { '1': 1.9, '2': 1.5 } });
+    expect(reused).toMatchObject({ batch: 1, cached: true, imagesPerSecondByBatch: { '1': 19, '2': 15 } });
     expect(second.calls).toEqual([]);
   });
 
@@ -230,12 +239,12 @@ describe('decideDeviceBatch', () => {
       device: KEY.device,
       runtime: KEY.runtime,
       logger,
-      time: aFakeTimer(runsAt({ 1: 1.9, 2: 1.6 })).time,
+      time: aFakeTimer(runsAt({ 1: 19, 2: 16 })).time,
     });
 
     expect(set).toEqual([1]);
     expect(sut).toMatchObject({ batch: 1, source: 'measured', threads: 2 });
-    expect(sut.text).toBe('batch 1 chosen on cpu (2 threads): 1.9 img/s vs 1.6 at 2');
+    expect(sut.text).toBe('batch 1 chosen on cpu (2 threads): 19 img/s vs 16 at 2');
   });
 });
 
@@ -244,6 +253,14 @@ describe('describeChoice', () => {
     const text = describeChoice({ batch: 1, imagesPerSecondByBatch: { '1': 1.9, '2': 1.5, '8': 1.3 }, key: KEY });
 
     expect(text).toBe('batch 1 chosen on cpu (2 threads): 1.9 img/s vs 1.3 at 8');
+  });
+
+  it('should say when the budget kept larger batches from being tried', () => {
+    const text = describeChoice({ batch: 1, imagesPerSecondByBatch: { '1': 1.9 }, key: KEY, stoppedBy: 'budget' });
+
+    expect(text).toBe(
+      'batch 1 chosen on cpu (2 threads): 1.9 img/s; larger batches not tried (a run would outlast the measurement budget)',
+    );
   });
 });
 
