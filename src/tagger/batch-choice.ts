@@ -161,7 +161,7 @@ export class BatchChoiceCache {
   }
 }
 
-/** `batch 1 chosen on cpu: 1.9 img/s vs 1.3 at 8`: the log line and the status text. */
+/** `batch 1 chosen on cpu (2 threads): 9.6 img/s vs 8.9 at 2`: the log line and the status text. */
 export function describeChoice(
   choice: Pick<BatchChoice, 'batch' | 'imagesPerSecondByBatch' | 'key' | 'stoppedBy'>,
 ): string {
@@ -227,7 +227,7 @@ export interface BatchDecision {
   threads: number;
   provider: ExecutionProvider;
   imagesPerSecondByBatch?: Record<string, number>;
-  /** One line: `batch 1 chosen on cpu (2 threads): 1.9 img/s vs 1.3 at 8`. */
+  /** One line: `batch 1 chosen on cpu (2 threads): 9.6 img/s vs 8.9 at 2`. */
   text: string;
 }
 
