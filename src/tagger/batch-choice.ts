@@ -52,6 +52,20 @@ export async function measureBestBatch(time: RunTimer, options: MeasureOptions):
   const minMsPerSize = options.minMsPerSize ?? 60;
   const byBatch: Record<string, number> = {};
   let spentMs = await time(candidates[0]!);
+  const first = candidates[0]!;
+  const second = candidates[1];
+  if (second !== undefined && ((spentMs * second) / first) * 3 > budgetMs) {
+    // So slow that no larger size will be tried: the warm-up run is the measurement (slightly pessimistic, as it pays
+    // for the first allocations), and the start-up does not spend another run on it.
+    const ips = round2((first * 1000) / Math.max(spentMs, 1e-6));
+    return {
+      batch: first,
+      imagesPerSecond: ips,
+      imagesPerSecondByBatch: { [String(first)]: ips },
+      spentMs: Math.round(spentMs),
+      stoppedBy: 'budget',
+    };
+  }
   let best: { batch: number; ips: number } | null = null;
   let stoppedBy: BatchMeasurement['stoppedBy'] = 'last-candidate';
   for (const batch of candidates) {
@@ -80,7 +94,7 @@ export async function measureBestBatch(time: RunTimer, options: MeasureOptions):
       break;
     }
     const ips = (batch * 1000) / Math.max(fastest, 1e-6);
-    byBatch[String(batch)] = Math.round(ips * 100) / 100;
+    byBatch[String(batch)] = round2(ips);
     // A doubling that gains less than `minGain` ends the search: past it the device is full, and the smaller batch
     // costs less latency and memory.
     if (best === null || ips > best.ips * (1 + minGain)) best = { batch, ips };
@@ -91,11 +105,15 @@ export async function measureBestBatch(time: RunTimer, options: MeasureOptions):
   }
   return {
     batch: best!.batch,
-    imagesPerSecond: Math.round(best!.ips * 100) / 100,
+    imagesPerSecond: round2(best!.ips),
     imagesPerSecondByBatch: byBatch,
     spentMs: Math.round(spentMs),
     stoppedBy,
   };
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
 }
 
 /** What makes a measurement valid: the same model file, runtime, device and threads. */
