@@ -12,9 +12,10 @@
 # which these machines cannot reach. The npm package com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 carries the
 # CUDA 13 provider libraries built for ONNX Runtime 1.29, and a provider only loads into the runtime version it was
 # built for, so the check swaps in onnxruntime-node 1.29.0 (same API for everything the project uses) and copies
-# libonnxruntime_providers_{shared,cuda}.so beside its binding. The provider also needs the CUDA 13 runtime, cuBLAS
-# and cuDNN 9 shared libraries, which no npm package brings: they must be installed on the GPU machine (CUDA toolkit
-# or the nvidia-* pip wheels); the check lists every one that is missing and stops.
+# libonnxruntime_providers_{shared,cuda}.so beside its binding. The provider also needs (readelf) libcudart.so.13,
+# libcublas.so.13, libcublasLt.so.13, libcurand.so.10, the driver's libcuda.so.1, and cuDNN 9 (libcudnn.so.9, opened
+# at run time), which no npm package brings: they must be installed on the GPU machine (driver, CUDA 13 toolkit and
+# cuDNN, or the nvidia-* pip wheels); the check lists every one that is missing and stops.
 #
 # Environment: BENCH_SECTIONS (default vit,convnext), BENCH_VIT_POSTS, BENCH_CONVNEXT_POSTS (defaults 400 and 1000 on
 # a GPU), BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres; without PostgreSQL the runs use
@@ -97,18 +98,27 @@ cp "$shared_so" "$cuda_so" "$BINDING/"
 say "onnxruntime-node $ORT_VERSION with the CUDA provider from $PROVIDER_PACKAGE installed in $BINDING"
 
 # 4. The CUDA libraries the provider links to: find them where CUDA toolkits and nvidia-* wheels put them.
-for dir in /usr/local/cuda/lib64 /usr/local/cuda-*/lib64 /usr/lib/x86_64-linux-gnu \
+for dir in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda-*/lib64 /usr/local/cuda-*/lib \
+  /usr/lib/x86_64-linux-gnu \
   $(python3 -c 'import site,glob;print(" ".join(p for s in site.getsitepackages() for p in glob.glob(s+"/nvidia/*/lib")))' 2>/dev/null || true); do
-  [ -d "$dir" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$dir"
+  if [ -d "$dir" ]; then LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$dir"; fi
 done
 export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}"
 missing_libs=$(ldd "$BINDING/libonnxruntime_providers_cuda.so" | awk '/not found/ {print $1}' | sort -u | tr '\n' ' ')
-if [ -n "$missing_libs" ]; then
+# cuDNN is opened at run time (convolutions), so ldd does not list it: look for it on the path and in ld's cache.
+cudnn_found=$(
+  IFS=:
+  for dir in $LD_LIBRARY_PATH; do ls "$dir"/libcudnn.so.9* 2>/dev/null; done
+  ldconfig -p 2>/dev/null | grep -o '/[^ ]*libcudnn\.so\.9[^ ]*' || true
+)
+[ -n "$cudnn_found" ] || missing_libs="$missing_libs libcudnn.so.9"
+if [ -n "${missing_libs// /}" ]; then
   restore
   die "the CUDA provider cannot load; missing shared libraries: $missing_libs
-  These come with the CUDA 13 toolkit (cudart, cuBLAS, cuFFT, cuRAND) and cuDNN 9 for CUDA 13, or the pip wheels
-  nvidia-cuda-runtime, nvidia-cublas, nvidia-cufft, nvidia-curand and nvidia-cudnn-cu13; install them on this machine
-  (this script downloads nothing) and run it again."
+  (the provider links libcudart.so.13, libcublas.so.13, libcublasLt.so.13, libcurand.so.10 and the driver's
+  libcuda.so.1, and opens cuDNN 9's libcudnn.so.9 at run time). They come with the NVIDIA driver, the CUDA 13 toolkit
+  and cuDNN 9 for CUDA 13, or the pip wheels nvidia-cuda-runtime, nvidia-cublas, nvidia-curand and nvidia-cudnn-cu13;
+  install them on this machine (this script downloads nothing) and run it again."
 fi
 say "every library the CUDA provider needs was found"
 
