@@ -57,6 +57,8 @@ export async function benchBare(
   const byBatch: Record<string, number> = {};
   let best = { batch: batches[0] ?? 1, ips: 0 };
   for (const batch of batches) {
+    // One model run of exactly `batch` images: the tagger's own (measured) device batch must not split it.
+    tagger.setBatchLimit(batch);
     const input = Array.from({ length: batch }, (_, i) => tensors[i % tensors.length]!);
     await tagger.predictBatch(input);
     const minRounds = Math.max(1, Math.ceil(imagesPerBatchSize / batch));

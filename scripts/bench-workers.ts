@@ -14,16 +14,20 @@ import { log, mib, noisyWebps, PeakMemory, round, startFakeBooru, withFreshDatab
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(PROJECT_ROOT, 'bin', 'booru-tagger.js');
 
-interface WorkerOutcome {
+export interface WorkerOutcome {
   pid: number;
   exitCode: number | null;
   peakRssBytes: number;
   /** The process's `--json` summary. */
-  summary: { tagged?: number; failed?: number; seconds?: number } | null;
+  summary: { tagged?: number; failed?: number; seconds?: number; [key: string]: unknown } | null;
   stderrTail: string;
+  /** From spawn to exit, ms. */
+  wallMs: number;
 }
 
-function runWorker(env: NodeJS.ProcessEnv): Promise<WorkerOutcome> {
+/** Runs `booru-tagger run --once --json` with exactly `env`, sampling its peak RSS. */
+export function runWorker(env: NodeJS.ProcessEnv): Promise<WorkerOutcome> {
+  const spawnedAt = performance.now();
   const child = spawn(process.execPath, [CLI, 'run', '--once', '--json'], {
     cwd: PROJECT_ROOT,
     env,
@@ -41,6 +45,7 @@ function runWorker(env: NodeJS.ProcessEnv): Promise<WorkerOutcome> {
   return new Promise((resolvePromise, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
+      const wallMs = performance.now() - spawnedAt;
       void memory.stop().then((peakRssBytes) => {
         let summary: WorkerOutcome['summary'] = null;
         try {
@@ -48,7 +53,14 @@ function runWorker(env: NodeJS.ProcessEnv): Promise<WorkerOutcome> {
         } catch {
           summary = null;
         }
-        resolvePromise({ pid: child.pid ?? 0, exitCode: code, peakRssBytes, summary, stderrTail: stderr });
+        resolvePromise({
+          pid: child.pid ?? 0,
+          exitCode: code,
+          peakRssBytes,
+          summary,
+          stderrTail: stderr,
+          wallMs,
+        });
       });
     });
   });

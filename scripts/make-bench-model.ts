@@ -3,9 +3,11 @@
  * ConvNeXt-T-like graph at 448×448 with one sigmoid output per WD v3 label, as a WD-family model folder
  * (model.onnx + selected_tags.csv) outside git. Deterministic: the same seed and label list give the same bytes.
  *
- *   npx tsx scripts/make-bench-model.ts [--out DIR] [--force] [--no-check]
+ *   npx tsx scripts/make-bench-model.ts [--vit] [--out DIR] [--force] [--no-check]
  *
- * DIR defaults to BENCH_MODEL_DIR, else `${os.tmpdir()}/booru-tagger-bench/convnext-t-like`. An existing folder made
+ * `--vit` writes the ViT-B/16-like model at 448 instead (scripts/make-bench-vit.ts: wd-vit-tagger-v3's shape, 94 M
+ * parameters with the head, 360 MiB). DIR defaults to BENCH_MODEL_DIR (BENCH_VIT_MODEL_DIR with --vit), else
+ * `${os.tmpdir()}/booru-tagger-bench/convnext-t-like` (`vit-b16-448-like`). An existing folder made
  * by the same generator version is reused unless --force. Unless --no-check, the folder is then loaded through
  * OnnxTagger on the CPU (as the worker loads it) and timed at batch 1.
  *
@@ -25,6 +27,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import onnxProto from 'onnx-proto';
 import { parseSelectedTagsCsv } from '../src/tagger/vocabulary.js';
+import type { VitShape } from './make-bench-vit.js';
 
 const { onnx } = onnxProto;
 type TensorProto = InstanceType<typeof onnx.TensorProto>;
@@ -35,13 +38,17 @@ const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The real WD v3 vocabulary, when the shared folder is there. */
 export const WD_V3_TAGS_CSV = resolve(PROJECT_ROOT, '..', 'shared', 'vocab', 'wd_v3_selected_tags.csv');
 export const DEFAULT_BENCH_MODEL_DIR = join(tmpdir(), 'booru-tagger-bench', 'convnext-t-like');
+export const DEFAULT_VIT_BENCH_MODEL_DIR = join(tmpdir(), 'booru-tagger-bench', 'vit-b16-448-like');
+
+/** The bench architectures: ConvNeXt-T-like (smaller, faster) and ViT-B/16-like (wd-vit-tagger-v3's shape). */
+export type BenchArch = 'convnext-t' | 'vit-b16';
 
 /** Bump when the graph or the weights change, so that cached folders are rewritten. */
 const GENERATOR_VERSION = 2;
 const STAMP_FILE = 'bench-model.stamp.json';
-const OPSET = 17;
+export const OPSET = 17;
 // IR version 8 goes with opset 17; onnxruntime-node 1.30 reads IR versions up to 11.
-const IR_VERSION = 8;
+export const IR_VERSION = 8;
 
 export interface BenchModelShape {
   inputSize: number;
@@ -73,18 +80,18 @@ const INTS = onnx.AttributeProto.AttributeType.INTS;
 const INT = onnx.AttributeProto.AttributeType.INT;
 const FLOAT = onnx.AttributeProto.AttributeType.FLOAT;
 
-function ints(name: string, values: number[]): AttributeProto {
+export function ints(name: string, values: number[]): AttributeProto {
   return onnx.AttributeProto.create({ name, type: INTS, ints: values });
 }
-function int(name: string, value: number): AttributeProto {
+export function int(name: string, value: number): AttributeProto {
   return onnx.AttributeProto.create({ name, type: INT, i: value });
 }
-function float(name: string, value: number): AttributeProto {
+export function float(name: string, value: number): AttributeProto {
   return onnx.AttributeProto.create({ name, type: FLOAT, f: value });
 }
 
 /** Collects nodes and initializers, naming values uniquely, and counts the trainable parameters. */
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
   parameters = 0;
@@ -118,6 +125,19 @@ class GraphBuilder {
     return this.tensor(name, dims, () => (this.random() * 2 - 1) * bound);
   }
 
+  /** A 1-D int64 initializer (a shape for Reshape). */
+  int64(name: string, values: number[]): string {
+    this.initializers.push(
+      onnx.TensorProto.create({
+        name,
+        dims: [values.length],
+        dataType: onnx.TensorProto.DataType.INT64,
+        int64Data: values,
+      }),
+    );
+    return name;
+  }
+
   constant(name: string, dims: number[], value: number, trainable = true): string {
     return this.tensor(name, dims, () => value, trainable);
   }
@@ -134,7 +154,7 @@ const TO_NHWC = [0, 2, 3, 1];
 const TO_NCHW = [0, 3, 1, 2];
 
 /** LayerNormalization over the last axis (epsilon as timm's ConvNeXt). */
-function layerNorm(g: GraphBuilder, x: string, channels: number, prefix: string): string {
+export function layerNorm(g: GraphBuilder, x: string, channels: number, prefix: string): string {
   const scale = g.constant(`${prefix}.ln.weight`, [channels], 1);
   const bias = g.constant(`${prefix}.ln.bias`, [channels], 0);
   return g.node('LayerNormalization', [x, scale, bias], [int('axis', -1), float('epsilon', 1e-6)]);
@@ -147,7 +167,7 @@ function layerNorm2d(g: GraphBuilder, x: string, channels: number, prefix: strin
 }
 
 /** GELU as PyTorch exports it: x · 0.5 · (1 + erf(x / √2)); onnxruntime fuses it into one Gelu kernel. */
-function gelu(g: GraphBuilder, x: string, consts: { sqrt2: string; one: string; half: string }): string {
+export function gelu(g: GraphBuilder, x: string, consts: { sqrt2: string; one: string; half: string }): string {
   const erf = g.node('Erf', [g.node('Div', [x, consts.sqrt2])]);
   return g.node('Mul', [g.node('Mul', [x, g.node('Add', [erf, consts.one])]), consts.half]);
 }
@@ -239,12 +259,30 @@ export function buildBenchModel(
 
   const last = shape.dims[shape.dims.length - 1]!;
   x = g.node('Flatten', [g.node('GlobalAveragePool', [x])], [int('axis', 1)]);
-  x = layerNorm(g, x, last, 'head.norm');
-  // Unit-variance features times weights of variance 1.5²/768 give logits of spread 1.5 around a per-label bias
+  return finishBenchModel(g, x, last, categories, {
+    inputSize: shape.inputSize,
+    graphName: 'convnext_t_like',
+    docString: 'Benchmark model: ConvNeXt-T-like graph with random weights. Its scores mean nothing.',
+  });
+}
+
+/**
+ * The part every bench model shares: LayerNorm over the pooled `features` [batch, dim] → MatMul to the labels →
+ * Sigmoid, and the ModelProto around the graph (input `input` NHWC, output `output` [batch, labels]).
+ */
+export function finishBenchModel(
+  g: GraphBuilder,
+  features: string,
+  dim: number,
+  categories: readonly number[],
+  info: { inputSize: number; graphName: string; docString: string },
+): BuiltBenchModel {
+  const x = layerNorm(g, features, dim, 'head.norm');
+  // Unit-variance features times weights of variance 1.5²/dim give logits of spread 1.5 around a per-label bias
   // (headBias), so the outputs look like a real tagger's: a dozen labels above 0.35, about 1% above 0.01.
   const bias = headBias(categories);
   const logits = g.node('Add', [
-    g.node('MatMul', [x, g.weight('head.fc.weight', [last, categories.length], last, HEAD_SPREAD)]),
+    g.node('MatMul', [x, g.weight('head.fc.weight', [dim, categories.length], dim, HEAD_SPREAD)]),
     g.tensor('head.fc.bias', [categories.length], (i) => bias[i]!),
   ]);
   g.node('Sigmoid', [logits], [], 'output');
@@ -264,10 +302,10 @@ export function buildBenchModel(
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'booru-tagger scripts/make-bench-model.ts',
     producerVersion: String(GENERATOR_VERSION),
-    docString: 'Benchmark model: ConvNeXt-T-like graph with random weights. Its scores mean nothing.',
+    docString: info.docString,
     graph: {
-      name: 'convnext_t_like',
-      input: [valueInfo('input', ['batch', shape.inputSize, shape.inputSize, 3])],
+      name: info.graphName,
+      input: [valueInfo('input', ['batch', info.inputSize, info.inputSize, 3])],
       output: [valueInfo('output', ['batch', categories.length])],
       initializer: g.initializers,
       node: g.nodes,
@@ -316,7 +354,7 @@ export interface BenchModelInfo {
 
 interface Stamp {
   generator: number;
-  shape: BenchModelShape;
+  shape: BenchModelShape | VitShape;
   labels: number;
   labelSource: string;
   parameters: number;
@@ -327,9 +365,10 @@ interface Stamp {
 /** Writes the model folder into `dir` unless the same generator already did; returns what is there. */
 export async function ensureBenchModel(
   dir: string = DEFAULT_BENCH_MODEL_DIR,
-  options: { force?: boolean; shape?: BenchModelShape; log?: (message: string) => void } = {},
+  options: { force?: boolean; arch?: BenchArch; shape?: BenchModelShape; log?: (message: string) => void } = {},
 ): Promise<BenchModelInfo> {
-  const shape = options.shape ?? CONVNEXT_T_448;
+  const vit = options.arch === 'vit-b16' ? await import('./make-bench-vit.js') : null;
+  const shape: BenchModelShape | VitShape = vit ? vit.VIT_B16_448 : (options.shape ?? CONVNEXT_T_448);
   const vocabulary = await benchVocabulary();
   const stampPath = join(dir, STAMP_FILE);
   if (!options.force && existsSync(stampPath) && existsSync(join(dir, 'model.onnx'))) {
@@ -346,7 +385,9 @@ export async function ensureBenchModel(
     }
   }
   options.log?.(`writing ${dir} (${vocabulary.labels} labels from ${vocabulary.source})`);
-  const { bytes, parameters } = buildBenchModel(vocabulary.categories, shape);
+  const { bytes, parameters } = vit
+    ? vit.buildVitBenchModel(vocabulary.categories)
+    : buildBenchModel(vocabulary.categories, shape as BenchModelShape);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   await mkdir(dir, { recursive: true });
   // Written under a temporary name first, so an interrupted run never leaves a truncated model.onnx behind.
@@ -364,7 +405,7 @@ export async function ensureBenchModel(
   };
   await writeFile(
     join(dir, 'README.md'),
-    `# ${shape.dims.join('/')} ConvNeXt-like benchmark model (random weights)\n\nWritten by scripts/make-bench-model.ts ` +
+    `# ${'arch' in shape ? 'ViT-B/16-like at 448' : `${shape.dims.join('/')} ConvNeXt-like`} benchmark model (random weights)\n\nWritten by scripts/make-bench-model.ts ` +
       `for \`npm run bench\`. Its scores are meaningless. ${parameters.toLocaleString('en')} parameters, ` +
       `${vocabulary.labels} labels (${vocabulary.source}), input NHWC [batch, ${shape.inputSize}, ${shape.inputSize}, 3].\n`,
   );
@@ -395,13 +436,16 @@ export async function timeBenchModel(
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const outIndex = args.indexOf('--out');
+  const arch: BenchArch = args.includes('--vit') ? 'vit-b16' : 'convnext-t';
   const dir = resolve(
     outIndex >= 0 && args[outIndex + 1]
       ? args[outIndex + 1]!
-      : (process.env['BENCH_MODEL_DIR'] ?? DEFAULT_BENCH_MODEL_DIR),
+      : arch === 'vit-b16'
+        ? (process.env['BENCH_VIT_MODEL_DIR'] ?? DEFAULT_VIT_BENCH_MODEL_DIR)
+        : (process.env['BENCH_MODEL_DIR'] ?? DEFAULT_BENCH_MODEL_DIR),
   );
   const started = performance.now();
-  const info = await ensureBenchModel(dir, { force: args.includes('--force'), log: (m) => console.error(m) });
+  const info = await ensureBenchModel(dir, { arch, force: args.includes('--force'), log: (m) => console.error(m) });
   const summary: Record<string, unknown> = {
     ...info,
     fileMiB: Math.round((info.fileBytes / 2 ** 20) * 10) / 10,
@@ -415,4 +459,11 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary, null, 2));
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();
+// Not awaited at the top level: make-bench-vit.ts imports this module, and a pending top-level await here would
+// leave that import waiting for ever.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

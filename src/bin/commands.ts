@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger.js';
 import { AppError } from '../shared/errors.js';
 import { applyApproved, type ApplySummary } from '../worker/apply-approved.job.js';
 import { runOnce } from '../worker/run-once.js';
+import type { TimingReport } from '../worker/stage-timings.js';
 import { withLearnedPolicy } from '../worker/diff-context.js';
 import { readyBooru } from '../booru/booru-factory.js';
 import { createBooruClient, openRepositories, tagBudgetOf, policyOf, type Repositories } from './context.js';
@@ -22,6 +23,16 @@ export interface CycleSummary {
   retried: number;
   suggestions: { created: number; superseded: number; pending: number };
   seconds: number;
+  /** Images per model run and how it was decided; inference threads and parallel decodes. */
+  inference: {
+    batch: number | null;
+    batchSource: string | null;
+    batchChoice: string | null;
+    threads: number;
+    decodeConcurrency: number;
+  };
+  /** Busy ms per image per stage, process start → first post tagged (ms), steady posts/s (first → last tagged). */
+  timings: TimingReport;
 }
 
 /** One crawl → tag → suggest cycle against `baseUrl`. */
@@ -71,6 +82,14 @@ export async function runCycle(
         pending: await repos.suggestions.count({ status: 'pending' }),
       },
       seconds: Math.round(result.seconds * 1000) / 1000,
+      inference: {
+        batch: service.batch?.batch ?? null,
+        batchSource: service.batch?.source ?? null,
+        batchChoice: service.batch?.text ?? null,
+        threads: service.threads.inference,
+        decodeConcurrency: service.threads.decode,
+      },
+      timings: result.timings,
     };
   } finally {
     await service.close();
@@ -108,7 +127,11 @@ export function formatCycle(summary: CycleSummary): string {
     `posts      ${summary.posts.seen} seen (${summary.posts.inserted} new, ${summary.posts.skipped} skipped)`,
     `tagged     ${summary.tagged} (${summary.failed} failed, ${summary.retried} to retry)`,
     `suggested  ${summary.suggestions.created} new, ${summary.suggestions.pending} pending in all`,
-    `took       ${summary.seconds.toFixed(2)} s`,
+    `took       ${summary.seconds.toFixed(2)} s` +
+      (summary.timings.firstPostTaggedMs === null
+        ? ''
+        : ` (first post tagged ${summary.timings.firstPostTaggedMs} ms after start)`),
+    ...(summary.inference.batchChoice ? [`inference  ${summary.inference.batchChoice}`] : []),
   ].join('\n');
 }
 

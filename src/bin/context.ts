@@ -3,7 +3,8 @@
  * constructor injection. Nothing here is a module-level singleton.
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { createRequire } from 'node:module';
+import { cpus, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { BooruCapabilities, BooruClient } from '../booru/booru-client.js';
 import { AUTH_SCHEME, createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
@@ -36,7 +37,10 @@ import { ThresholdRepository } from '../db/threshold.repository.js';
 import { UserRepository } from '../db/user.repository.js';
 import { AppError, ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { decideDeviceBatch } from '../tagger/batch-choice.js';
+import { planCpu, useOneVipsThreadPerDecode } from '../tagger/cpu-plan.js';
 import { OnnxTagger } from '../tagger/onnx-tagger.js';
+import type { ExecutionProvider } from '../tagger/tagger.js';
 
 /** The bundled test model, used when MODEL_DIR is unset. */
 export const DEFAULT_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'test-colors');
@@ -176,15 +180,57 @@ export function tagBudgetOf(
   });
 }
 
+/**
+ * Loads a model as every command runs it: threads by the rule of `planCpu` unless TAGGER_THREADS says otherwise, one
+ * libvips thread per decode, and the device batch from TAGGER_DEVICE_BATCH or measured (cached under the data dir).
+ */
 export async function loadTagger(config: Config, logger: Logger, dir = modelDirOf(config)): Promise<OnnxTagger> {
-  return OnnxTagger.load(dir, {
+  useOneVipsThreadPerDecode();
+  const tagger = await OnnxTagger.load(dir, {
     device: config.device,
-    threads: config.threads || undefined,
+    ...(config.threads > 0 ? { threads: config.threads } : {}),
     maxPixels: config.maxPixels,
     decodeTimeoutSeconds: config.decodeTimeoutS,
     ...(config.deviceBatch > 0 ? { maxBatch: config.deviceBatch } : {}),
     logger,
   });
+  try {
+    tagger.batchDecision = await decideDeviceBatch(tagger, {
+      configured: config.deviceBatch,
+      cachePath: batchChoicePath(config),
+      device: deviceDescription(config.device, tagger.provider),
+      runtime: onnxRuntimeVersion(),
+      logger,
+    });
+  } catch (error) {
+    await tagger.close();
+    throw error;
+  }
+  return tagger;
+}
+
+/** Where measured batch choices are cached: `<data dir>/batch-choice.json`. */
+export function batchChoicePath(config: Config): string {
+  return resolve(config.dataDir, 'batch-choice.json');
+}
+
+/** The decode concurrency in effect: TAGGER_DECODE_CONCURRENCY, else the cores inference leaves (planCpu). */
+export function decodeConcurrencyOf(config: Config, tagger: { provider: ExecutionProvider; threads?: number }): number {
+  return planCpu({
+    provider: tagger.provider,
+    ...(tagger.threads === undefined ? {} : { threads: tagger.threads }),
+    decodeConcurrency: config.decodeConcurrency,
+  }).decodeConcurrency;
+}
+
+/** `cpu (Intel(R) Xeon(R) …)` or `cuda:0`: a measurement is only reused on the same kind of device. */
+function deviceDescription(device: string, provider: ExecutionProvider): string {
+  return provider === 'cpu' ? `cpu (${cpus()[0]?.model ?? 'unknown'})` : `${provider} ${device}`;
+}
+
+function onnxRuntimeVersion(): string {
+  const require = createRequire(import.meta.url);
+  return `onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version}`;
 }
 
 /**

@@ -3,6 +3,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { ServiceStatus } from '../db/status.repository.js';
+import { type BatchChoice, describeChoice } from '../tagger/batch-choice.js';
 
 export interface Progress {
   start(total: number): void;
@@ -35,7 +36,7 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
   };
 }
 
-export function formatStatus(status: ServiceStatus): string {
+export function formatStatus(status: ServiceStatus & { batchChoices?: readonly BatchChoice[] }): string {
   const pairs = (record: Record<string, number>) =>
     Object.entries(record)
       .map(([k, v]) => `${k} ${v}`)
@@ -50,6 +51,10 @@ export function formatStatus(status: ServiceStatus): string {
     ...status.workers.map(
       (w) =>
         `  ${w.id}  ${w.provider}  ${w.model}  ${w.tagged} tagged  last seen ${Math.round((Date.now() - w.lastSeenAt.getTime()) / 1000)} s ago`,
+    ),
+    `batch        ${status.batchChoices?.length ? 'measured on this machine (data dir):' : 'none measured on this machine yet'}`,
+    ...(status.batchChoices ?? []).map(
+      (c) => `  ${c.key.model} ${c.key.version} on ${c.key.device}: ${describeChoice(c)} (measured ${c.measuredAt})`,
     ),
   ];
   return lines.join('\n');

@@ -14,7 +14,15 @@ import { isContentClassifier } from '../core/rating-classes.js';
 import { ConfigError } from '../shared/errors.js';
 import { resolve } from 'node:path';
 import { readyBooru } from '../booru/booru-factory.js';
-import { createBooruClient, loadTagger, policyOf, type Repositories, workerId } from './context.js';
+import type { BatchDecision } from '../tagger/batch-choice.js';
+import {
+  createBooruClient,
+  decodeConcurrencyOf,
+  loadTagger,
+  policyOf,
+  type Repositories,
+  workerId,
+} from './context.js';
 import { InferenceBatcher } from '../tagger/inference-batcher.js';
 import { EVALUATE_BATCH_WINDOW_MS } from './evaluate-deps.js';
 import { checkEnsembleCombination, parseEnsembleCombination } from '../core/ensemble.js';
@@ -35,6 +43,10 @@ export interface Service {
   owner: string;
   /** When the booru's API last answered this process (any status below 500), or null. */
   booruOkAt(): Date | null;
+  /** How the device batch was decided (measured, cached, configured, graph). */
+  batch: BatchDecision | null;
+  /** onnxruntime intra-op threads and parallel decodes in use. */
+  threads: { inference: number; decode: number };
   /** The options of the tag pipeline, with the diff context built from the tag facts stored now. */
   tagOptions(extra?: Partial<TagOptions>): Promise<TagOptions>;
   close(): Promise<void>;
@@ -55,12 +67,15 @@ export async function openService(
   let tagger: Tagger | null = null;
   let rater: Tagger | null = null;
   const extras: Tagger[] = [];
+  let batch: BatchDecision | null = null;
+  let threads = 0;
   try {
     // The worker and /evaluate share one session: requests from both within a few ms join one model run.
-    tagger = new InferenceBatcher(await loadTagger(config, logger), {
-      maxBatch: config.batchSize,
-      windowMs: EVALUATE_BATCH_WINDOW_MS,
-    });
+    const inner = await loadTagger(config, logger);
+    batch = inner.batchDecision;
+    threads = inner.threads;
+    // A run starts as soon as a device batch is waiting: the worker hands over exactly that many, so it never waits.
+    tagger = new InferenceBatcher(inner, { maxBatch: inner.batchLimit, windowMs: EVALUATE_BATCH_WINDOW_MS });
     const extraDirs = config.extraModelDirs ?? [];
     if (extraDirs.length > 0) {
       const combination = parseEnsembleCombination(config.ensemble);
@@ -161,6 +176,7 @@ export async function openService(
     }
     const loaded = tagger;
     const loadedRater = rater;
+    const decodeConcurrency = decodeConcurrencyOf(config, { provider: loaded.provider, threads });
     const owner = workerId();
     return {
       booru: client,
@@ -172,6 +188,8 @@ export async function openService(
       baseUrl,
       owner,
       booruOkAt: () => booruOkAt,
+      batch,
+      threads: { inference: threads, decode: decodeConcurrency },
       async tagOptions(extra = {}) {
         const { facts, implications } = await repos.tags.loadFacts(booru.id);
         return {
@@ -188,7 +206,7 @@ export async function openService(
           scoreFloor: config.scoreFloor,
           topK: config.topK,
           downloadConcurrency: config.downloadConcurrency,
-          decodeConcurrency: config.decodeConcurrency,
+          decodeConcurrency,
           maxBatchWaitMs: config.maxBatchWaitMs,
           drainTimeoutMs: config.drainTimeoutMs,
           ...extra,

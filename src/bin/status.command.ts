@@ -5,7 +5,8 @@
 import type { Config } from '../config/config.js';
 import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { openRepositories } from './context.js';
+import { BatchChoiceCache } from '../tagger/batch-choice.js';
+import { batchChoicePath, openRepositories } from './context.js';
 import { formatStatus } from './progress.js';
 import { checkReadiness, formatReadiness } from './readiness.js';
 
@@ -23,7 +24,11 @@ export async function runStatus(
   }
   try {
     const readiness = await checkReadiness(opened?.repos.readiness ?? null, config, null, openError);
-    const status = readiness.checks[0]?.ok ? await opened?.repos.statusRepo.status() : undefined;
+    const queues = readiness.checks[0]?.ok ? await opened?.repos.statusRepo.status() : undefined;
+    // The device batches measured by workers sharing this data dir (model, device, threads → batch).
+    const status = queues
+      ? { ...queues, batchChoices: await new BatchChoiceCache(batchChoicePath(config)).read() }
+      : undefined;
     if (options.json) options.print(JSON.stringify({ ...status, readiness }));
     else options.print([formatReadiness(readiness), ...(status ? [formatStatus(status)] : [])].join('\n'));
     if (!readiness.ready) {

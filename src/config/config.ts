@@ -116,10 +116,23 @@ export const SETTINGS = {
     schema: z.string().min(3),
     doc: 'User-Agent sent to the booru; unset ⇒ booru-tagger/<version> (by <login>)',
   },
-  /** Images per inference batch. (Default: 16.) */
-  batchSize: { env: 'TAGGER_BATCH_SIZE', schema: intIn(1, 1024), default: '16', doc: 'images per inference batch' },
-  /** onnxruntime intra-op threads; 0 lets onnxruntime decide. (Default: 0.) */
-  threads: { env: 'TAGGER_THREADS', schema: intIn(0, 256), default: '0', doc: 'inference threads (0 = auto)' },
+  /** Posts per pipeline batch: claims, queues and writes; model runs follow the device batch. (Default: 16.) */
+  batchSize: {
+    env: 'TAGGER_BATCH_SIZE',
+    schema: intIn(1, 1024),
+    default: '16',
+    doc: 'posts per pipeline batch (claims, writes); model runs follow the device batch',
+  },
+  /**
+   * onnxruntime intra-op threads; 0 = by rule: on the CPU, the usable cores minus an eighth of them for decoding
+   * (2 → 2, 8 → 7, 16 → 14); on a GPU, 1. (Default: 0.)
+   */
+  threads: {
+    env: 'TAGGER_THREADS',
+    schema: intIn(0, 256),
+    default: '0',
+    doc: 'inference threads, 0 = auto (cpu: cores − ⌊cores/8⌋; gpu: 1)',
+  },
   /** Add threshold for general tags. (Default: 0.35.) */
   thresholdGeneral: {
     env: 'TAGGER_THRESHOLD_GENERAL',
@@ -194,12 +207,16 @@ export const SETTINGS = {
     default: '300000',
     doc: 'how long a claimed post stays leased, ms',
   },
-  /** Images per model run; 0 = the provider's default (CPU 8, CUDA 32, WebGPU 16), halved on GPU out-of-memory. (Default: 0.) */
+  /**
+   * Images per model run; 0 = measured at start-up (batch 1, 2, 4… on synthetic tensors, a few seconds at most; the
+   * fastest per image wins) and cached under the data dir per model, device and threads. Halved on GPU
+   * out-of-memory. (Default: 0.)
+   */
   deviceBatch: {
     env: 'TAGGER_DEVICE_BATCH',
     schema: intIn(0, 1024),
     default: '0',
-    doc: 'images per model run, 0 = per device (cpu 8, cuda 32, webgpu 16)',
+    doc: 'images per model run, 0 = measured at start (cached in the data dir)',
   },
   /** Longest one image decode may take, in seconds. (Default: 30.) */
   decodeTimeoutS: {
@@ -242,12 +259,12 @@ export const SETTINGS = {
     default: '8',
     doc: 'parallel image downloads per worker',
   },
-  /** Parallel image decodes per worker. (Default: 2.) */
+  /** Parallel image decodes per worker; 0 = the cores inference leaves (at least 2; every core beside a GPU). (Default: 0.) */
   decodeConcurrency: {
     env: 'TAGGER_DECODE_CONCURRENCY',
-    schema: intIn(1, 64),
-    default: '2',
-    doc: 'parallel image decodes per worker',
+    schema: intIn(0, 64),
+    default: '0',
+    doc: 'parallel image decodes per worker, 0 = the cores inference leaves (≥ 2)',
   },
   /** Longest wait for a full inference batch before running a partial one, ms. (Default: 100.) */
   maxBatchWaitMs: {

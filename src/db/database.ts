@@ -1,7 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Logger } from '../shared/logger.js';
 import { AppError, coerceError } from '../shared/errors.js';
 import { PrismaClient } from './generated/client.js';
@@ -59,6 +57,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 
   await mkdir(options.dataDir, { recursive: true });
   const started = Date.now();
+  // Loaded only here: PGlite's WebAssembly module is the costliest import of a start-up against PostgreSQL.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('pglite-prisma-adapter'),
+  ]);
   const pglite = await PGlite.create(options.dataDir);
   try {
     const migrations = shouldMigrate ? await migrate({ pglite }, migrateOptions) : [];

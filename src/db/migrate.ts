@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Logger } from '../shared/logger.js';
 import { AppError, coerceError } from '../shared/errors.js';
@@ -53,6 +53,8 @@ export async function migrate(target: MigrationTarget, options: MigrateOptions =
   if ('url' in target) return migratePostgres(target.url, files, options);
   if ('pglite' in target) return applyPending(pgliteSession(target.pglite), files, options);
   await mkdir(target.dataDir, { recursive: true });
+  // Loaded on use only: PGlite's module is costly to import for a process that talks to PostgreSQL.
+  const { PGlite } = await import('@electric-sql/pglite');
   const db = await PGlite.create(target.dataDir);
   try {
     return await applyPending(pgliteSession(db), files, options);

@@ -6,7 +6,7 @@
  */
 import type { ScoreVector } from '../core/types.js';
 import { AppError } from '../shared/errors.js';
-import { predictImagesWith, type Tagger } from './tagger.js';
+import { type PreprocessTiming, predictImagesWith, type Tagger } from './tagger.js';
 
 export interface InferenceBatcherOptions {
   /** Images per merged run; a run starts at once when this many are waiting. (Default: 16.) */
@@ -66,8 +66,12 @@ export class InferenceBatcher implements Tagger {
     return this.inner.inputSize;
   }
 
-  preprocess(image: Buffer): Promise<Float32Array> {
-    return this.inner.preprocess(image);
+  get batchLimit() {
+    return this.inner.batchLimit;
+  }
+
+  preprocess(image: Buffer, timing?: PreprocessTiming): Promise<Float32Array> {
+    return this.inner.preprocess(image, timing);
   }
 
   predictBatch(tensors: readonly Float32Array[]): Promise<ScoreVector[]> {

@@ -10,9 +10,18 @@ import type { ModelLabel, ScoreVector } from '../core/types.js';
 import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { loadModelFolder, type ModelFolder } from './model-folder.js';
-import { DEFAULT_MAX_PIXELS, preprocessImage } from './preprocess.js';
+import type { BatchDecision } from './batch-choice.js';
+import { planCpu } from './cpu-plan.js';
+import { DEFAULT_MAX_PIXELS, letterboxImage, pixelsToTensor } from './preprocess.js';
 import { type PreprocessRecipe, tensorLength } from './recipe.js';
-import { type Device, type ExecutionProvider, predictImagesWith, type Tagger, type TaggerModelInfo } from './tagger.js';
+import {
+  type Device,
+  type ExecutionProvider,
+  type PreprocessTiming,
+  predictImagesWith,
+  type Tagger,
+  type TaggerModelInfo,
+} from './tagger.js';
 
 export interface OnnxTaggerOptions {
   /** Where to run. `cuda[:N]`/`webgpu` fail with MODEL_RUNTIME when unavailable; `auto` tries CUDA, then the CPU. */
@@ -22,8 +31,10 @@ export interface OnnxTaggerOptions {
    * session. (Default: {@link DEFAULT_MAX_BATCH} for the provider in use)
    */
   maxBatch?: number;
-  /** onnxruntime intra-op threads. (Default: onnxruntime's choice, one per physical core) */
+  /** onnxruntime intra-op threads. (Default: by the provider in use, see `planCpu` in cpu-plan.ts) */
   threads?: number;
+  /** The cores this process may use, for the default threads. (Default: `usableCores()`) */
+  cores?: number;
   /** Images above this many pixels are refused with MEDIA_TOO_LARGE. (Default: 64,000,000) */
   maxPixels?: number;
   /** A decode taking longer fails with MEDIA_TOO_LARGE, in seconds. (Default: 30) */
@@ -190,18 +201,26 @@ export function missingCudaProviderFiles(): string[] {
   return [join(binding, shared), join(binding, cuda)].filter((path) => !existsSync(path));
 }
 
+/** The loggers already told that `auto` found no CUDA provider: said once per process, not once per model loaded. */
+const warnedNoCuda = new WeakSet<Logger>();
+
 async function createSession(
   folder: ModelFolder,
   options: OnnxTaggerOptions,
-): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
+): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; threads: number }> {
   const { kind, deviceId } = parseDevice(options.device);
   let attempts = PROVIDER_ATTEMPTS[kind];
   const missing = attempts.includes('cuda') ? missingCudaProviderFiles() : [];
   if (missing.length > 0 && kind === 'auto') {
-    options.logger.warn(
-      { missing },
-      'no CUDA execution provider installed beside onnxruntime-node: running on the CPU (see README, GPU)',
-    );
+    if (!warnedNoCuda.has(options.logger)) {
+      warnedNoCuda.add(options.logger);
+      options.logger.warn(
+        { missing },
+        'DEVICE=auto: no CUDA execution provider installed beside onnxruntime-node, so NO GPU IS USED: running on ' +
+          `the CPU (missing ${missing.join(', ')}). On a GPU machine, scripts/gpu-check.sh installs it (README, GPU); ` +
+          'DEVICE=cpu silences this.',
+      );
+    }
     attempts = attempts.filter((provider) => provider !== 'cuda');
   } else if (missing.length > 0) {
     throw new AppError(
@@ -219,13 +238,18 @@ async function createSession(
           : provider === 'webgpu'
             ? { name: 'webgpu' as const }
             : 'cpu';
+      const threads = planCpu({
+        provider,
+        ...(options.cores === undefined ? {} : { cores: options.cores }),
+        ...(options.threads === undefined ? {} : { threads: options.threads }),
+      }).inferenceThreads;
       const session = await ort.InferenceSession.create(folder.modelPath, {
         executionProviders: [executionProvider],
         graphOptimizationLevel: 'all',
         interOpNumThreads: 1,
-        ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
+        intraOpNumThreads: threads,
       });
-      return { session, provider };
+      return { session, provider, threads };
     } catch (thrown) {
       const error = coerceError(thrown);
       const isLast = provider === attempts[attempts.length - 1];
@@ -285,6 +309,10 @@ export class OnnxTagger implements Tagger {
   readonly recipe: Readonly<PreprocessRecipe>;
   readonly provider: ExecutionProvider;
   readonly inputSize: number;
+  /** onnxruntime intra-op threads in use. */
+  readonly threads: number;
+  /** How the device batch was decided, once `decideDeviceBatch` ran (the CLI's loadTagger does). */
+  batchDecision: BatchDecision | null = null;
   private readonly session: ort.InferenceSession;
   private readonly graph: GraphShape;
   private readonly maxPixels: number;
@@ -298,9 +326,11 @@ export class OnnxTagger implements Tagger {
     folder: ModelFolder,
     session: ort.InferenceSession,
     provider: ExecutionProvider,
+    threads: number,
     graph: GraphShape,
     options: OnnxTaggerOptions,
   ) {
+    this.threads = threads;
     this.labels = folder.labels;
     this.recipe = Object.freeze({
       ...folder.recipe,
@@ -338,13 +368,32 @@ export class OnnxTagger implements Tagger {
     return this.graph.fixedBatch ?? this.maxBatch;
   }
 
+  /** Sets the images per model run (a measured choice); ignored by a fixed-batch graph. */
+  setBatchLimit(batch: number): void {
+    this.maxBatch = Math.max(1, Math.floor(batch));
+  }
+
+  /**
+   * One model run of `batch` synthetic images (mid-grey), timed in ms: the measurement behind the batch choice.
+   * Uses the session as the worker does, outside {@link predictBatch}'s chunking.
+   */
+  async timeRun(batch: number): Promise<number> {
+    this.assertOpen();
+    const length = tensorLength(this.recipe);
+    const grey = this.recipe.scale === '0-1' ? 0.5 : 128;
+    const tensors = Array.from({ length: batch }, () => new Float32Array(length).fill(grey));
+    const started = performance.now();
+    await this.run(tensors, this.graph.fixedBatch ?? batch, length);
+    return performance.now() - started;
+  }
+
   /**
    * Opens a session for a model folder (a path, or a folder already read by `loadModelFolder`), checks the graph against the folder (MODEL_INVALID on a
    * mismatch) and logs the provider in use. Throws MODEL_RUNTIME when a named device cannot be used.
    */
   static async load(folderOrDir: ModelFolder | string, options: OnnxTaggerOptions): Promise<OnnxTagger> {
     const folder = typeof folderOrDir === 'string' ? await loadModelFolder(folderOrDir) : folderOrDir;
-    const { session, provider } = await createSession(folder, options);
+    const { session, provider, threads } = await createSession(folder, options);
     let graph: GraphShape;
     try {
       graph = inspectGraph(session, folder, options.logger);
@@ -352,7 +401,7 @@ export class OnnxTagger implements Tagger {
       await session.release();
       throw error;
     }
-    const tagger = new OnnxTagger(folder, session, provider, graph, options);
+    const tagger = new OnnxTagger(folder, session, provider, threads, graph, options);
     options.logger.info(
       {
         model: folder.name,
@@ -361,6 +410,7 @@ export class OnnxTagger implements Tagger {
         purpose: folder.purpose,
         provider,
         device: options.device,
+        threads,
         maxBatch: tagger.batchLimit,
         inputSize: graph.inputSize,
         labels: folder.labels.length,
@@ -371,11 +421,19 @@ export class OnnxTagger implements Tagger {
     return tagger;
   }
 
-  preprocess(image: Buffer): Promise<Float32Array> {
-    return preprocessImage(image, this.recipe, {
+  async preprocess(image: Buffer, timing?: PreprocessTiming): Promise<Float32Array> {
+    const started = performance.now();
+    const pixels = await letterboxImage(image, this.recipe, {
       maxPixels: this.maxPixels,
       ...(this.decodeTimeoutSeconds === undefined ? {} : { timeoutSeconds: this.decodeTimeoutSeconds }),
     });
+    const decoded = performance.now();
+    const tensor = pixelsToTensor(pixels, this.recipe);
+    if (timing) {
+      timing.decodeMs += decoded - started;
+      timing.tensorMs += performance.now() - decoded;
+    }
+    return tensor;
   }
 
   async predictBatch(tensors: readonly Float32Array[]): Promise<ScoreVector[]> {

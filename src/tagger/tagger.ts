@@ -32,6 +32,14 @@ export interface TaggerModelInfo {
   recipe: Readonly<PreprocessRecipe>;
 }
 
+/** Where a preprocess call's time went, in ms, added to the given counters. */
+export interface PreprocessTiming {
+  /** Decoding and resizing (sharp). */
+  decodeMs: number;
+  /** Pixels → Float32 tensor. */
+  tensorMs: number;
+}
+
 export interface Tagger {
   readonly model: TaggerModelInfo;
   /** `labels[i]` names `scores[i]` of every {@link ScoreVector} this tagger returns. */
@@ -45,7 +53,10 @@ export interface Tagger {
    * Decodes one image and turns it into the model's input tensor (the CPU-bound stage, so a worker can overlap it
    * with inference). Throws AppError MEDIA_CORRUPT, MEDIA_TOO_LARGE or MEDIA_UNSUPPORTED for images it cannot use.
    */
-  preprocess(image: Buffer): Promise<Float32Array>;
+  preprocess(image: Buffer, timing?: PreprocessTiming): Promise<Float32Array>;
+
+  /** Images per model run (a measured or configured device batch), when the tagger has one. */
+  readonly batchLimit?: number;
 
   /** Scores tensors made by {@link preprocess}, as few model runs as the model allows; one result per tensor. */
   predictBatch(tensors: readonly Float32Array[]): Promise<ScoreVector[]>;

@@ -13,6 +13,7 @@ import { type CrawlSummary, crawlNewPosts } from './crawl-posts.job.js';
 import { buildDiffContext } from './diff-context.js';
 import type { EnsembleMembers } from './ensemble-votes.js';
 import { rediffChangedPosts } from './rediff-posts.job.js';
+import { newStageTimings, reportTimings, type TimingReport } from './stage-timings.js';
 import { type RatingModel, type TagSummary, tagPendingPosts } from './tag-posts.job.js';
 
 export interface RunOnceDeps {
@@ -55,6 +56,8 @@ export interface RunOnceSummary {
   crawl: CrawlSummary;
   tag: TagSummary;
   seconds: number;
+  /** Busy ms per image per stage, process start → first post tagged, and the steady posts/s. */
+  timings: TimingReport;
 }
 
 export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promise<RunOnceSummary> {
@@ -68,7 +71,8 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
   options.onTagStart?.(counts.new + counts.queued);
   const { facts, implications } = await deps.tags.loadFacts(options.booruId);
   const context = buildDiffContext(deps.tagger.labels, facts, implications, options.policy);
-  const tag = await tagPendingPosts(deps, { ...options, context });
+  const timings = newStageTimings();
+  const tag = await tagPendingPosts(deps, { ...options, context, timings });
   // Posts whose tags changed since they were scored (re-scan, write-back) get their suggestions re-diffed.
   await rediffChangedPosts(deps, {
     booruId: options.booruId,
@@ -77,5 +81,5 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
     keepRatings: (deps.ratingModel ?? null) !== null,
     ensemble: options.ensemble ?? null,
   });
-  return { crawl, tag, seconds: (performance.now() - started) / 1000 };
+  return { crawl, tag, seconds: (performance.now() - started) / 1000, timings: reportTimings(timings) };
 }

@@ -2,7 +2,7 @@
  * Tag: the worker's pipeline. Posts are claimed in leases, then flow through bounded queues so that downloading,
  * decoding and inference overlap:
  *
- *   claim ──▶ download (×D) ──▶ decode (×P) ──▶ batch (≤ batchSize, ≤ maxBatchWaitMs) ──▶ infer ──▶ diff ──▶ write
+ *   claim ──▶ download (×D) ──▶ decode (×P) ──▶ batch (≤ device batch, ≤ maxBatchWaitMs) ──▶ infer ──▶ diff ──▶ write
  *
  * The diff runs in its own stage so that it overlaps the previous batch's database write, and the writer takes
  * every diffed batch that is waiting (up to `writeBatchSize` posts) into one transaction: when the database falls
@@ -25,6 +25,7 @@ import { BoundedQueue, runConcurrently } from './bounded-queue.js';
 import { compactScores, type DiffContext, diffPost } from './diff-context.js';
 import { type EnsembleMembers, memberPredictions, withVotes } from './ensemble-votes.js';
 import type { PipelineObserver, PipelineStage } from './pipeline-observer.js';
+import { recordTagged, type StageTimings } from './stage-timings.js';
 
 export interface TagDeps {
   booru: BooruClient;
@@ -83,6 +84,8 @@ export interface TagOptions {
   drainTimeoutMs?: number;
   /** Called after each written batch (progress output). */
   onBatch?: (summary: TagSummary) => void;
+  /** Filled with where the time went per stage and when posts were tagged (`run --once --json`, the bench). */
+  timings?: StageTimings;
 }
 
 export interface TagSummary {
@@ -117,13 +120,16 @@ interface Diffed {
 export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promise<TagSummary> {
   const logger = deps.logger.child({ stage: 'tag', booruId: options.booruId });
   const summary: TagSummary = { tagged: 0, failed: 0, retried: 0, released: 0, suggestions: 0, superseded: 0 };
-  const batchSize = options.batchSize;
-  const timed = async <T>(stage: PipelineStage, work: () => Promise<T> | T, perItems = 1): Promise<T> => {
-    const started = performance.now();
-    const result = await work();
-    const seconds = (performance.now() - started) / 1000 / perItems;
-    for (let i = 0; i < perItems; i++) deps.observer?.stage(stage, seconds);
-    return result;
+  // Model runs follow the tagger's device batch (measured or configured) when it has one: a post leaves for the diff
+  // and the write as soon as its own run is done, not after a whole pipeline batch of runs. Claims and queues are
+  // sized by the larger of the two.
+  const runSize = deps.tagger.batchLimit ?? options.batchSize;
+  const batchSize = Math.max(options.batchSize, runSize);
+  const timings = options.timings;
+  /** Reports `ms` spent in `stage` on `items` posts to the metrics observer, when there is one. */
+  const observe = (stage: PipelineStage, ms: number, items = 1): void => {
+    if (!deps.observer) return;
+    for (let i = 0; i < items; i++) deps.observer.stage(stage, ms / 1000 / items);
   };
   const writeBatchSize = Math.max(batchSize, options.writeBatchSize ?? 256);
   // Enough posts in flight to keep every stage busy and let the writer merge batches when the database lags; few
@@ -220,10 +226,17 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       if (draining) continue;
       try {
         if (post.mediaUrl === null) throw new AppError('MEDIA_UNSUPPORTED', 'post has no media URL');
-        const mediaUrl = post.mediaUrl;
-        const bytes = await timed('download', () =>
-          deps.booru.downloadMedia(mediaUrl, { maxBytes: options.maxMediaBytes, timeoutMs: options.timeoutMs }),
-        );
+        const started = performance.now();
+        const bytes = await deps.booru.downloadMedia(post.mediaUrl, {
+          maxBytes: options.maxMediaBytes,
+          timeoutMs: options.timeoutMs,
+        });
+        const downloadMs = performance.now() - started;
+        observe('download', downloadMs);
+        if (timings) {
+          timings.downloadMs += downloadMs;
+          timings.downloaded++;
+        }
         await toDecode.push({ post, bytes });
       } catch (thrown) {
         await fail(post, thrown);
@@ -235,8 +248,11 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
     for (let item = await toDecode.pull(); item; item = await toDecode.pull()) {
       if (draining) continue;
       try {
-        const tensor = await timed('decode', () => deps.tagger.preprocess(item.bytes));
-        const ratingTensor = deps.ratingModel ? await deps.ratingModel.tagger.preprocess(item.bytes) : null;
+        const started = performance.now();
+        const tensor = await deps.tagger.preprocess(item.bytes, timings);
+        observe('decode', performance.now() - started);
+        const ratingTensor = deps.ratingModel ? await deps.ratingModel.tagger.preprocess(item.bytes, timings) : null;
+        if (timings) timings.decoded++;
         await toInfer.push({ post: item.post, tensor, ratingTensor });
       } catch (thrown) {
         await fail(item.post, thrown);
@@ -251,21 +267,23 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       if (!first) break;
       const batch = [first];
       const deadline = performance.now() + waitMs;
-      while (batch.length < batchSize) {
+      while (batch.length < runSize) {
         const next = await toInfer.pullWithin(Math.max(0, deadline - performance.now()));
         if (!next) break;
         batch.push(next);
       }
       if (draining) continue;
       try {
-        const scores = await timed(
-          'inference',
-          () => deps.tagger.predictBatch(batch.map((item) => item.tensor)),
-          batch.length,
-        );
+        const started = performance.now();
+        const scores = await deps.tagger.predictBatch(batch.map((item) => item.tensor));
+        observe('inference', performance.now() - started, batch.length);
         const ratingScores = deps.ratingModel
           ? await deps.ratingModel.tagger.predictBatch(batch.map((item) => item.ratingTensor!))
           : null;
+        if (timings) {
+          timings.modelMs += performance.now() - started;
+          timings.inferred += batch.length;
+        }
         await toDiff.push({ posts: batch.map((item) => item.post), scores, ratingScores });
       } catch (thrown) {
         for (const item of batch) await fail(item.post, thrown);
@@ -276,7 +294,14 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
   const differ = async () => {
     for (let item = await toDiff.pull(); item; item = await toDiff.pull()) {
       try {
-        const results = await timed('diff', () => diffBatch(deps, options, item));
+        const started = performance.now();
+        const results = diffBatch(deps, options, item);
+        const diffMs = performance.now() - started;
+        observe('diff', diffMs);
+        if (timings) {
+          timings.diffMs += diffMs;
+          timings.diffed += item.posts.length;
+        }
         await toWrite.push({ posts: item.posts, results });
       } catch (thrown) {
         for (const post of item.posts) await fail(post, thrown);
@@ -293,7 +318,16 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
         results.push(...next.results);
       }
       try {
-        await timed('store', () => writeResults(deps, options, results, summary, logger));
+        const started = performance.now();
+        const taggedBefore = summary.tagged;
+        await writeResults(deps, options, results, summary, logger);
+        const now = performance.now();
+        observe('store', now - started);
+        if (timings) {
+          timings.storeMs += now - started;
+          timings.stored += results.length;
+          recordTagged(timings, summary.tagged - taggedBefore, now);
+        }
       } catch (thrown) {
         // The transaction rolled back: nothing of it is visible. Retry the posts later.
         for (const post of posts) await fail(post, thrown);

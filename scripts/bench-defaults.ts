@@ -1,0 +1,165 @@
+/**
+ * `npm run bench`, default settings: what a new user sees. For one model folder:
+ *
+ * 1. bare inference: the model in this process, on the CPU with one onnxruntime thread per usable core (the issue's
+ *    baseline: "intraOpNumThreads = cores, tensors ready, tight loop"), timed per batch size; the best counts;
+ * 2. `booru-tagger run --once --json` as a child process with no tuning variable at all (every TAGGER_* removed from
+ *    its environment; only the database, the booru, the model folder and a fresh data dir are given), over `posts`
+ *    posts of a fresh fake Danbooru and a fresh database: the first run on a fresh data folder, so the batch
+ *    measurement and the migrations are inside the clock;
+ * 3. bare inference again, so that a machine that got busier or quieter meanwhile shows.
+ *
+ * Ratios use the mean of the two bare figures: `steady` = posts/s between the first and the last post tagged (from
+ * the run's own JSON) over bare; `wholeRun` = posts over spawn → exit (Node start, migrations, model load, batch
+ * measurement, crawl, everything) over bare.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { OnnxTagger } from '../src/tagger/onnx-tagger.js';
+import { usableCores } from '../src/tagger/cpu-plan.js';
+import type { Device } from '../src/tagger/tagger.js';
+import { benchBare, type BareResult } from './bench-models.js';
+import { log, mib, noisyWebps, round, startFakeBooru, withFreshDatabase } from './bench-support.js';
+import { runWorker } from './bench-workers.js';
+
+const logger = pino({ level: 'silent' });
+
+export interface DefaultRunResult {
+  label: string;
+  posts: number;
+  bare: { before: BareResult; after: BareResult; imagesPerSecond: number; threads: number };
+  run: {
+    exitCode: number | null;
+    tagged: number;
+    wallSeconds: number;
+    wholeRunPostsPerSecond: number;
+    steadyPostsPerSecond: number | null;
+    firstPostTaggedMs: number | null;
+    inference: unknown;
+    msPerImage: unknown;
+    peakRssMiB: number;
+    database: string;
+  } | null;
+  ratios: { steady: number | null; wholeRun: number | null };
+}
+
+/** Bare inference at every usable core, per batch size in `batches`. */
+async function bare(
+  modelDir: string,
+  images: readonly Buffer[],
+  batches: readonly number[],
+  label: string,
+  minSeconds: number,
+  device: Device,
+): Promise<{ result: BareResult; threads: number }> {
+  const gpu = device !== 'cpu';
+  // On the CPU every usable core, as the issue's baseline; on a GPU the provider's own default (one host thread).
+  const threads = gpu ? 1 : usableCores();
+  const tagger = await OnnxTagger.load(modelDir, { device, ...(gpu ? {} : { threads }), logger });
+  try {
+    return { result: await benchBare(tagger, images, batches, 1, label, minSeconds), threads };
+  } finally {
+    await tagger.close();
+  }
+}
+
+/** The child's environment: this one without any setting of ours, plus what the run needs. */
+function untunedEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(TAGGER_|BOORU_|MODEL_DIR$|DATABASE_URL$|DEVICE$|PORT$|EVALUATE_OPEN$)/.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+export async function benchDefaultRun(options: {
+  label: string;
+  modelDir: string;
+  posts: number;
+  bareBatches: readonly number[];
+  minBareSeconds: number;
+  /** DEVICE for the run (unset: the default, auto). */
+  device?: string;
+}): Promise<DefaultRunResult | null> {
+  const images = await noisyWebps();
+  const { label } = options;
+  const device = (options.device ?? 'cpu') as Device;
+  const before = await bare(
+    options.modelDir,
+    images,
+    options.bareBatches,
+    `${label} bare`,
+    options.minBareSeconds,
+    device,
+  );
+  const dataDir = await mkdtemp(join(tmpdir(), 'booru-tagger-bench-data-'));
+  try {
+    const runOn = async (databaseUrl: string | null) => {
+      const { started } = await startFakeBooru(options.posts, images);
+      try {
+        log(`${label}: booru-tagger run --once, default settings, fresh data dir, ${options.posts} posts`);
+        const outcome = await runWorker(
+          untunedEnv({
+            ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+            BOORU_URL: started.url,
+            MODEL_DIR: options.modelDir,
+            TAGGER_DATA_DIR: dataDir,
+            ...(options.device ? { DEVICE: options.device } : {}),
+          }),
+        );
+        if (outcome.exitCode !== 0) log(`${label}: run exited ${outcome.exitCode}: ${outcome.stderrTail}`);
+        const summary = (outcome.summary ?? {}) as {
+          tagged?: number;
+          inference?: unknown;
+          timings?: { msPerImage?: unknown; firstPostTaggedMs?: number | null; steadyPostsPerSecond?: number | null };
+        };
+        const tagged = summary.tagged ?? 0;
+        return {
+          exitCode: outcome.exitCode,
+          tagged,
+          wallSeconds: round(outcome.wallMs / 1000),
+          wholeRunPostsPerSecond: round((tagged * 1000) / outcome.wallMs),
+          steadyPostsPerSecond: summary.timings?.steadyPostsPerSecond ?? null,
+          firstPostTaggedMs: summary.timings?.firstPostTaggedMs ?? null,
+          inference: summary.inference ?? null,
+          msPerImage: summary.timings?.msPerImage ?? null,
+          peakRssMiB: mib(outcome.peakRssBytes),
+          database: databaseUrl ? 'PostgreSQL' : 'embedded PGlite (PostgreSQL unreachable)',
+        };
+      } finally {
+        await started.close();
+      }
+    };
+    // Without PostgreSQL (a bare GPU machine), the run uses the embedded database in its fresh data dir.
+    const run = (await withFreshDatabase(runOn)) ?? (await runOn(null));
+    const after = await bare(
+      options.modelDir,
+      images,
+      [before.result.bestBatch],
+      `${label} bare again`,
+      options.minBareSeconds,
+      device,
+    );
+    const bareIps = (before.result.imagesPerSecond + after.result.imagesPerSecond) / 2;
+    const ratio = (value: number | null | undefined) =>
+      value == null || bareIps === 0 ? null : round(value / bareIps);
+    const result: DefaultRunResult = {
+      label,
+      posts: options.posts,
+      bare: { before: before.result, after: after.result, imagesPerSecond: round(bareIps), threads: before.threads },
+      run,
+      ratios: { steady: ratio(run?.steadyPostsPerSecond), wholeRun: ratio(run?.wholeRunPostsPerSecond) },
+    };
+    log(
+      `${label}: bare ${result.bare.imagesPerSecond} img/s; default run steady ${run?.steadyPostsPerSecond} posts/s ` +
+        `(${result.ratios.steady}), whole run ${run?.wholeRunPostsPerSecond} (${result.ratios.wholeRun}), first post ` +
+        `after ${run?.firstPostTaggedMs} ms`,
+    );
+    return result;
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
