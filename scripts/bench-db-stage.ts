@@ -10,6 +10,7 @@
  *   rate the database stage can sustain behind inference.
  * - `sequential`: the same steps one after the other per batch, without overlap, with the time of each step.
  */
+import { UNRECORDED_VOCABULARY } from '../src/core/vocabulary-freshness.js';
 import { pino } from 'pino';
 import { openRepositories, policyOf } from '../src/bin/context.js';
 import { loadConfig } from '../src/config/config.js';
@@ -135,7 +136,7 @@ export async function benchDbStage(
     const random = prng(7);
     const labels = model.labels;
     const vectors = scoreVectors(labels, VECTORS, random);
-    const context = buildDiffContext(labels, NO_TAG_FACTS, [], policyOf(config));
+    const context = buildDiffContext(labels, NO_TAG_FACTS, [], policyOf(config), UNRECORDED_VOCABULARY);
     const results: DbStageResult[] = [];
     try {
       const modelId = await repos.models.ensure({
@@ -273,6 +274,7 @@ async function sequentialPass(
       const { scores } = vectors[post.remoteId % vectors.length]!;
       const compact = compactScores(scores, context, post.tags, config.scoreFloor, config.topK);
       return {
+        syncGeneration: 0,
         postId: post.id,
         tagsVersion: post.tagsVersion,
         labelIdx: compact.labelIdx,

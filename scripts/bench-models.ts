@@ -127,6 +127,7 @@ export async function benchEndToEnd(
             modelId,
             owner: 'bench',
             policy: policyOf(config),
+            syncMaxAgeMs: 0,
             batchSize: options.batchSize,
             leaseMs: config.leaseMs,
             maxAttempts: config.maxAttempts,

@@ -112,6 +112,12 @@ export function buildProgram(): Command {
       progress.stop();
       print(options.json ? JSON.stringify(summary) : formatCycle(summary));
       if (abort.signal.aborted) throw new AppError('USAGE', 'interrupted: in-flight posts were finished or released');
+      if (!summary.vocabulary.fresh) {
+        throw new AppError(
+          'VOCABULARY_STALE',
+          `posts were scored but not diffed: ${summary.vocabulary.waitReason ?? 'the tag sync is not fresh'}`,
+        );
+      }
     } finally {
       progress.stop();
       process.off('SIGINT', stop);
@@ -147,6 +153,13 @@ export function buildProgram(): Command {
     const { formatSyncTags, runSyncTags } = await import('./sync-tags.command.js');
     const result = await runSyncTags(config, logger, config.booruUrl, { full: Boolean(options.full) });
     print(options.json ? JSON.stringify(result) : formatSyncTags(result));
+    // An incomplete pass is recorded as a failed generation: diffs wait until a sync succeeds.
+    if (!result.ok) {
+      throw new AppError(
+        'VOCABULARY_STALE',
+        `tag sync #${result.generation} incomplete: suggestions wait until a sync succeeds`,
+      );
+    }
   });
 
   withSettings(

@@ -22,6 +22,11 @@ export interface CycleSummary {
   failed: number;
   retried: number;
   suggestions: { created: number; superseded: number; pending: number };
+  /**
+   * The tag-sync generation the diff used, or why suggestions wait (a failed or too old sync): then posts were scored
+   * but not diffed, and `run --once` exits 1.
+   */
+  vocabulary: { fresh: boolean; generation: number | null; waitReason: string | null };
   seconds: number;
   /** Images per model run and how it was decided; inference threads and parallel decodes. */
   inference: {
@@ -47,7 +52,8 @@ export async function runCycle(
   try {
     const { tagger } = service;
     const model = tagger.model;
-    const options = await service.tagOptions(hooks.signal ? { signal: hooks.signal } : {});
+    // runOnce syncs tags first and builds the diff context itself.
+    const options = await service.tagOptions(hooks.signal ? { signal: hooks.signal } : {}, { judgeVocabulary: false });
     const result = await runOnce(
       { ...repos, booru: service.booru, tagger, ratingModel: service.ratingModel, logger },
       {
@@ -57,6 +63,7 @@ export async function runCycle(
           await repos.thresholds.loadActiveOverrides(service.booruId),
         ),
         maxPosts: config.maxPosts,
+        syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000,
         ...(hooks.onTagStart ? { onTagStart: hooks.onTagStart } : {}),
         ...(hooks.onBatch ? { onBatch: (s: { tagged: number }) => hooks.onBatch?.(s.tagged) } : {}),
       },
@@ -77,9 +84,14 @@ export async function runCycle(
       failed: result.tag.failed,
       retried: result.tag.retried,
       suggestions: {
-        created: result.tag.suggestions,
-        superseded: result.tag.superseded,
+        created: result.tag.suggestions + result.rediff.created,
+        superseded: result.tag.superseded + result.rediff.superseded,
         pending: await repos.suggestions.count({ status: 'pending' }),
+      },
+      vocabulary: {
+        fresh: result.vocabulary.fresh,
+        generation: result.vocabulary.generation,
+        waitReason: result.vocabulary.fresh ? null : result.vocabulary.reason,
       },
       seconds: Math.round(result.seconds * 1000) / 1000,
       inference: {
@@ -127,6 +139,9 @@ export function formatCycle(summary: CycleSummary): string {
     `posts      ${summary.posts.seen} seen (${summary.posts.inserted} new, ${summary.posts.skipped} skipped)`,
     `tagged     ${summary.tagged} (${summary.failed} failed, ${summary.retried} to retry)`,
     `suggested  ${summary.suggestions.created} new, ${summary.suggestions.pending} pending in all`,
+    summary.vocabulary.fresh
+      ? `tag sync   generation ${summary.vocabulary.generation}`
+      : `tag sync   STALE: ${summary.vocabulary.waitReason}`,
     `took       ${summary.seconds.toFixed(2)} s` +
       (summary.timings.firstPostTaggedMs === null
         ? ''

@@ -7,8 +7,7 @@ import { createRequire } from 'node:module';
 import { cpus, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { BooruCapabilities, BooruClient } from '../booru/booru-client.js';
-import { AUTH_SCHEME, createBooruClientFor, QUERY_AUTH } from '../booru/booru-factory.js';
-import { E621_MAX_RATE } from '../booru/e621.client.js';
+import { AUTH_SCHEME, createBooruClientFor, dialectTransport } from '../booru/booru-factory.js';
 import type { TagBudget } from '../booru/rate-limiter.js';
 import { BooruHttp, type BooruRequestEvent, siteHosts } from '../booru/http.js';
 import { type Config, PACKAGE_ROOT, SETTINGS, userAgentOf } from '../config/config.js';
@@ -129,7 +128,10 @@ export function createBooruClient(
 ): { client: BooruClient; http: BooruHttp } {
   if (!baseUrl) throw new AppError('USAGE', 'BOORU_URL (or --booru-url) is required for this command');
   const kind = config.booruKind;
-  const queryAuth = kind === 'auto' ? undefined : QUERY_AUTH[kind];
+  const { queryAuth, readRate } = dialectTransport(kind, {
+    readRate: config.readRate,
+    moebooruAuth: config.booruMoebooruAuth,
+  });
   const authScheme = kind === 'auto' ? undefined : AUTH_SCHEME[kind];
   const http = new BooruHttp({
     baseUrl,
@@ -140,8 +142,7 @@ export function createBooruClient(
     ...(authScheme ? { authScheme } : {}),
     headersTimeoutMs: config.httpTimeoutMs,
     bodyTimeoutMs: config.httpTimeoutMs,
-    // e621 answers 503 beyond 2 requests per second: never faster, whatever is configured.
-    readRate: kind === 'e621' ? Math.min(config.readRate || E621_MAX_RATE, E621_MAX_RATE) : config.readRate,
+    readRate,
     writeRate: config.writeRate,
     writeBurst: config.writeBurst,
     retry: { retries: config.httpRetries, rateLimitDelayMs: config.rateLimitBackoffMs },

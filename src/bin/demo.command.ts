@@ -2,6 +2,7 @@
  * `demo`: zero set-up. A fresh embedded database under `<data dir>/demo`, the bundled demo booru on 127.0.0.1, the
  * bundled model; one full cycle, then the dashboard with a printed login (or, with --once, the summary and exit).
  */
+import { TEST_MODEL_LABELS } from '../tagger/test-model-spec.js';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Config, PACKAGE_ROOT } from '../config/config.js';
@@ -33,6 +34,9 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
   const dataDir = resolve(baseConfig.dataDir, 'demo');
   await rm(dataDir, { recursive: true, force: true });
   const booru = new FakeDanbooruServer();
+  // The demo booru has every tag the bundled model knows, as a real site would: the cycle syncs the tag list first,
+  // and the diff drops labels the booru does not have.
+  booru.addTags(TEST_MODEL_LABELS.filter((l) => l.category !== 9).map((l) => ({ name: l.name, category: l.category })));
   const posts = await makeDemoPosts();
   for (const post of posts) {
     booru.addPostWithMedia(
@@ -75,7 +79,9 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
     const web = await buildDashboard(
       {
         ...repos,
-        statusSource: workerStatusSource(repos.review, repos.statusRepo),
+        statusSource: workerStatusSource(repos.review, repos.statusRepo, {
+          syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000,
+        }),
         logger,
         evaluate: evaluate.deps,
       },

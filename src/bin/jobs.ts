@@ -82,6 +82,8 @@ export interface RunningWorker {
  * aliases and implications synced meanwhile, and a learned-threshold switch, take effect within this time.
  */
 const CONTEXT_REFRESH_MS = 5 * 60_000;
+/** While the tag vocabulary is stale (posts are scored, not diffed), rounds are this short, to resume soon. */
+const STALE_CONTEXT_REFRESH_MS = 15_000;
 
 /** Starts the leader-gated schedule and (unless `tag: false`) the continuous tag loop. */
 export function startWorker(
@@ -103,13 +105,20 @@ export function startWorker(
   const report = () => repos.statusRepo.beatWorker(me.id, tagged, service.booruOkAt()).catch(() => {});
   const beat = setInterval(report, 15_000);
   beat.unref();
-  // A fresh process crawls at once instead of waiting for the first tick (only the leader does), then reports that
-  // the booru answered (readiness) without waiting for the next heartbeat.
-  void options.leader
+  // A fresh process syncs tags (diffs wait for a fresh sync) and crawls at once instead of waiting for the first
+  // ticks (only the leader does), then reports that the booru answered (readiness) without waiting for the next
+  // heartbeat; its tag loop starts once that sync has ended, well or not.
+  const firstSync = options.leader
     .ensureLeader()
-    .then((leader) => (leader ? schedule.runNow('crawl-new-posts') : undefined))
-    .then(report)
-    .catch((error) => logger.warn({ err: coerceError(error) }, 'first crawl failed'));
+    .then(async (leader) => {
+      if (!leader) return;
+      await schedule.runNow('sync-tags');
+      schedule
+        .runNow('crawl-new-posts')
+        .then(report)
+        .catch((error) => logger.warn({ err: coerceError(error) }, 'first crawl failed'));
+    })
+    .catch((error) => logger.warn({ err: coerceError(error) }, 'first sync or crawl failed'));
   const loop = options.tag
     ? (async () => {
         await repos.statusRepo
@@ -119,6 +128,10 @@ export function startWorker(
             booruOkAt: service.booruOkAt(),
           })
           .catch((error) => logger.warn({ err: coerceError(error) }, 'could not register the worker'));
+        await firstSync;
+        // Posts scored while the vocabulary was stale are diffed from their stored scores as soon as it is fresh
+        // (at this process's first fresh round, and after every stale one), not only by the scheduled re-diff.
+        let catchUp = true;
         while (!abort.signal.aborted) {
           try {
             const tagOptions = await service.tagOptions({
@@ -136,6 +149,21 @@ export function startWorker(
               repos.thresholds,
               service.booruId,
             );
+            if (tagOptions.context.generation === null) {
+              tagOptions.maxRunMs = STALE_CONTEXT_REFRESH_MS;
+              catchUp = true;
+            } else if (catchUp) {
+              await rediffChangedPosts(
+                { tagging: repos.tagging, logger },
+                {
+                  booruId: service.booruId,
+                  modelId: service.modelId,
+                  context: tagOptions.context,
+                  keepRatings: service.ratingModel !== null,
+                },
+              );
+              catchUp = false;
+            }
             await tagPendingPosts(
               {
                 ...repos,

@@ -47,6 +47,11 @@ export function formatStatus(status: ServiceStatus & { batchChoices?: readonly B
     `throughput   ${status.throughput.lastMinute}/min now, ${status.throughput.last10Minutes}/min over 10 min, ${status.throughput.lastHour}/min over 1 h`,
     `failures     ${status.failuresByReason.map((f) => `${f.reason} ${f.count}`).join(', ') || 'none'}`,
     `skipped      ${status.skippedByReason.map((f) => `${f.reason} ${f.count}`).join(', ') || 'none'}`,
+    ...status.vocabulary.map((v) =>
+      v.fresh
+        ? `tag sync     ${v.booru}: generation ${v.generation} (${v.lastSync?.finishedAt.toISOString() ?? 'never'})`
+        : `tag sync     ${v.booru}: STALE, suggestions wait: ${v.waitReason}`,
+    ),
     `workers      ${status.workers.length === 0 ? 'none running' : ''}`,
     ...status.workers.map(
       (w) =>

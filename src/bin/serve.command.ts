@@ -80,7 +80,9 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
       ? await buildDashboard(
           {
             ...repos,
-            statusSource: workerStatusSource(repos.review, repos.statusRepo),
+            statusSource: workerStatusSource(repos.review, repos.statusRepo, {
+              syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000,
+            }),
             logger,
             ...(evaluate ? { evaluate: evaluate.deps } : {}),
             health: {

@@ -8,6 +8,7 @@ import type { BooruRequestEvent } from '../booru/http.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
+import { judgeVocabulary, type VocabularyFreshness } from '../core/vocabulary-freshness.js';
 import { buildDiffContext } from '../worker/diff-context.js';
 import type { RatingModel, TagOptions } from '../worker/tag-posts.job.js';
 import { isContentClassifier } from '../core/rating-classes.js';
@@ -47,8 +48,11 @@ export interface Service {
   batch: BatchDecision | null;
   /** onnxruntime intra-op threads and parallel decodes in use. */
   threads: { inference: number; decode: number };
-  /** The options of the tag pipeline, with the diff context built from the tag facts stored now. */
-  tagOptions(extra?: Partial<TagOptions>): Promise<TagOptions>;
+  /**
+   * The options of the tag pipeline, with the diff context built from the tag facts stored now and the freshness of
+   * the latest tag sync (a stale one makes a context that diffs nothing; that is logged once per change).
+   */
+  tagOptions(extra?: Partial<TagOptions>, how?: { judgeVocabulary?: boolean }): Promise<TagOptions>;
   close(): Promise<void>;
 }
 
@@ -178,6 +182,26 @@ export async function openService(
     const loadedRater = rater;
     const decodeConcurrency = decodeConcurrencyOf(config, { provider: loaded.provider, threads });
     const owner = workerId();
+    // Said once in the log when diffs start waiting, and once when they resume, not at every context rebuild.
+    let lastWait: string | null = null;
+    const vocabularyNow = async (): Promise<VocabularyFreshness> => {
+      const vocabulary = judgeVocabulary(
+        await repos.tags.latestSync(booru.id),
+        new Date(),
+        config.syncMaxAgeHours * 3_600_000,
+      );
+      const wait = vocabulary.fresh ? null : vocabulary.reason;
+      if (wait !== null && wait !== lastWait) {
+        logger.warn(
+          { booruId: booru.id, reason: wait },
+          'tag vocabulary stale: posts are scored, their suggestions wait',
+        );
+      }
+      if (wait === null && lastWait !== null)
+        logger.info({ booruId: booru.id, generation: vocabulary.generation }, 'tag sync fresh again: diffing resumes');
+      lastWait = wait;
+      return vocabulary;
+    };
     return {
       booru: client,
       tagger: loaded,
@@ -190,13 +214,24 @@ export async function openService(
       booruOkAt: () => booruOkAt,
       batch,
       threads: { inference: threads, decode: decodeConcurrency },
-      async tagOptions(extra = {}) {
+      async tagOptions(extra = {}, how = {}) {
         const { facts, implications } = await repos.tags.loadFacts(booru.id);
+        // `run --once` judges the vocabulary itself, after the tag sync it starts with.
+        const vocabulary: VocabularyFreshness =
+          how.judgeVocabulary === false
+            ? { fresh: false, generation: null, reason: 'not judged yet' }
+            : await vocabularyNow();
         return {
           booruId: booru.id,
           modelId,
           ensemble,
-          context: buildDiffContext(loaded.labels, facts, implications, policyOf(config, loaded.model, client)),
+          context: buildDiffContext(
+            loaded.labels,
+            facts,
+            implications,
+            policyOf(config, loaded.model, client),
+            vocabulary,
+          ),
           owner,
           batchSize: config.batchSize,
           leaseMs: config.leaseMs,

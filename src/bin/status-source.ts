@@ -6,16 +6,26 @@ import { databaseStatusSource, type StatusSource } from '../dashboard/status-sou
 import type { ReviewRepository } from '../db/review.repository.js';
 import type { StatusRepository } from '../db/status.repository.js';
 
-export function workerStatusSource(review: ReviewRepository, status: StatusRepository): StatusSource {
+export function workerStatusSource(
+  review: ReviewRepository,
+  status: StatusRepository,
+  options: { syncMaxAgeMs?: number } = {},
+): StatusSource {
   const base = databaseStatusSource(review);
   return {
     async getStatus() {
-      const [facts, live] = await Promise.all([base.getStatus(), status.status()]);
+      const [facts, live] = await Promise.all([base.getStatus(), status.status(new Date(), options)]);
       const providers = [...new Set(live.workers.map((w) => w.provider))];
       return {
         ...facts,
         provider: providers.length === 0 ? null : providers.join(', '),
         throughputPerMinute: live.throughput.last10Minutes,
+        vocabulary: live.vocabulary.map((v) => ({
+          booru: v.booru,
+          fresh: v.fresh,
+          generation: v.generation,
+          waitReason: v.waitReason,
+        })),
         workers: live.workers.map((w) => ({
           id: w.id,
           lastSeen: w.lastSeenAt,

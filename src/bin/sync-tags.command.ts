@@ -41,6 +41,7 @@ export function formatSyncTags(result: SyncTagsCommandResult): string {
   };
   return [
     `booru        ${result.booru}`,
+    `generation   #${result.generation} ${result.ok ? 'ok: diffs use it' : 'FAILED: suggestions wait until a sync succeeds'}`,
     line('tags'),
     line('aliases'),
     line('implications'),

@@ -58,12 +58,10 @@ export interface BooruCapabilities {
   /** {@link BooruClient.listTagRelations} works (aliases and implications are readable by name). */
   canSyncRelations: boolean;
   /**
-   * True where a relation listing read from the start lists every relation in force and nothing else, whatever
-   * `updatedSince` (Szurubooru:
-   * relations are a tag's names and implications, with no status; one the site dropped is simply absent), so a
-   * complete pass retires the stored relations it did not list. (Default: false: the booru lists rows with a status)
+   * Tag and relation listings honour `TagListQuery.updatedSince`, so later syncs read only what changed. False where
+   * every sync must re-read everything (Moebooru, Gelbooru). (Default: true)
    */
-  relationsListedInFull?: boolean;
+  filtersTagsByChange?: boolean;
   /**
    * Absent where the booru keeps all four of Danbooru's ratings; else the rating each is stored and read back as
    * (Szurubooru: s is kept as g), for the diff's `ratingScale`.

@@ -17,7 +17,7 @@ import type {
   TagListQuery,
 } from './booru-client.js';
 import { DanbooruClient } from './danbooru.client.js';
-import { E621Client } from './e621.client.js';
+import { E621_MAX_RATE, E621Client } from './e621.client.js';
 import { GelbooruClient } from './gelbooru.client.js';
 import { dapiItems } from './gelbooru.schemas.js';
 import type { BooruHttp } from './http.js';
@@ -39,6 +39,32 @@ export const QUERY_AUTH: Partial<Record<ConcreteBooruKind, readonly [string, str
  * `Token base64(login:token)` for a login token (Basic there means the account's password).
  */
 export const AUTH_SCHEME: Partial<Record<ConcreteBooruKind, 'Token'>> = { szurubooru: 'Token' };
+
+/**
+ * Moebooru's two credential forms (application_controller.rb `set_current_user`): `login` + `password_hash` (the
+ * SHA-1 of "choujin-steiner--PASSWORD--"; every version, a wrong one silently reads as anonymous) or `username` +
+ * `api_key` (newest versions; a wrong one is answered 403).
+ */
+export const MOEBOORU_AUTH = {
+  password_hash: ['login', 'password_hash'],
+  api_key: ['username', 'api_key'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+export type MoebooruAuthForm = keyof typeof MOEBOORU_AUTH;
+
+/**
+ * The transport a dialect needs, from the configured values: where credentials go and the fastest read rate the
+ * site tolerates (e621 answers 503 beyond 2 requests per second, whatever is configured).
+ */
+export function dialectTransport(
+  kind: BooruKindSetting,
+  options: { readRate: number; moebooruAuth: MoebooruAuthForm },
+): { queryAuth?: readonly [string, string]; readRate: number } {
+  if (kind === 'auto') return { readRate: options.readRate };
+  const queryAuth = kind === 'moebooru' ? MOEBOORU_AUTH[options.moebooruAuth] : QUERY_AUTH[kind];
+  const readRate = kind === 'e621' ? Math.min(options.readRate || E621_MAX_RATE, E621_MAX_RATE) : options.readRate;
+  return { ...(queryAuth ? { queryAuth } : {}), readRate };
+}
 
 /** The adapter for a known dialect. */
 export function createBooruAdapter(kind: ConcreteBooruKind, http: BooruHttp, logger: Logger): BooruClient {

@@ -20,7 +20,15 @@ import type {
 } from './booru-client.js';
 import { clamp } from './danbooru.client.js';
 import { parseDanbooruRelations, parseDanbooruTags } from './danbooru.schemas.js';
-import { e621CategoryToDanbooru, e621PostItems, e621SinglePost, TO_E621, toE621Post } from './e621.schemas.js';
+import {
+  E621_CATEGORIES,
+  e621CategoryToDanbooru,
+  e621ListItems,
+  e621PostItems,
+  e621SinglePost,
+  TO_E621,
+  toE621Post,
+} from './e621.schemas.js';
 import type { BooruHttp } from './http.js';
 
 /** e621's maximum `limit` for /posts.json. */
@@ -69,16 +77,38 @@ export class E621Client implements BooruClient {
     }
   }
 
+  /**
+   * `GET /tags.json?page=a<N>`: rows as an array, an empty page as `{"tags":[]}`. Tags of e621's `invalid` category
+   * are the site's "do not use" names: recorded as deprecated, so they are never suggested.
+   */
   async listTags(query: TagListQuery): Promise<BooruTag[]> {
     const path = '/tags.json';
-    const json = await this.http.getJson(path, listQuery(query));
-    return parseDanbooruTags(json, `${this.http.baseUrl}${path}`, query.afterId, e621CategoryToDanbooru);
+    const rows = await this.listRows(path, 'tags', query);
+    const categories = new Map<number, number>();
+    for (const row of rows) {
+      const raw = (row as { id?: unknown; category?: unknown } | null) ?? {};
+      if (typeof raw.id === 'number' && typeof raw.category === 'number') categories.set(raw.id, raw.category);
+    }
+    return parseDanbooruTags(rows, `${this.http.baseUrl}${path}`, query.afterId, e621CategoryToDanbooru).map((tag) =>
+      categories.get(tag.remoteId) === E621_CATEGORIES.invalid ? { ...tag, isDeprecated: true } : tag,
+    );
   }
 
+  /** `GET /tag_aliases.json` / `/tag_implications.json`: an empty page is `{"tag_aliases":[]}` and the like. */
   async listTagRelations(kind: 'alias' | 'implication', query: TagListQuery): Promise<BooruTagRelation[]> {
-    const path = kind === 'alias' ? '/tag_aliases.json' : '/tag_implications.json';
+    const [path, key] =
+      kind === 'alias' ? ['/tag_aliases.json', 'tag_aliases'] : ['/tag_implications.json', 'tag_implications'];
+    const rows = await this.listRows(path, key, query);
+    return parseDanbooruRelations(rows, `${this.http.baseUrl}${path}`, query.afterId);
+  }
+
+  private async listRows(path: string, key: string, query: TagListQuery): Promise<unknown[]> {
     const json = await this.http.getJson(path, listQuery(query));
-    return parseDanbooruRelations(json, `${this.http.baseUrl}${path}`, query.afterId);
+    const rows = e621ListItems(json, key);
+    if (!rows) {
+      throw badResponse('GET', `${this.http.baseUrl}${path}`, `expected an array or {"${key}":[]} from ${path}`);
+    }
+    return rows;
   }
 
   /** `PATCH /posts/<id>.json` with `post[tag_string_diff]` (and `post[old_rating]` + `post[rating]`). */

@@ -139,6 +139,21 @@ export function e621PostItems(json: unknown): unknown[] | null {
   return null;
 }
 
+/**
+ * The rows of an e621 list endpoint other than posts. e621ng answers a page with rows as a bare array, but an empty
+ * page as an object keyed by the model's plural name (`{"tags":[]}`, `{"tag_aliases":[]}`,
+ * `{"tag_implications":[]}`; e621ng issue #359). Null when the answer is neither.
+ */
+export function e621ListItems(json: unknown, key: string): unknown[] | null {
+  if (Array.isArray(json)) return json;
+  if (typeof json === 'object' && json !== null) {
+    const keys = Object.keys(json);
+    const rows = (json as Record<string, unknown>)[key];
+    if (keys.length === 1 && Array.isArray(rows)) return rows;
+  }
+  return null;
+}
+
 /** The post of `{"post":{…}}` (or the object itself). */
 export function e621SinglePost(json: unknown): unknown {
   if (typeof json === 'object' && json !== null && 'post' in json) return (json as { post: unknown }).post;

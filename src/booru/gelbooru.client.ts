@@ -34,7 +34,12 @@ const DAPI = '/index.php';
 
 export class GelbooruClient implements BooruClient {
   readonly kind = 'gelbooru' as const;
-  readonly capabilities: BooruCapabilities = { canEditTags: false, canListChanges: false, canSyncRelations: false };
+  readonly capabilities: BooruCapabilities = {
+    canEditTags: false,
+    canListChanges: false,
+    canSyncRelations: false,
+    filtersTagsByChange: false,
+  };
   private readonly logger: Logger;
 
   constructor(

@@ -1,13 +1,23 @@
 /**
- * Moebooru adapter (yande.re, konachan; BOORU-API §2): `/post.json` with 1-based pages, tags as a string, epoch
- * times. Credentials go as `login` + `password_hash` query parameters (Moebooru reads no Basic auth). Tag edits use
+ * Moebooru adapter (yande.re, konachan; BOORU-API §2, read from moebooru/moebooru): `/post.json` with 1-based pages,
+ * tags as a string, epoch times, bare arrays (`[]` when empty). Credentials go as query parameters, `login` +
+ * `password_hash` or `username` + `api_key` (see `MOEBOORU_AUTH`; Moebooru reads no Basic auth). Tag edits use
  * `POST /post/update.json` with `post[tags]` and `post[old_tags]` in the snapshot form: Moebooru computes
  * `(current ∪ new) − old ∪ (current ∩ new)`, so a human's concurrent additions and removals survive, exactly as with
- * Danbooru's `old_tag_string`.
+ * Danbooru's `old_tag_string`; it then applies aliases and implications itself.
+ *
+ * Changed posts: `order:change_desc` (post/sql_methods.rb; every tag edit bumps `change_seq` and `updated_at`).
+ * Tags: `/tag.json` has no ascending id cursor (`after_id` keeps ids ≥ N, `order=date` is id DESC), so one call reads
+ * every page above the cursor. Relations: `/tag_alias.json` (`{id, name, alias_id, pending}`) and
+ * `/tag_implication.json` (`{id, predicate_id, consequent_id, pending}`) reference tags by id, 20 rows a page, with
+ * no filter by change: one call reads them all, and ids are resolved to names from the tag listing this client read
+ * (the sync reads tags first), else one `/tag.json?id=N` each. A `pending` row is not in force: listed as `pending`.
+ * Their order (`is_pending DESC` only, for aliases) is not stable across pages on PostgreSQL, so a page boundary may
+ * repeat or skip a row; repeats are dropped, a skipped row is read by the next pass.
  */
 import type { BooruPost, TagChange } from '../core/types.js';
 import type { Logger } from '../shared/logger.js';
-import { badResponse, parsePostPage, runVerifiedEdit, unsupported } from './adapter-support.js';
+import { badResponse, parsePostPage, runVerifiedEdit } from './adapter-support.js';
 import type {
   BooruCapabilities,
   BooruClient,
@@ -20,15 +30,34 @@ import type {
 } from './booru-client.js';
 import { clamp } from './danbooru.client.js';
 import type { BooruHttp } from './http.js';
-import { parseMoebooruTags, TO_MOEBOORU, toMoebooruPost } from './moebooru.schemas.js';
+import {
+  parseMoebooruAliases,
+  parseMoebooruImplications,
+  parseMoebooruTags,
+  TO_MOEBOORU,
+  toMoebooruPost,
+} from './moebooru.schemas.js';
 
 /** Moebooru's page size for polling (the code allows 1000; sites cap lower). */
 export const MOEBOORU_MAX_PAGE = 100;
+/** Tags per `/tag.json` page. */
+const TAG_PAGE = 1000;
+/** Safety stop for one listing (a million tags, 50 000 relation pages). */
+const MAX_LIST_PAGES = 50_000;
 
 export class MoebooruClient implements BooruClient {
   readonly kind = 'moebooru' as const;
-  readonly capabilities: BooruCapabilities = { canEditTags: true, canListChanges: false, canSyncRelations: false };
+  readonly capabilities: BooruCapabilities = {
+    canEditTags: true,
+    canListChanges: true,
+    canSyncRelations: true,
+    filtersTagsByChange: false,
+  };
   private readonly logger: Logger;
+  /** Tag id → name, from the tag listings read (relations name tags by id). */
+  private readonly tagNames = new Map<number, string>();
+  /** The highest id of the last complete read of each relation listing (the sync's next call asks above it). */
+  private readonly relationsRead = new Map<'alias' | 'implication', number>();
 
   constructor(
     private readonly http: BooruHttp,
@@ -47,8 +76,14 @@ export class MoebooruClient implements BooruClient {
     return this.postPage(json, (post) => post.remoteId > afterId);
   }
 
-  listPostsByChange(): Promise<PostPage> {
-    return Promise.reject(unsupported(this.kind, 'list posts by last change'));
+  /** `GET /post.json?tags=order:change_desc&page=N`: newest change first. */
+  async listPostsByChange(page: number, limit = MOEBOORU_MAX_PAGE): Promise<PostPage> {
+    const json = await this.http.getJson('/post.json', {
+      tags: 'order:change_desc',
+      limit: clamp(limit, MOEBOORU_MAX_PAGE),
+      page: Math.max(1, Math.floor(page)),
+    });
+    return this.postPage(json);
   }
 
   /** `GET /post.json?tags=id:N` (Moebooru has no per-post JSON route); an empty answer ⇒ null. */
@@ -61,19 +96,86 @@ export class MoebooruClient implements BooruClient {
     return page.posts.find((post) => post.remoteId === remoteId) ?? null;
   }
 
-  /** `GET /tag.json?after_id=N&limit=…&order=date`. Moebooru has no incremental filter: every pass reads all. */
+  /**
+   * Every tag with id > `afterId`: `GET /tag.json?after_id=N+1&order=date&limit=1000&page=1,2…` (id DESC) until a
+   * short page, ascending. Moebooru has no incremental filter: every pass reads all.
+   */
   async listTags(query: TagListQuery): Promise<BooruTag[]> {
-    const json = await this.http.getJson('/tag.json', {
-      after_id: Math.max(0, Math.floor(query.afterId)),
-      limit: clamp(query.limit ?? 1000, 1000),
-      order: 'date',
-    });
-    return parseMoebooruTags(json, `${this.http.baseUrl}/tag.json`, query.afterId);
+    const url = `${this.http.baseUrl}/tag.json`;
+    const byId = new Map<number, BooruTag>();
+    const limit = clamp(query.limit ?? TAG_PAGE, TAG_PAGE);
+    for (let page = 1; page <= MAX_LIST_PAGES; page++) {
+      const json = await this.http.getJson('/tag.json', {
+        after_id: Math.max(0, Math.floor(query.afterId)) + 1,
+        order: 'date',
+        limit,
+        page,
+      });
+      const rows = parseMoebooruTags(json, url, query.afterId);
+      for (const tag of rows) {
+        byId.set(tag.remoteId, tag);
+        this.tagNames.set(tag.remoteId, tag.name);
+      }
+      if (!Array.isArray(json) || json.length < limit) break;
+    }
+    return [...byId.values()].sort((a, b) => a.remoteId - b.remoteId);
   }
 
-  listTagRelations(): Promise<BooruTagRelation[]> {
-    // Moebooru lists aliases by tag id, not by name; not worth a second tag-id index for now.
-    return Promise.reject(unsupported(this.kind, 'list aliases and implications by name'));
+  /**
+   * Every alias or implication with id > `afterId`, names resolved, ascending: `GET /tag_alias.json?page=N` or
+   * `/tag_implication.json?page=N` until an empty page.
+   */
+  async listTagRelations(kind: 'alias' | 'implication', query: TagListQuery): Promise<BooruTagRelation[]> {
+    // One call reads every page: the sync's next call, for ids above the highest returned, needs no second read.
+    const readUpTo = this.relationsRead.get(kind);
+    if (readUpTo !== undefined && query.afterId > 0 && query.afterId >= readUpTo) return [];
+    const path = kind === 'alias' ? '/tag_alias.json' : '/tag_implication.json';
+    const url = `${this.http.baseUrl}${path}`;
+    const byId = new Map<number, BooruTagRelation>();
+    let highest = 0;
+    for (let page = 1; page <= MAX_LIST_PAGES; page++) {
+      const json = await this.http.getJson(path, { page });
+      if (!Array.isArray(json)) throw badResponse('GET', url, `expected an array from ${path}`);
+      if (json.length === 0) break;
+      const rows =
+        kind === 'alias'
+          ? await Promise.all(
+              parseMoebooruAliases(json, url).map(async (row) => ({
+                remoteId: row.id,
+                antecedent: row.name,
+                consequent: await this.tagName(row.aliasId),
+                status: row.pending ? 'pending' : 'active',
+                updatedAt: null,
+              })),
+            )
+          : await Promise.all(
+              parseMoebooruImplications(json, url).map(async (row) => ({
+                remoteId: row.id,
+                antecedent: await this.tagName(row.predicateId),
+                consequent: await this.tagName(row.consequentId),
+                status: row.pending ? 'pending' : 'active',
+                updatedAt: null,
+              })),
+            );
+      for (const row of rows) {
+        highest = Math.max(highest, row.remoteId);
+        if (row.remoteId > query.afterId) byId.set(row.remoteId, row);
+      }
+    }
+    this.relationsRead.set(kind, highest);
+    return [...byId.values()].sort((a, b) => a.remoteId - b.remoteId);
+  }
+
+  /** The name of a tag id: from the listings read, else `GET /tag.json?id=N`. */
+  private async tagName(id: number): Promise<string> {
+    const known = this.tagNames.get(id);
+    if (known) return known;
+    const url = `${this.http.baseUrl}/tag.json`;
+    const [tag] = parseMoebooruTags(await this.http.getJson('/tag.json', { id, limit: 1 }), url, 0);
+    if (!tag || tag.remoteId !== id)
+      throw badResponse('GET', url, `a relation names tag id ${id}, which /tag.json does not know`);
+    this.tagNames.set(id, tag.name);
+    return tag.name;
   }
 
   /** `POST /post/update.json` with `id`, `post[old_tags]`, `post[tags]` (and `post[rating]`). */

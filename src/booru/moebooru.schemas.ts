@@ -139,3 +139,59 @@ export function parseMoebooruTags(json: unknown, url: string, afterId: number): 
     }))
     .sort((a, b) => a.remoteId - b.remoteId);
 }
+
+const moebooruAliasSchema = z.looseObject({
+  id: z.coerce.number().int().positive(),
+  /** The antecedent, by name. */
+  name: z.string().min(1),
+  /** The consequent, by tag id. */
+  alias_id: z.coerce.number().int().positive(),
+  pending: z.boolean(),
+});
+
+const moebooruImplicationSchema = z.looseObject({
+  id: z.coerce.number().int().positive(),
+  predicate_id: z.coerce.number().int().positive(),
+  consequent_id: z.coerce.number().int().positive(),
+  pending: z.boolean(),
+});
+
+/** `/tag_alias.json` rows (tag_alias.rb `api_attributes`): the antecedent by name, the consequent by tag id. */
+export function parseMoebooruAliases(
+  json: unknown,
+  url: string,
+): { id: number; name: string; aliasId: number; pending: boolean }[] {
+  const parsed = z.array(moebooruAliasSchema).safeParse(json);
+  if (!parsed.success) {
+    throw new AppError(
+      'BOORU_BAD_RESPONSE',
+      `malformed Moebooru alias listing from ${url}: ${describeIssues(parsed.error)}`,
+    );
+  }
+  return parsed.data.map((row) => ({
+    id: row.id,
+    name: row.name.toLowerCase(),
+    aliasId: row.alias_id,
+    pending: row.pending,
+  }));
+}
+
+/** `/tag_implication.json` rows (tag_implication.rb `as_json`): both tags by id. */
+export function parseMoebooruImplications(
+  json: unknown,
+  url: string,
+): { id: number; predicateId: number; consequentId: number; pending: boolean }[] {
+  const parsed = z.array(moebooruImplicationSchema).safeParse(json);
+  if (!parsed.success) {
+    throw new AppError(
+      'BOORU_BAD_RESPONSE',
+      `malformed Moebooru implication listing from ${url}: ${describeIssues(parsed.error)}`,
+    );
+  }
+  return parsed.data.map((row) => ({
+    id: row.id,
+    predicateId: row.predicate_id,
+    consequentId: row.consequent_id,
+    pending: row.pending,
+  }));
+}

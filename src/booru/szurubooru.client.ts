@@ -60,8 +60,9 @@ export class SzurubooruClient implements BooruClient {
     // A post never edited has no lastEditTime: the change listing cannot show it (see listPostsByChange).
     changesIncludeNewPosts: false,
     canSyncRelations: true,
-    // Aliases and implications are read off the tags themselves, every pass from the start: the listing is whole.
-    relationsListedInFull: true,
+    // Tags are read whole every sync (its filter is by day only, never-edited tags have no edit time); a full pass
+    // also retires the aliases and implications it no longer lists (relations carry no status there).
+    filtersTagsByChange: false,
     ratingScale: SZURUBOORU_RATING_SCALE,
   };
   private readonly logger: Logger;

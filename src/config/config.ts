@@ -43,7 +43,22 @@ export const SETTINGS = {
   /** Account name for HTTP Basic auth. (Default: anonymous.) */
   booruLogin: { env: 'BOORU_LOGIN', schema: z.string().min(1), doc: 'booru account name (HTTP Basic auth)' },
   /** API key for HTTP Basic auth. Never logged. (Default: anonymous.) */
-  booruApiKey: { env: 'BOORU_API_KEY', schema: z.string().min(1), doc: 'booru API key (never logged)' },
+  booruApiKey: {
+    env: 'BOORU_API_KEY',
+    schema: z.string().min(1),
+    doc: 'booru API key (never logged); on Moebooru see BOORU_MOEBOORU_AUTH',
+  },
+  /**
+   * What BOORU_LOGIN / BOORU_API_KEY are on a Moebooru: `password_hash` sends `login` + `password_hash` (the SHA-1
+   * of "choujin-steiner--PASSWORD--", every Moebooru version); `api_key` sends `username` + `api_key` (newest
+   * Moebooru only). (Default: password_hash.)
+   */
+  booruMoebooruAuth: {
+    env: 'BOORU_MOEBOORU_AUTH',
+    schema: z.enum(['password_hash', 'api_key']),
+    default: 'password_hash',
+    doc: 'Moebooru: BOORU_API_KEY is the password_hash (login+password_hash) or an api_key (username+api_key)',
+  },
   /** The model folder (DESIGN §4). (Default: the bundled test model, models/test-colors.) */
   modelDir: {
     env: 'MODEL_DIR',
@@ -382,6 +397,17 @@ export const SETTINGS = {
   },
   /** Retries of a booru request after a 5xx, a timeout or a garbled page (jittered exponential backoff). (Default: 3.) */
   httpRetries: { env: 'TAGGER_HTTP_RETRIES', schema: intIn(0, 20), default: '3', doc: 'booru request retries' },
+  /**
+   * Oldest tag sync a diff may use, hours; past it (or after a failed sync) posts are scored but suggestions wait,
+   * `run --once` exits 1, and /readyz and `status` say not ready. The schedule syncs hourly, so 24 h tolerates a day of booru trouble. 0: any age.
+   * (Default: 24.)
+   */
+  syncMaxAgeHours: {
+    env: 'TAGGER_SYNC_MAX_AGE_HOURS',
+    schema: intIn(0, 24 * 365),
+    default: '24',
+    doc: 'oldest tag sync a diff may use, hours (0 = any age); stale ⇒ suggestions wait, not ready',
+  },
   /** First re-scan of changed posts looks this far back, hours. (Default: 24.) */
   rescanWindowHours: {
     env: 'TAGGER_RESCAN_WINDOW_HOURS',
@@ -486,13 +512,6 @@ export const SETTINGS = {
     schema: list.pipe(z.array(z.enum(['md', 'html', 'csv', 'json', 'dtext'])).min(1)),
     default: 'html',
     doc: 'formats of the scheduled weekly report: md, html, csv, json, dtext',
-  },
-  /** Oldest a completed tag sync may be before the service counts as not ready, in hours; 0 = no limit. (Default: 24.) */
-  syncMaxAgeHours: {
-    env: 'TAGGER_SYNC_MAX_AGE_HOURS',
-    schema: intIn(0, 8760),
-    default: '24',
-    doc: 'oldest tag sync (hours) before /readyz and `status` say not ready; 0 = no limit',
   },
   /** How long /readyz and `status` wait for the database, in ms. (Default: 2000.) */
   readyTimeoutMs: {

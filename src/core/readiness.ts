@@ -30,7 +30,7 @@ export interface ReadinessFacts {
   /** When the booru's API last answered this process. */
   localBooruOkAt: Date | null;
   /** The boorus being tagged and when their tag list was last completely synced. */
-  tagSyncs: { booru: string; syncedAt: Date | null }[] | null;
+  tagSyncs: { booru: string; syncedAt: Date | null; error?: string | null }[] | null;
 }
 
 export interface ReadinessLimits {
@@ -97,6 +97,10 @@ function tagSyncCheck(facts: ReadinessFacts, maxAgeHours: number): ReadinessChec
   for (const sync of facts.tagSyncs) {
     if (!sync.syncedAt) {
       problems.push(`${sync.booru}: tags never synced (run \`booru-tagger sync-tags\`)`);
+      continue;
+    }
+    if (sync.error) {
+      problems.push(`${sync.booru}: the latest tag sync failed (${sync.error}); suggestions wait`);
       continue;
     }
     const hours = (facts.now.getTime() - sync.syncedAt.getTime()) / 3_600_000;

@@ -1,4 +1,5 @@
 /** Deciding and undoing, shared by the form routes and the JSON API. */
+import { REPORT_ONLY_KINDS } from '../booru/dialects.js';
 import type { DecideResult } from '../db/suggestion.types.js';
 import type { RouteContext, SessionUser } from './app.js';
 import { can } from './policies.js';
@@ -19,7 +20,8 @@ export async function decideAs(
   const { suggestions, review } = context.deps;
   const decider = { id: user.id, name: user.name };
   if (verdict === 'undo') return suggestions.undo({ ids, user: decider, origin });
-  const reportOnly = verdict === 'approve' ? new Set(await review.listReportOnly(ids)) : new Set<number>();
+  const reportOnly =
+    verdict === 'approve' ? new Set(await review.listReportOnly(ids, REPORT_ONLY_KINDS)) : new Set<number>();
   const result = await suggestions.decide({
     ids: ids.filter((id) => !reportOnly.has(id)),
     verdict,

@@ -17,6 +17,8 @@ export interface StatusReport {
   /** Workers known to be alive: an id and when it was last seen (or its lease end). */
   workers: { id: string; lastSeen: Date; detail?: string }[];
   lastTaggedAt: Date | null;
+  /** Per booru: whether diffs run against a fresh tag sync, or why suggestions wait (absent when not known). */
+  vocabulary?: { booru: string; fresh: boolean; generation: number | null; waitReason: string | null }[];
   /** Where these facts come from, shown on the page. */
   source: string;
 }

@@ -4,6 +4,7 @@
  * write-back log are never deleted from), leases, live workers and the age of each booru's tag sync.
  */
 import type { PrismaClient } from './generated/client.js';
+import { LATEST_FINISHED_SYNC } from './readiness.repository.js';
 import { WORKER_STALE_MS } from './status.repository.js';
 
 export interface DatabaseMetrics {
@@ -37,7 +38,10 @@ export class MetricsRepository {
         FROM posts WHERE lease_owner IS NOT NULL`,
       this.prisma.worker.count({ where: { lastSeenAt: { gt: new Date(now.getTime() - WORKER_STALE_MS) } } }),
       this.prisma.booru.findMany({
-        select: { name: true, cursors: { where: { kind: 'tags:synced-at' }, select: { updatedAt: true } } },
+        select: {
+          name: true,
+          tagSyncs: { ...LATEST_FINISHED_SYNC, where: { status: 'ok', finishedAt: { not: null } } },
+        },
         orderBy: { id: 'asc' },
       }),
     ]);
@@ -54,7 +58,7 @@ export class MetricsRepository {
       },
       liveWorkers,
       tagSyncAgeSeconds: syncs.map((b) => {
-        const at = b.cursors[0]?.updatedAt;
+        const at = b.tagSyncs[0]?.finishedAt;
         return { booru: b.name, seconds: at ? (now.getTime() - at.getTime()) / 1000 : null };
       }),
     };

@@ -25,9 +25,19 @@ export interface LiveWorker {
 
 export interface TagSyncState {
   booru: string;
-  /** When the last complete tag sync of this booru finished (null: never). */
+  /** When the latest finished tag sync (generation) of this booru finished (null: never). */
   syncedAt: Date | null;
+  /** Why that sync failed (diffs wait until one succeeds); null when it succeeded. */
+  error: string | null;
 }
+
+/** The latest finished tag-sync generation of a booru (a pass still running, or one whose process died, is not counted). */
+export const LATEST_FINISHED_SYNC = {
+  where: { status: { in: ['ok', 'failed'] }, finishedAt: { not: null } },
+  orderBy: [{ finishedAt: 'desc' as const }, { id: 'desc' as const }],
+  take: 1,
+  select: { finishedAt: true, status: true, error: true },
+};
 
 export class ReadinessRepository {
   constructor(
@@ -77,15 +87,19 @@ export class ReadinessRepository {
 
   /**
    * The last complete tag sync of every booru that has an active model (the ones being tagged): the moment the
-   * sync-tags job stored the `tags:synced-at` cursor, which it does only when a pass reads the whole tag stream.
+   * latest finished tag-sync generation (`tag_syncs`, the record the diff's freshness gate reads too).
    * (The one place that knows where sync completion is recorded.)
    */
   async lastTagSyncs(): Promise<TagSyncState[]> {
     const boorus = await this.prisma.booru.findMany({
       where: { activeModelId: { not: null } },
-      select: { name: true, cursors: { where: { kind: 'tags:synced-at' }, select: { updatedAt: true } } },
+      select: { name: true, tagSyncs: LATEST_FINISHED_SYNC },
       orderBy: { id: 'asc' },
     });
-    return boorus.map((b) => ({ booru: b.name, syncedAt: b.cursors[0]?.updatedAt ?? null }));
+    return boorus.map((b) => ({
+      booru: b.name,
+      syncedAt: b.tagSyncs[0]?.finishedAt ?? null,
+      error: b.tagSyncs[0]?.status === 'failed' ? (b.tagSyncs[0].error ?? 'failed') : null,
+    }));
   }
 }

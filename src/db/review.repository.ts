@@ -565,12 +565,15 @@ export class ReviewRepository {
     return { boorus, models };
   }
 
-  /** Of these suggestions, the ones whose booru has no tag-edit API (report-only: they cannot be approved). */
-  async listReportOnly(ids: readonly number[]): Promise<number[]> {
-    if (ids.length === 0) return [];
+  /**
+   * Of these suggestions, the ones on a booru of a report-only kind (no tag-edit API: they cannot be approved).
+   * @param reportOnlyKinds the dialects without a tag-edit API (src/booru/dialects.ts).
+   */
+  async listReportOnly(ids: readonly number[], reportOnlyKinds: readonly string[]): Promise<number[]> {
+    if (ids.length === 0 || reportOnlyKinds.length === 0) return [];
     const rows = await this.prisma.$queryRaw<{ id: number }[]>`
       SELECT s.id FROM suggestions s JOIN posts p ON p.id = s.post_id JOIN boorus b ON b.id = p.booru_id
-      WHERE s.id = ANY(${[...ids]}::int[]) AND b.kind = 'gelbooru'`;
+      WHERE s.id = ANY(${[...ids]}::int[]) AND b.kind::text = ANY(${[...reportOnlyKinds]}::text[])`;
     return rows.map((r) => r.id);
   }
 

@@ -2,6 +2,7 @@
  * What the service is doing, from the database: queue depths, throughput, failures by reason, the worker processes
  * and their execution providers. Feeds `booru-tagger status`, the status page and /metrics (src/bin/metrics.ts).
  */
+import { judgeVocabulary } from '../core/vocabulary-freshness.js';
 import type { PrismaClient } from './generated/client.js';
 
 export interface WorkerInfo {
@@ -25,6 +26,19 @@ export interface ServiceStatus {
   skippedByReason: { reason: string; count: number }[];
   /** Workers seen in the last two minutes. */
   workers: WorkerInfo[];
+  /** Per booru: whether diffs may run (a recent, successful tag sync), or why suggestions wait. */
+  vocabulary: VocabularyStatus[];
+}
+
+export interface VocabularyStatus {
+  booru: string;
+  fresh: boolean;
+  /** The tag-sync generation diffs use now (null while they wait). */
+  generation: number | null;
+  /** When the latest finished sync finished, and how it ended. */
+  lastSync: { id: number; status: 'ok' | 'failed'; finishedAt: Date } | null;
+  /** Why suggestions wait; null when fresh. */
+  waitReason: string | null;
 }
 
 /** A worker that has not reported for this long is considered gone. */
@@ -60,8 +74,9 @@ export class StatusRepository {
     await this.prisma.worker.deleteMany({ where: { id } });
   }
 
-  async status(now = new Date()): Promise<ServiceStatus> {
-    const [posts, suggestions, throughput, failures, skipped, workers] = await Promise.all([
+  /** @param options.syncMaxAgeMs TAGGER_SYNC_MAX_AGE_HOURS in ms (0: any age). (Default: 24 h.) */
+  async status(now = new Date(), options: { syncMaxAgeMs?: number } = {}): Promise<ServiceStatus> {
+    const [posts, suggestions, throughput, failures, skipped, workers, vocabulary] = await Promise.all([
       this.prisma.post.groupBy({ by: ['state'], _count: { _all: true } }),
       this.prisma.suggestion.groupBy({ by: ['status'], _count: { _all: true } }),
       this.prisma.$queryRaw<{ m1: bigint; m10: bigint; h1: bigint }[]>`
@@ -79,6 +94,7 @@ export class StatusRepository {
         where: { lastSeenAt: { gt: new Date(now.getTime() - WORKER_STALE_MS) } },
         orderBy: { id: 'asc' },
       }),
+      this.vocabulary(now, options.syncMaxAgeMs ?? 24 * 3_600_000),
     ]);
     const t = throughput[0];
     return {
@@ -92,6 +108,47 @@ export class StatusRepository {
       failuresByReason: failures.map((f) => ({ reason: f.reason, count: Number(f.count) })),
       skippedByReason: skipped.map((s) => ({ reason: s.reason, count: Number(s.count) })),
       workers,
+      vocabulary,
     };
+  }
+
+  /** The latest finished tag sync of every booru, judged as the diff judges it. */
+  private async vocabulary(now: Date, maxAgeMs: number): Promise<VocabularyStatus[]> {
+    const rows = await this.prisma.$queryRaw<
+      {
+        name: string;
+        id: number | null;
+        status: string | null;
+        started_at: Date | null;
+        finished_at: Date | null;
+        error: string | null;
+      }[]
+    >`
+      SELECT b.name, s.id, s.status, s.started_at, s.finished_at, s.error
+      FROM boorus b LEFT JOIN LATERAL (
+        SELECT id, status, started_at, finished_at, error FROM tag_syncs
+        WHERE booru_id = b.id AND finished_at IS NOT NULL AND status IN ('ok', 'failed')
+        ORDER BY finished_at DESC, id DESC LIMIT 1) s ON true
+      ORDER BY b.id`;
+    return rows.map((row) => {
+      const latest =
+        row.id !== null && row.finished_at && row.started_at
+          ? {
+              id: row.id,
+              status: row.status === 'ok' ? ('ok' as const) : ('failed' as const),
+              startedAt: row.started_at,
+              finishedAt: row.finished_at,
+              error: row.error,
+            }
+          : null;
+      const judged = judgeVocabulary(latest, now, maxAgeMs);
+      return {
+        booru: row.name,
+        fresh: judged.fresh,
+        generation: judged.generation,
+        lastSync: latest ? { id: latest.id, status: latest.status, finishedAt: latest.finishedAt } : null,
+        waitReason: judged.fresh ? null : judged.reason,
+      };
+    });
   }
 }

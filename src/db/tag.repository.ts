@@ -3,6 +3,7 @@
  * implications. Filled by tag sync (a later stage); empty tables simply mean "nothing known yet".
  */
 import type { BooruTagFacts } from '../core/tag-vocabulary.js';
+import type { TagSyncRecord } from '../core/vocabulary-freshness.js';
 import type { PrismaClient } from './generated/client.js';
 
 export interface TagFactsSnapshot {
@@ -111,10 +112,11 @@ export class TagRepository {
   }
 
   /**
-   * Marks `deleted` every active alias or implication of the booru that is not in `listed` (a complete listing of
-   * those in force); returns how many were retired.
+   * After a complete full pass: active relations the booru no longer lists (Moebooru deletes rows outright, where
+   * Danbooru keeps them with a status) are marked `deleted`, so they stop being applied.
+   * @returns How many rows were retired.
    */
-  async retireRelationsExcept(
+  async retireUnlisted(
     booruId: number,
     kind: 'alias' | 'implication',
     listed: readonly { antecedent: string; consequent: string }[],
@@ -122,15 +124,44 @@ export class TagRepository {
     const payload = JSON.stringify(listed.map((r) => ({ antecedent: r.antecedent, consequent: r.consequent })));
     return kind === 'alias'
       ? this.prisma.$executeRaw`
-          UPDATE tag_aliases AS a SET status = 'deleted', updated_at = now()
+          UPDATE tag_aliases a SET status = 'deleted', updated_at = now()
           WHERE a.booru_id = ${booruId} AND a.status = 'active' AND NOT EXISTS (
             SELECT 1 FROM jsonb_to_recordset(${payload}::jsonb) AS r(antecedent text, consequent text)
             WHERE r.antecedent = a.antecedent AND r.consequent = a.consequent)`
       : this.prisma.$executeRaw`
-          UPDATE tag_implications AS a SET status = 'deleted', updated_at = now()
+          UPDATE tag_implications a SET status = 'deleted', updated_at = now()
           WHERE a.booru_id = ${booruId} AND a.status = 'active' AND NOT EXISTS (
             SELECT 1 FROM jsonb_to_recordset(${payload}::jsonb) AS r(antecedent text, consequent text)
             WHERE r.antecedent = a.antecedent AND r.consequent = a.consequent)`;
+  }
+
+  /** Opens a tag-sync pass (a vocabulary generation); {@link finishSync} closes it. */
+  async startSync(booruId: number, at: Date): Promise<number> {
+    const row = await this.prisma.tagSync.create({ data: { booruId, startedAt: at }, select: { id: true } });
+    return row.id;
+  }
+
+  async finishSync(id: number, at: Date, error: string | null): Promise<void> {
+    await this.prisma.tagSync.update({
+      where: { id },
+      data: { finishedAt: at, status: error === null ? 'ok' : 'failed', error },
+    });
+  }
+
+  /** The latest finished sync of a booru (a pass still running, or one whose process died, is not counted). */
+  async latestSync(booruId: number): Promise<TagSyncRecord | null> {
+    const row = await this.prisma.tagSync.findFirst({
+      where: { booruId, status: { in: ['ok', 'failed'] }, finishedAt: { not: null } },
+      orderBy: [{ finishedAt: 'desc' }, { id: 'desc' }],
+    });
+    if (!row?.finishedAt) return null;
+    return {
+      id: row.id,
+      status: row.status === 'ok' ? 'ok' : 'failed',
+      startedAt: row.startedAt,
+      finishedAt: row.finishedAt,
+      error: row.error,
+    };
   }
 
   /** How many tags, active aliases and active implications are stored for a booru. */

@@ -18,6 +18,11 @@ export interface TaggingResult {
   floor: number;
   /** The diff's suggestions; a draft made by another model than the batch's (the rating model) names it. */
   drafts: readonly ModelDraft[];
+  /**
+   * The tag-sync generation the diff used; null when the diff was refused (stale vocabulary): the scores are stored
+   * and the post's suggestions left as they are, for the re-diff to pick up once a sync succeeds.
+   */
+  syncGeneration: number | null;
   /** Scores of the same post under other models (the rating model), stored beside the main ones. */
   extraPredictions?: readonly { modelId: number; labelIdx: number[]; scores: number[]; floor: number }[];
 }
@@ -78,9 +83,11 @@ export class TaggingRepository {
       const results = input.results.filter((r) => ownedIds.has(r.postId));
       if (results.length === 0) return summary;
 
+      // A refused diff (stale vocabulary) leaves the post's suggestions alone.
+      const diffed = new Set(results.filter((r) => r.syncGeneration !== null).map((r) => r.postId));
       const writes = planWrites(
-        existingByPost(rows.filter((r) => r.id !== null)),
-        results,
+        existingByPost(rows.filter((r) => r.id !== null && diffed.has(r.post_id))),
+        results.filter((r) => diffed.has(r.postId)),
         input.modelId,
         input.rejectMargin ?? 0.1,
       );
@@ -94,20 +101,28 @@ export class TaggingRepository {
           scores: r.scores,
           floor: r.floor,
           tv: r.tagsVersion,
+          gen: r.syncGeneration,
         },
-        ...(r.extraPredictions ?? []).map((e) => ({ postId: r.postId, ...e, tv: r.tagsVersion })),
+        ...(r.extraPredictions ?? []).map((e) => ({
+          postId: r.postId,
+          ...e,
+          tv: r.tagsVersion,
+          gen: r.syncGeneration,
+        })),
       ]);
       const [counts] = await tx.$queryRaw<WriteCounts[]>`
         WITH ${suggestionWrites(writes)},
         scored AS (
-          INSERT INTO predictions (post_id, model_id, label_idx, scores, floor, tags_version)
-          SELECT post_id, model_id, label_idx::int[], scores::real[], floor, tags_version
+          INSERT INTO predictions (post_id, model_id, label_idx, scores, floor, tags_version, sync_generation)
+          SELECT post_id, model_id, label_idx::int[], scores::real[], floor, tags_version, sync_generation
           FROM unnest(${predictions.map((r) => r.postId)}::int[], ${predictions.map((r) => r.modelId)}::int[],
             ${predictions.map((r) => literal(r.labelIdx))}::text[], ${predictions.map((r) => literal(r.scores))}::text[],
-            ${predictions.map((r) => r.floor)}::real[], ${predictions.map((r) => r.tv)}::int[])
-            AS v(post_id, model_id, label_idx, scores, floor, tags_version)
+            ${predictions.map((r) => r.floor)}::real[], ${predictions.map((r) => r.tv)}::int[],
+            ${predictions.map((r) => r.gen)}::int[])
+            AS v(post_id, model_id, label_idx, scores, floor, tags_version, sync_generation)
           ON CONFLICT (post_id, model_id) DO UPDATE SET label_idx = EXCLUDED.label_idx, scores = EXCLUDED.scores,
-            floor = EXCLUDED.floor, tags_version = EXCLUDED.tags_version, created_at = now()
+            floor = EXCLUDED.floor, tags_version = EXCLUDED.tags_version, sync_generation = EXCLUDED.sync_generation,
+            created_at = now()
           RETURNING 1),
         done AS (
           UPDATE posts SET state = 'tagged', tagged_at = now(), last_error = NULL, lease_owner = NULL,
@@ -126,8 +141,8 @@ export class TaggingRepository {
   }
 
   /**
-   * Tagged posts whose tags changed after they were scored by `modelId` (a human edit, a re-scan): their stored
-   * scores, to diff again without re-inference.
+   * Tagged posts whose tags changed after they were scored by `modelId` (a human edit, a re-scan), or whose diff
+   * waited for a fresh tag sync: their stored scores, to diff again without re-inference.
    */
   async listStale(booruId: number, modelId: number, limit: number): Promise<StaleScores[]> {
     const rows = await this.prisma.$queryRaw<
@@ -143,7 +158,8 @@ export class TaggingRepository {
     >`
       SELECT p.id, p.tags, p.rating, p.tags_version, pr.label_idx, pr.scores, pr.floor
       FROM posts p JOIN predictions pr ON pr.post_id = p.id AND pr.model_id = ${modelId}
-      WHERE p.booru_id = ${booruId} AND p.state = 'tagged' AND pr.tags_version < p.tags_version
+      WHERE p.booru_id = ${booruId} AND p.state = 'tagged'
+        AND (pr.tags_version < p.tags_version OR pr.sync_generation IS NULL)
       ORDER BY p.id LIMIT ${limit}`;
     return rows.map((r) => ({
       postId: r.id,
@@ -169,9 +185,13 @@ export class TaggingRepository {
     return rows.map((r) => ({ ...r, scores: r.scores.map(Number) }));
   }
 
-  /** Stores a re-diff of tagged posts: suggestions replaced, the scores marked as seen at the new tags version. */
+  /**
+   * Stores a re-diff of tagged posts: suggestions replaced, the scores marked as seen at the new tags version and
+   * diffed with `syncGeneration`.
+   */
   async storeRediffs(input: {
     modelId: number;
+    syncGeneration: number;
     results: readonly { postId: number; tagsVersion: number; drafts: readonly SuggestionDraft[] }[];
     rejectMargin?: number;
     /** Leave rating suggestions as they are (another model, whose scores this re-diff does not read, made them). */
@@ -204,7 +224,7 @@ export class TaggingRepository {
       const [counts] = await tx.$queryRaw<WriteCounts[]>`
         WITH ${suggestionWrites(writes)},
         seen AS (
-          UPDATE predictions p SET tags_version = v.tags_version
+          UPDATE predictions p SET tags_version = v.tags_version, sync_generation = ${input.syncGeneration}
           FROM unnest(${results.map((r) => r.postId)}::int[], ${results.map((r) => r.tagsVersion)}::int[])
             AS v(post_id, tags_version)
           WHERE p.post_id = v.post_id AND p.model_id = ${input.modelId}

@@ -115,15 +115,18 @@ export function parseBody(body: string, contentType: string | undefined): Record
   return Object.fromEntries(new URLSearchParams(body));
 }
 
-/** Rows of /tag_aliases.json and /tag_implications.json: all active here. */
-export function relationRows(pairs: [string, string][], url: URL): unknown[] {
+/**
+ * Rows of /tag_aliases.json and /tag_implications.json: the active pairs, then the `pending` ones (listed by
+ * default, like every non-active status, unless `search[status]` asks for one).
+ */
+export function relationRows(pairs: [string, string][], url: URL, pending: [string, string][] = []): unknown[] {
   const status = url.searchParams.get('search[status]');
   const antecedents = url.searchParams.get('search[antecedent_name_comma]')?.split(',');
   const after = /^a(\d+)$/.exec(url.searchParams.get('page') ?? '')?.[1];
-  return pairs
-    .map(([from, to], index) => ({ id: index + 1, antecedent_name: from, consequent_name: to, status: 'active' }))
+  return [...pairs.map((pair) => [...pair, 'active'] as const), ...pending.map((pair) => [...pair, 'pending'] as const)]
+    .map(([from, to, state], index) => ({ id: index + 1, antecedent_name: from, consequent_name: to, status: state }))
     .filter((row) => !antecedents || antecedents.includes(row.antecedent_name))
-    .filter(() => status === null || status === 'active')
+    .filter((row) => status === null || status === row.status)
     .filter((row) => after === undefined || row.id > Number(after))
     .sort((a, b) => (after === undefined ? a.id - b.id : b.id - a.id));
 }

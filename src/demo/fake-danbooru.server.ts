@@ -141,6 +141,15 @@ export class FakeDanbooruServer {
     for (const [from, to] of Object.entries(aliases)) this.store.aliases.set(from, to);
   }
 
+  /** Requested relations not in force (`pending`): listed by the API, never applied. */
+  setPendingRelations(pending: { aliases?: Record<string, string>; implications?: Record<string, string[]> }): void {
+    this.store.pendingAliases.clear();
+    this.store.pendingImplications.clear();
+    for (const [from, to] of Object.entries(pending.aliases ?? {})) this.store.pendingAliases.set(from, to);
+    for (const [from, to] of Object.entries(pending.implications ?? {}))
+      this.store.pendingImplications.set(from, [...to]);
+  }
+
   /** Active implications, antecedent → consequents. */
   setImplications(implications: Record<string, string[]>): void {
     this.store.implications.clear();
@@ -269,11 +278,13 @@ export class FakeDanbooruServer {
     }
     if (method === 'GET' && url.pathname === '/tags.json') return this.listTags(url, res);
     if (method === 'GET' && url.pathname === '/tag_aliases.json')
-      return this.listRelations(this.store.aliases, url, res);
+      return sendJson(res, 200, relationRows([...this.store.aliases], url, [...this.store.pendingAliases]));
     if (method === 'GET' && url.pathname === '/tag_implications.json') {
       const rows: [string, string][] = [];
       for (const [from, tos] of this.store.implications) for (const to of tos) rows.push([from, to]);
-      return sendJson(res, 200, relationRows(rows, url));
+      const pending: [string, string][] = [];
+      for (const [from, tos] of this.store.pendingImplications) for (const to of tos) pending.push([from, to]);
+      return sendJson(res, 200, relationRows(rows, url, pending));
     }
     return sendError(res, 404, 'ActiveRecord::RecordNotFound', 'That record was not found.');
   }
@@ -388,10 +399,6 @@ export class FakeDanbooruServer {
     } else rows = rows.slice(0, limit);
     const out = rows.map((t) => ({ ...t, words: t.name.split('_').filter(Boolean) }));
     sendJson(res, 200, out);
-  }
-
-  private listRelations(map: ReadonlyMap<string, string>, url: URL, res: ServerResponse): void {
-    sendJson(res, 200, relationRows([...map.entries()], url));
   }
 
   private serveMedia(pathname: string, method: string, res: ServerResponse): void {

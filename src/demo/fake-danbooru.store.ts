@@ -41,6 +41,9 @@ export class FakeDanbooruStore {
   >();
   readonly aliases = new Map<string, string>();
   readonly implications = new Map<string, string[]>();
+  /** Requested but not approved: listed by the relation endpoints (pending), never applied. */
+  readonly pendingAliases = new Map<string, string>();
+  readonly pendingImplications = new Map<string, string[]>();
   private lastStamp = 0;
 
   constructor(private readonly options: FakeStoreOptions) {}
@@ -67,6 +70,12 @@ export class FakeDanbooruStore {
         updatedAt: this.timestamp(),
       });
     }
+  }
+
+  /** The id of a tag, registering it (general) when the booru has not seen it yet (Tag.find_or_create_by_name). */
+  tagIdOf(name: string): number {
+    if (!this.tags.has(name)) this.addTags([{ name }]);
+    return this.tags.get(name)!.id;
   }
 
   addPosts(inputs: readonly FakePostInput[]): void {

@@ -1,8 +1,18 @@
 /**
  * Local fakes of the other dialects (BOORU-API §2), on 127.0.0.1, over the same in-memory store as the fake
- * Danbooru: e621 (`{"posts":[…]}`, grouped tags, `PATCH` with `tag_string_diff`), Moebooru (bare arrays, epoch
- * times, `POST /post/update.json` with Moebooru's own old_tags merge, query-string credentials) and Gelbooru 0.2 dapi
- * (`@attributes` wrapper, HTML-escaped tags, 0-based `pid`, no edit API). Same fault injection as the fake Danbooru.
+ * Danbooru, answering as the real sites do, empty pages included:
+ * - e621 (e621ng): `{"posts":[…]}` always; other list endpoints a bare array of rows, but an empty page as
+ *   `{"tags":[]}`, `{"tag_aliases":[]}`, `{"tag_implications":[]}` (e621ng issue #359); grouped tags; `PATCH` with
+ *   `tag_string_diff`; relations with their status (`pending` ones listed, never applied).
+ * - Moebooru (moebooru/moebooru): bare arrays, `[]` when empty; epoch times; `/tag.json` with Moebooru's own
+ *   parameters (`after_id` inclusive, `order=date` meaning id DESC, `limit`, 1-based `page`); `/tag_alias.json`
+ *   (`{id,name,alias_id,pending}`) and `/tag_implication.json` (`{id,predicate_id,consequent_id,pending}`), 20 rows
+ *   a page, pending first; `POST /post/update.json` with Moebooru's old_tags merge, then aliases and implications
+ *   (non-pending) applied (post/tag_methods.rb `commit_tags`); `order:change_desc`; query-string credentials
+ *   (`login`+`password_hash`, or `username`+`api_key`).
+ * - Gelbooru dapi (gelbooru.com): `@attributes` wrapper with `post` absent when empty, HTML-escaped tags, 0-based
+ *   `pid`, tag `type` 6 for deprecated, no edit API.
+ * Same fault injection as the fake Danbooru.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,12 +27,23 @@ export type FakeDialect = 'e621' | 'moebooru' | 'gelbooru';
 export interface FakeDialectOptions {
   /** Query-string credentials (Moebooru `login`/`password_hash`, Gelbooru `user_id`/`api_key`) or Basic (e621). */
   credentials?: { login: string; apiKey: string } | null;
+  /** Moebooru: which credential form the site accepts. (Default: password_hash) */
+  moebooruAuth?: 'password_hash' | 'api_key';
   /** How long the `slow` fault waits, ms. (Default: 1000) */
   slowMs?: number;
   clock?: Clock;
 }
 
 const E621_GROUPS: Record<number, string> = { 0: 'general', 1: 'artist', 3: 'copyright', 4: 'character', 5: 'meta' };
+/** The model plural that keys an empty e621 list. */
+const E621_LIST_KEYS: Record<string, string> = {
+  '/posts.json': 'posts',
+  '/tags.json': 'tags',
+  '/tag_aliases.json': 'tag_aliases',
+  '/tag_implications.json': 'tag_implications',
+};
+/** Moebooru lists aliases and implications 20 a page. */
+const MOEBOORU_RELATION_PAGE = 20;
 const TO_E621_RATING: Record<string, string> = { g: 's', s: 's', q: 'q', e: 'e' };
 const FROM_LETTER: Record<string, string> = { s: 'g', q: 'q', e: 'e' };
 const GELBOORU_RATING: Record<string, string> = { g: 'general', s: 'sensitive', q: 'questionable', e: 'explicit' };
@@ -37,6 +58,7 @@ export class FakeDialectServer {
   readonly store: FakeDanbooruStore;
   readonly requests: FakeRequestLogEntry[] = [];
   private faults: PendingFault[] = [];
+  private readonly media = new Map<string, { bytes: Buffer; contentType: string }>();
   private server: Server | null = null;
   private origin = '';
 
@@ -80,6 +102,48 @@ export class FakeDialectServer {
     this.store.addTags(tags);
   }
 
+  /** Active aliases, antecedent → consequent. */
+  setAliases(aliases: Record<string, string>): void {
+    this.store.aliases.clear();
+    for (const [from, to] of Object.entries(aliases)) this.store.aliases.set(from, to);
+  }
+
+  /** Active implications, antecedent → consequents. */
+  setImplications(implications: Record<string, string[]>): void {
+    this.store.implications.clear();
+    for (const [from, to] of Object.entries(implications)) this.store.implications.set(from, [...to]);
+  }
+
+  /** Requested relations not in force (`pending`): listed by the API, never applied. */
+  setPendingRelations(pending: { aliases?: Record<string, string>; implications?: Record<string, string[]> }): void {
+    this.store.pendingAliases.clear();
+    this.store.pendingImplications.clear();
+    for (const [from, to] of Object.entries(pending.aliases ?? {})) this.store.pendingAliases.set(from, to);
+    for (const [from, to] of Object.entries(pending.implications ?? {}))
+      this.store.pendingImplications.set(from, [...to]);
+  }
+
+  /** Serves `bytes` at `path` (GET, no credentials needed, as a CDN). */
+  addMedia(path: string, bytes: Buffer, contentType = 'application/octet-stream'): void {
+    this.media.set(path, { bytes, contentType });
+  }
+
+  /** The URLs the dialect renders for a post's file and its variants, as paths on this server. */
+  mediaPathsOf(id: number): string[] {
+    const post = this.store.getPost(id);
+    if (!post) return [];
+    const rendered = (
+      this.dialect === 'e621'
+        ? Object.values(this.renderE621(post)).flatMap((v) =>
+            typeof v === 'object' && v !== null && 'url' in v ? [(v as { url: unknown }).url] : [],
+          )
+        : this.dialect === 'moebooru'
+          ? ['file_url', 'preview_url', 'sample_url', 'jpeg_url'].map((k) => this.renderMoebooru(post)[k])
+          : ['file_url', 'preview_url'].map((k) => this.renderGelbooru(post)[k])
+    ).filter((url): url is string => typeof url === 'string' && url.length > 0);
+    return rendered.map((url) => new URL(url).pathname);
+  }
+
   getPost(id: number): FakePostRecord | undefined {
     return this.store.getPost(id);
   }
@@ -113,8 +177,14 @@ export class FakeDialectServer {
     this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body });
 
     const fault = this.takeFault(url.pathname);
+    const media = method === 'GET' ? this.media.get(url.pathname) : undefined;
+    if (media && fault === null) {
+      res.writeHead(200, { 'content-type': media.contentType, 'content-length': media.bytes.length });
+      res.end(media.bytes);
+      return;
+    }
     if (fault === 'slow') await new Promise((resolve) => setTimeout(resolve, this.options.slowMs ?? 1000));
-    if (fault === 'empty' && method === 'GET') return this.sendEmpty(res);
+    if (fault === 'empty' && method === 'GET') return this.sendEmpty(url.pathname, res);
     if (fault !== null && fault !== 'unsaved' && applyFault(fault, req, res)) return;
     if (!this.authenticated(req, url)) return sendError(res, 401, 'AuthenticationFailure', 'Invalid API key');
     const form = parseBody(body, headers['content-type']);
@@ -130,14 +200,24 @@ export class FakeDialectServer {
       const header = req.headers.authorization ?? '';
       return header === `Basic ${Buffer.from(`${expected.login}:${expected.apiKey}`).toString('base64')}`;
     }
-    const [loginParam, keyParam] = this.dialect === 'moebooru' ? ['login', 'password_hash'] : ['user_id', 'api_key'];
+    const [loginParam, keyParam] =
+      this.dialect === 'moebooru'
+        ? this.options.moebooruAuth === 'api_key'
+          ? ['username', 'api_key']
+          : ['login', 'password_hash']
+        : ['user_id', 'api_key'];
     return url.searchParams.get(loginParam) === expected.login && url.searchParams.get(keyParam) === expected.apiKey;
   }
 
-  private sendEmpty(res: ServerResponse) {
-    if (this.dialect === 'e621') sendJson(res, 200, { posts: [] });
+  private sendEmpty(path: string, res: ServerResponse) {
+    if (this.dialect === 'e621') sendJson(res, 200, { [E621_LIST_KEYS[path] ?? 'posts']: [] });
     else if (this.dialect === 'moebooru') sendJson(res, 200, []);
     else sendJson(res, 200, { '@attributes': { limit: 100, offset: 0, count: 0 } });
+  }
+
+  /** e621ng answers an empty list as an object keyed by the model's plural (a bare array otherwise). */
+  private e621List(res: ServerResponse, path: string, rows: unknown[]) {
+    sendJson(res, 200, rows.length === 0 ? { [E621_LIST_KEYS[path] ?? 'posts']: [] } : rows);
   }
 
   private search(
@@ -145,7 +225,8 @@ export class FakeDialectServer {
     limit: string | null,
     page: string | null,
   ): FakePostRecord[] | { status: number; message: string } {
-    const query = tags.replace(/\bsort:id:asc\b/, 'order:id');
+    // Gelbooru's `sort:id:asc`; Moebooru's `order:change_desc` (newest change first, as Danbooru's `order:change`).
+    const query = tags.replace(/\bsort:id:asc\b/, 'order:id').replace(/\border:change_desc\b/, 'order:change');
     const result = searchPosts(this.store.allPosts(), { tags: query, limit, page }, 40);
     return result.ok ? result.posts : { status: result.status, message: result.message };
   }
@@ -183,14 +264,14 @@ export class FakeDialectServer {
       });
       return sendJson(res, 200, { post: this.renderE621(this.store.getPost(id)!) });
     }
-    if (method === 'GET' && url.pathname === '/tags.json') return sendJson(res, 200, this.tagRows(url));
+    if (method === 'GET' && url.pathname === '/tags.json') return this.e621List(res, url.pathname, this.tagRows(url));
     if (method === 'GET' && url.pathname === '/tag_aliases.json') {
-      return sendJson(res, 200, this.relations([...this.store.aliases.entries()], url));
+      const rows = this.relations([...this.store.aliases], [...this.store.pendingAliases], url);
+      return this.e621List(res, url.pathname, rows);
     }
     if (method === 'GET' && url.pathname === '/tag_implications.json') {
-      const rows: [string, string][] = [];
-      for (const [from, tos] of this.store.implications) for (const to of tos) rows.push([from, to]);
-      return sendJson(res, 200, this.relations(rows, url));
+      const rows = this.relations(pairsOf(this.store.implications), pairsOf(this.store.pendingImplications), url);
+      return this.e621List(res, url.pathname, rows);
     }
     sendError(res, 404, 'NotFound', 'not found');
   }
@@ -253,7 +334,8 @@ export class FakeDialectServer {
       const post = this.store.getPost(id);
       if (!post) return sendError(res, 404, 'NotFound', 'not found');
       if (unsaved) return sendJson(res, 200, { success: true });
-      // post/tag_methods.rb: with old_tags, new = (current ∪ new) − old ∪ (current ∩ new).
+      // post/tag_methods.rb commit_tags: with old_tags, new = (current ∪ new) − old ∪ (current ∩ new); then tagme
+      // when empty, aliases (TagAlias.to_aliased) and implications (TagImplication.with_implied), pending ones not.
       const current = new Set(post.tag_string.split(' ').filter(Boolean));
       const next = new Set((form['post[tags]'] ?? '').split(/\s+/).filter(Boolean));
       let tags: string[];
@@ -264,19 +346,39 @@ export class FakeDialectServer {
       } else {
         tags = [...next];
       }
+      if (tags.length === 0) tags = ['tagme'];
+      tags = tags.map((t) => this.store.aliases.get(t) ?? t);
+      for (let i = 0; i < tags.length && i < 10_000; i++) tags.push(...(this.store.implications.get(tags[i]!) ?? []));
       const rating = form['post[rating]'];
       this.store.setTags(id, tags, rating ? (FROM_LETTER[rating] ?? null) : null);
       return sendJson(res, 200, { success: true });
     }
-    if (method === 'GET' && url.pathname === '/tag.json') {
-      const afterId = Number(url.searchParams.get('after_id') ?? 0);
-      const rows = this.store
-        .listTags()
-        .filter((t) => t.id > afterId)
-        .sort((a, b) => a.id - b.id)
-        .slice(0, Number(url.searchParams.get('limit') ?? 100))
-        .map((t) => ({ id: t.id, name: t.name, count: t.post_count, type: t.category, ambiguous: false }));
-      return sendJson(res, 200, rows);
+    if (method === 'GET' && url.pathname === '/tag.json') return sendJson(res, 200, this.moebooruTags(url));
+    if (method === 'GET' && url.pathname === '/tag_alias.json') {
+      // tag_alias_controller.rb: `order(is_pending: :desc)`, 20 a page; rows {id, name, alias_id, pending}.
+      const rows = [
+        ...[...this.store.aliases].map(([from, to]) => ({ from, to, pending: false })),
+        ...[...this.store.pendingAliases].map(([from, to]) => ({ from, to, pending: true })),
+      ].map((r, i) => ({ id: i + 1, name: r.from, alias_id: this.store.tagIdOf(r.to), pending: r.pending }));
+      rows.sort((a, b) => Number(b.pending) - Number(a.pending) || a.id - b.id);
+      return sendJson(res, 200, pageOf(rows, url));
+    }
+    if (method === 'GET' && url.pathname === '/tag_implication.json') {
+      // tag_implication.rb order_for_listing: pending first, then predicate name, consequent name; 20 a page.
+      const rows = [
+        ...pairsOf(this.store.implications).map(([from, to]) => ({ from, to, pending: false })),
+        ...pairsOf(this.store.pendingImplications).map(([from, to]) => ({ from, to, pending: true })),
+      ].map((r, i) => ({ ...r, id: i + 1 }));
+      rows.sort(
+        (a, b) => Number(b.pending) - Number(a.pending) || a.from.localeCompare(b.from) || a.to.localeCompare(b.to),
+      );
+      const out = rows.map((r) => ({
+        id: r.id,
+        consequent_id: this.store.tagIdOf(r.to),
+        predicate_id: this.store.tagIdOf(r.from),
+        pending: r.pending,
+      }));
+      return sendJson(res, 200, pageOf(out, url));
     }
     sendError(res, 404, 'NotFound', 'not found');
   }
@@ -356,7 +458,13 @@ export class FakeDialectServer {
           type: t.is_deprecated ? 6 : t.category,
           ambiguous: 0,
         }));
-      return sendJson(res, 200, { '@attributes': { limit: 100, offset: 0, count: rows.length }, tag: rows });
+      // Like the post listing, an empty tag page has no `tag` key at all.
+      const attributes = { limit: 100, offset: 0, count: rows.length };
+      return sendJson(
+        res,
+        200,
+        rows.length === 0 ? { '@attributes': attributes } : { '@attributes': attributes, tag: rows },
+      );
     }
     sendError(res, 404, 'NotFound', 'not found');
   }
@@ -398,8 +506,42 @@ export class FakeDialectServer {
       }));
   }
 
-  private relations(pairs: [string, string][], url: URL): unknown[] {
+  private relations(pairs: [string, string][], pending: [string, string][], url: URL): unknown[] {
     const afterId = Number(/^a(\d+)$/.exec(url.searchParams.get('page') ?? '')?.[1] ?? 0);
-    return (relationRows(pairs, url) as { id: number }[]).filter((row) => row.id > afterId);
+    return (relationRows(pairs, url, pending) as { id: number }[]).filter((row) => row.id > afterId);
   }
+
+  /**
+   * Moebooru's tag_controller.rb index: `after_id` keeps ids ≥ it, `order` is `date` (id DESC), `count` or the name,
+   * `limit` defaults to 50 (`0`: all), `page` is 1-based; `id`, `name` (substring) and `type` filter.
+   */
+  private moebooruTags(url: URL): unknown[] {
+    const q = url.searchParams;
+    let tags = this.store.listTags();
+    const afterId = q.get('after_id');
+    if (afterId) tags = tags.filter((t) => t.id >= Number(afterId));
+    if (q.get('id')) tags = tags.filter((t) => t.id === Number(q.get('id')));
+    if (q.get('name')) tags = tags.filter((t) => t.name.includes(String(q.get('name')).replace(/\*/g, '')));
+    if (q.get('type')) tags = tags.filter((t) => t.category === Number(q.get('type')));
+    const order = q.get('order');
+    if (order === 'date') tags.sort((a, b) => b.id - a.id);
+    else if (order === 'count') tags.sort((a, b) => b.post_count - a.post_count);
+    else tags.sort((a, b) => a.name.localeCompare(b.name));
+    const limit = q.get('limit') === null ? 50 : Number(q.get('limit'));
+    const page = Math.max(1, Number(q.get('page') ?? 1) || 1);
+    const shown = limit === 0 ? tags : tags.slice((page - 1) * limit, page * limit);
+    return shown.map((t) => ({ id: t.id, name: t.name, count: t.post_count, type: t.category, ambiguous: false }));
+  }
+}
+
+function pairsOf(map: ReadonlyMap<string, readonly string[]>): [string, string][] {
+  const rows: [string, string][] = [];
+  for (const [from, tos] of map) for (const to of tos) rows.push([from, to]);
+  return rows;
+}
+
+/** Moebooru's `paginate per_page: 20, page: page_number` over a listing. */
+function pageOf<T>(rows: readonly T[], url: URL): T[] {
+  const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
+  return rows.slice((page - 1) * MOEBOORU_RELATION_PAGE, page * MOEBOORU_RELATION_PAGE);
 }

@@ -1,12 +1,15 @@
 /**
  * Everything the diff needs besides the post and its scores, built once per run: the model's labels mapped onto the
- * booru's current names, the implication graph and the policy.
+ * booru's current names, the implication graph, the policy, and the tag-sync generation they came from. A context
+ * whose vocabulary is not fresh (src/core/vocabulary-freshness.ts) diffs nothing: posts are scored and stored, and
+ * their diff waits for a fresh sync.
  */
 import { ImplicationGraph } from '../core/implications.js';
 import { buildDiffIndex, computeTagDiff, type DiffIndex, type DiffPolicy } from '../core/tag-diff.js';
 import type { TagThresholdOverride } from '../core/thresholds.js';
 import { type BooruTagFacts, type LabelMapping, mapLabelsToBooru } from '../core/tag-vocabulary.js';
 import type { ModelLabel, Rating, SuggestionDraft } from '../core/types.js';
+import type { VocabularyFreshness } from '../core/vocabulary-freshness.js';
 
 export interface DiffContext {
   labels: readonly ModelLabel[];
@@ -14,6 +17,10 @@ export interface DiffContext {
   implications: ImplicationGraph;
   policy: DiffPolicy;
   index: DiffIndex;
+  /** The tag-sync generation the facts come from, or null when it is not fresh: then nothing is diffed. */
+  generation: number | null;
+  /** Why diffs wait (null when the vocabulary is fresh). */
+  waitReason: string | null;
 }
 
 export function buildDiffContext(
@@ -21,9 +28,12 @@ export function buildDiffContext(
   facts: BooruTagFacts,
   implications: Iterable<readonly [string, string]>,
   policy: DiffPolicy,
+  vocabulary: VocabularyFreshness,
 ): DiffContext {
   const mapping = mapLabelsToBooru(labels, facts);
   return {
+    generation: vocabulary.generation,
+    waitReason: vocabulary.fresh ? null : vocabulary.reason,
     labels,
     mapping,
     implications: new ImplicationGraph(implications),

@@ -1,7 +1,8 @@
 /**
  * Re-diff: posts whose tags changed after they were scored (a human edit found by the re-scan, an applied
- * suggestion) get their suggestions recomputed from the stored scores, without re-inference: a tag a human added
- * is no longer suggested, a removal that no longer applies is superseded.
+ * suggestion), and posts scored while the vocabulary was stale, get their suggestions recomputed from the stored
+ * scores, without re-inference: a tag a human added is no longer suggested, a removal that no longer applies is
+ * superseded. With a stale vocabulary itself it does nothing (the posts wait).
  */
 import type { ModelDraft, TaggingRepository } from '../db/tagging.repository.js';
 import type { Logger } from '../shared/logger.js';
@@ -9,6 +10,8 @@ import { type DiffContext, diffPost } from './diff-context.js';
 import { type EnsembleMembers, withVotes } from './ensemble-votes.js';
 
 export interface RediffSummary {
+  /** False when the vocabulary was stale and nothing was diffed. */
+  diffed: boolean;
   posts: number;
   created: number;
   superseded: number;
@@ -27,7 +30,10 @@ export async function rediffChangedPosts(
     ensemble?: EnsembleMembers | null;
   },
 ): Promise<RediffSummary> {
-  const summary: RediffSummary = { posts: 0, created: 0, superseded: 0 };
+  const summary: RediffSummary = { diffed: false, posts: 0, created: 0, superseded: 0 };
+  const generation = options.context.generation;
+  if (generation === null) return summary;
+  summary.diffed = true;
   const labels = options.context.labels.length;
   for (;;) {
     const stale = await deps.tagging.listStale(options.booruId, options.modelId, options.batchSize ?? 200);
@@ -51,6 +57,7 @@ export async function rediffChangedPosts(
     });
     const stored = await deps.tagging.storeRediffs({
       modelId: options.modelId,
+      syncGeneration: generation,
       results,
       keepRatings: options.keepRatings ?? false,
     });

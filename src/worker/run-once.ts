@@ -1,5 +1,10 @@
 /**
- * One full cycle over everything new: crawl → tag → suggest. Used by `run --once`, `demo` and the schedule.
+ * One full cycle over everything new: sync tags → crawl → tag → suggest. Used by `run --once` and `demo`.
+ *
+ * The tag sync comes first because the diff needs current aliases, implications and deprecations: when the sync
+ * fails, or the last good one is older than the allowed age, posts are still crawled and scored, but nothing is
+ * diffed (`vocabulary.fresh` is false, and the caller exits non-zero); the next good sync lets the re-diff make
+ * their suggestions from the stored scores.
  */
 import type { DiffPolicy } from '../core/tag-diff.js';
 import type { CursorRepository } from '../db/cursor.repository.js';
@@ -7,13 +12,17 @@ import type { PostRepository } from '../db/post.repository.js';
 import type { TagRepository } from '../db/tag.repository.js';
 import type { TaggingRepository } from '../db/tagging.repository.js';
 import type { BooruClient } from '../booru/booru-client.js';
+import { judgeVocabulary, type VocabularyFreshness } from '../core/vocabulary-freshness.js';
+import { type Clock, systemClock } from '../shared/clock.js';
+import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { type CrawlSummary, crawlNewPosts } from './crawl-posts.job.js';
 import { buildDiffContext } from './diff-context.js';
 import type { EnsembleMembers } from './ensemble-votes.js';
-import { rediffChangedPosts } from './rediff-posts.job.js';
+import { type RediffSummary, rediffChangedPosts } from './rediff-posts.job.js';
 import { newStageTimings, reportTimings, type TimingReport } from './stage-timings.js';
+import { type SyncTagsSummary, syncTags } from './sync-tags.job.js';
 import { type RatingModel, type TagSummary, tagPendingPosts } from './tag-posts.job.js';
 
 export interface RunOnceDeps {
@@ -25,6 +34,7 @@ export interface RunOnceDeps {
   tagger: Tagger;
   ratingModel?: RatingModel | null;
   logger: Logger;
+  clock?: Clock;
 }
 
 export interface RunOnceOptions {
@@ -42,6 +52,8 @@ export interface RunOnceOptions {
   scoreFloor: number;
   topK: number;
   maxPosts: number;
+  /** Oldest acceptable tag sync, in ms; 0 accepts any age (TAGGER_SYNC_MAX_AGE_HOURS). */
+  syncMaxAgeMs: number;
   downloadConcurrency?: number;
   decodeConcurrency?: number;
   maxBatchWaitMs?: number;
@@ -53,8 +65,13 @@ export interface RunOnceOptions {
 }
 
 export interface RunOnceSummary {
+  /** This cycle's tag sync, or the error that stopped it. */
+  sync: SyncTagsSummary | { error: string };
+  /** Whether the diff ran, and against which tag-sync generation (or why it waited). */
+  vocabulary: VocabularyFreshness;
   crawl: CrawlSummary;
   tag: TagSummary;
+  rediff: RediffSummary;
   seconds: number;
   /** Busy ms per image per stage, process start → first post tagged, and the steady posts/s. */
   timings: TimingReport;
@@ -62,6 +79,23 @@ export interface RunOnceSummary {
 
 export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promise<RunOnceSummary> {
   const started = performance.now();
+  const clock = deps.clock ?? systemClock;
+  let sync: RunOnceSummary['sync'];
+  try {
+    sync = await syncTags(deps, { booruId: options.booruId });
+  } catch (thrown) {
+    // Recorded as a failed generation by syncTags; the cycle still crawls and scores.
+    const error = coerceError(thrown);
+    deps.logger.error({ err: error }, 'tag sync failed');
+    sync = { error: error.message };
+  }
+  const vocabulary = judgeVocabulary(await deps.tags.latestSync(options.booruId), clock.now(), options.syncMaxAgeMs);
+  if (!vocabulary.fresh) {
+    deps.logger.warn(
+      { booruId: options.booruId, reason: vocabulary.reason },
+      'tag vocabulary stale: posts are scored, their suggestions wait',
+    );
+  }
   const crawl = await crawlNewPosts(deps, {
     booruId: options.booruId,
     minMediaSize: deps.tagger.inputSize,
@@ -70,16 +104,25 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
   const counts = await deps.posts.countByState(options.booruId);
   options.onTagStart?.(counts.new + counts.queued);
   const { facts, implications } = await deps.tags.loadFacts(options.booruId);
-  const context = buildDiffContext(deps.tagger.labels, facts, implications, options.policy);
+  const context = buildDiffContext(deps.tagger.labels, facts, implications, options.policy, vocabulary);
   const timings = newStageTimings();
   const tag = await tagPendingPosts(deps, { ...options, context, timings });
-  // Posts whose tags changed since they were scored (re-scan, write-back) get their suggestions re-diffed.
-  await rediffChangedPosts(deps, {
+  // Posts whose tags changed since they were scored (re-scan, write-back), or whose diff waited for a good sync,
+  // get their suggestions (re-)diffed from the stored scores.
+  const rediff = await rediffChangedPosts(deps, {
     booruId: options.booruId,
     modelId: options.modelId,
     context,
     keepRatings: (deps.ratingModel ?? null) !== null,
     ensemble: options.ensemble ?? null,
   });
-  return { crawl, tag, seconds: (performance.now() - started) / 1000, timings: reportTimings(timings) };
+  return {
+    sync,
+    vocabulary,
+    crawl,
+    tag,
+    rediff,
+    seconds: (performance.now() - started) / 1000,
+    timings: reportTimings(timings),
+  };
 }

@@ -6,9 +6,12 @@
  * Incremental: each stream (tags, aliases, implications) is read in ascending id pages; the first pass reads
  * everything, later passes only rows the booru changed since the previous pass began (where the dialect can filter
  * by change; Moebooru and Gelbooru re-read all). The page cursor is stored after each page, so an interrupted pass
- * resumes where it stopped; a pass's start time becomes the next pass's "since" only once it completes. Where the
- * booru's relation listing is the whole truth (`capabilities.relationsListedInFull`: Szurubooru), a pass read from
- * its start retires the stored aliases and implications it no longer lists.
+ * resumes where it stopped; a pass's start time becomes the next pass's "since" only once it completes.
+ *
+ * Each run is recorded as a tag-sync generation (src/db TagSync): `ok` when every stream the booru offers was read
+ * to its end, `failed` otherwise (an error, an interruption, a page limit). Diffs are made only against a recent
+ * `ok` generation (src/core/vocabulary-freshness.ts). A complete full pass of a relation stream also retires the
+ * relations the booru no longer lists (Moebooru deletes them outright).
  */
 import type { BooruClient, BooruTag, BooruTagRelation, TagListQuery } from '../booru/booru-client.js';
 import type { CursorRepository } from '../db/cursor.repository.js';
@@ -48,6 +51,10 @@ export interface StreamSummary {
 }
 
 export interface SyncTagsSummary {
+  /** The generation this run recorded. */
+  generation: number;
+  /** Every offered stream was read to its end: diffs may use this generation. */
+  ok: boolean;
   tags: StreamSummary;
   aliases: StreamSummary;
   implications: StreamSummary;
@@ -59,8 +66,37 @@ const OVERLAP_MS = 5 * 60_000;
 
 export async function syncTags(deps: SyncTagsDeps, options: SyncTagsOptions): Promise<SyncTagsSummary> {
   const logger = deps.logger.child({ stage: 'sync-tags', booruId: options.booruId });
+  const clock = deps.clock ?? systemClock;
+  const generation = await deps.tags.startSync(options.booruId, clock.now());
+  try {
+    const summary = await syncAllStreams(deps, options, generation, logger);
+    const incomplete = (['tags', 'aliases', 'implications'] as const).filter((name) => !summary[name].complete);
+    const error = summary.interrupted
+      ? `${summary.interrupted.code}: ${summary.interrupted.message}`
+      : incomplete.length > 0
+        ? `${incomplete.join(', ')} stopped after ${options.maxPages ?? 100_000} pages; the pass resumes next run`
+        : null;
+    await deps.tags.finishSync(generation, clock.now(), error);
+    summary.ok = error === null;
+    return summary;
+  } catch (thrown) {
+    const error = coerceError(thrown);
+    const code = error instanceof AppError ? `${error.code}: ` : '';
+    await deps.tags.finishSync(generation, clock.now(), `${code}${error.message}`).catch(() => {});
+    throw error;
+  }
+}
+
+async function syncAllStreams(
+  deps: SyncTagsDeps,
+  options: SyncTagsOptions,
+  generation: number,
+  logger: Logger,
+): Promise<SyncTagsSummary> {
   const unsupported: StreamSummary = { read: 0, written: 0, complete: true, mode: 'unsupported' };
   const summary: SyncTagsSummary = {
+    generation,
+    ok: false,
     tags: { ...unsupported },
     aliases: { ...unsupported },
     implications: { ...unsupported },
@@ -103,7 +139,8 @@ async function syncStream(
   const clock = deps.clock ?? systemClock;
   const { booruId } = options;
   const key = (part: string) => `${name}:${part}`;
-  const syncedAt = options.full ? null : await deps.cursors.get(booruId, key('synced-at'));
+  const incremental = !options.full && deps.booru.capabilities.filtersTagsByChange !== false;
+  const syncedAt = incremental ? await deps.cursors.get(booruId, key('synced-at')) : null;
   let afterId = Number((await deps.cursors.get(booruId, key('page'))) ?? '0');
   let started = await deps.cursors.get(booruId, key('pass-started'));
   if (afterId === 0 || !started) {
@@ -112,11 +149,10 @@ async function syncStream(
   }
   const updatedSince = syncedAt ? new Date(Date.parse(syncedAt) - OVERLAP_MS) : null;
   result.mode = updatedSince ? 'incremental' : 'full';
+  // A full relation pass read from its first page lists every relation the booru has: the others were deleted.
+  const listed: { antecedent: string; consequent: string }[] | null =
+    name !== 'tags' && !updatedSince && afterId === 0 ? [] : null;
   const maxPages = options.maxPages ?? 100_000;
-  // Where the listing is the whole truth (no statuses), a pass read from its start in this run retires what it
-  // did not list: a relation the site dropped must not keep steering the diff.
-  const listedInFull: { antecedent: string; consequent: string }[] | null =
-    name !== 'tags' && deps.booru.capabilities.relationsListedInFull === true && afterId === 0 ? [] : null;
   for (let page = 0; page < maxPages; page++) {
     const rows = await list({ afterId, updatedSince, limit: options.pageSize });
     if (rows.length === 0) {
@@ -136,29 +172,25 @@ async function syncStream(
         })),
       );
     } else {
-      const relations = (rows as BooruTagRelation[]).map((r) => ({
-        antecedent: r.antecedent,
-        consequent: r.consequent,
-        status: r.status,
-      }));
-      listedInFull?.push(...relations.filter((r) => r.status === 'active'));
+      listed?.push(...(rows as BooruTagRelation[]));
       result.written += await deps.tags.upsertRelations(
         booruId,
         name === 'aliases' ? 'alias' : 'implication',
-        relations,
+        (rows as BooruTagRelation[]).map((r) => ({
+          antecedent: r.antecedent,
+          consequent: r.consequent,
+          status: r.status,
+        })),
       );
     }
     afterId = Math.max(afterId, ...rows.map((r) => r.remoteId));
     await deps.cursors.set(booruId, key('page'), String(afterId));
   }
-  if (result.complete && listedInFull) {
-    result.written += await deps.tags.retireRelationsExcept(
-      booruId,
-      name === 'aliases' ? 'alias' : 'implication',
-      listedInFull,
-    );
-  }
   if (result.complete) {
+    if (listed) {
+      const retired = await deps.tags.retireUnlisted(booruId, name === 'aliases' ? 'alias' : 'implication', listed);
+      result.written += retired;
+    }
     await deps.cursors.set(booruId, key('synced-at'), started);
     await deps.cursors.set(booruId, key('page'), '0');
   }

@@ -414,13 +414,14 @@ function diffBatch(deps: TagDeps, options: TagOptions, item: Scored): TaggingRes
     const scores = item.scores[i]!;
     const compact = compactScores(scores, options.context, post.tags, options.scoreFloor, options.topK);
     // The diff runs on the full vector; the stored compact form gives the same answer for every threshold above
-    // the floor, so re-diffing later needs no re-inference.
-    let drafts: ModelDraft[] = diffPost(options.context, post, scores, 0);
+    // the floor, so re-diffing later needs no re-inference. A stale vocabulary diffs nothing: the scores wait.
+    const generation = options.context.generation;
+    let drafts: ModelDraft[] = generation === null ? [] : diffPost(options.context, post, scores, 0);
     const members = options.ensemble?.memberScoresOf(scores) ?? null;
     if (options.ensemble && !members) throw new Error('ensemble scores without the member scores behind them');
     if (options.ensemble && members) drafts = withVotes(drafts, options.ensemble, options.context, scores, members);
     const ratingScores = item.ratingScores?.[i];
-    if (rating && ratingScores) {
+    if (rating && ratingScores && generation !== null) {
       // The rating model speaks for the rating: the tagger's own rating suggestion gives way.
       const suggestion = suggestRatingFromClasses(
         rating.tagger.labels,
@@ -449,6 +450,7 @@ function diffBatch(deps: TagDeps, options: TagOptions, item: Scored): TaggingRes
       scores: compact.scores,
       floor: options.scoreFloor,
       drafts,
+      syncGeneration: generation,
     };
   });
 }

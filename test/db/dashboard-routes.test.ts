@@ -17,6 +17,9 @@ import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { ThresholdRepository } from '../../src/db/threshold.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
+import { workerStatusSource } from '../../src/bin/status-source.js';
+import { StatusRepository } from '../../src/db/status.repository.js';
+import { TagRepository } from '../../src/db/tag.repository.js';
 import { aDraft, aPostUpsert } from '../helpers/factories.js';
 import { Client as InjectClient } from '../helpers/inject-client.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
@@ -236,6 +239,49 @@ describe('Dashboard routes', () => {
         changed: [],
         skipped: [{ id: gelbooruSuggestion, why: expect.stringMatching(/report-only/) }],
       });
+    });
+
+    it('should say on the status page why suggestions wait when the tag sync failed, and when it is fresh', async () => {
+      const { prisma } = database();
+      const tags = new TagRepository(prisma);
+      const review = new ReviewRepository(prisma);
+      const statusApp = await buildDashboard(
+        {
+          users: new UserRepository(prisma),
+          suggestions,
+          review,
+          apiTokens: new ApiTokenRepository(prisma),
+          audit: new AuditRepository(prisma),
+          reports: new ReportRepository(prisma),
+          thresholds: new ThresholdRepository(prisma),
+          statusSource: workerStatusSource(review, new StatusRepository(prisma), { syncMaxAgeMs: 3_600_000 }),
+          logger: silentLogger,
+        },
+        {},
+      );
+      try {
+        const sut = new Client(statusApp);
+        await sut.signIn('view', 'view-password');
+        const failed = await tags.startSync(1, new Date());
+        await tags.finishSync(failed, new Date(), 'BOORU_BAD_RESPONSE: malformed tag listing');
+        const stale = (await sut.request('GET', '/status')).body;
+        expect(stale).toContain(`Suggestions wait for dan: the last tag sync (#${failed}, `);
+        expect(stale).toContain('failed: BOORU_BAD_RESPONSE: malformed tag listing');
+        expect(stale).toContain('stale: suggestions wait');
+        const good = await tags.startSync(1, new Date());
+        await tags.finishSync(good, new Date(), null);
+        const fresh = await sut.request('GET', '/status');
+        expect(fresh.body).not.toContain('Suggestions wait for dan');
+        expect(fresh.body).toContain(`fresh: generation ${good}`);
+        expect((await sut.request('GET', '/api/status')).json().vocabulary).toContainEqual({
+          booru: 'dan',
+          fresh: true,
+          generation: good,
+          waitReason: null,
+        });
+      } finally {
+        await statusApp.close();
+      }
     });
 
     it('should count suggestions per facet under the other filters', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { BooruRepository } from '../../src/db/booru.repository.js';
-import { CursorRepository } from '../../src/db/cursor.repository.js';
+import { TagRepository } from '../../src/db/tag.repository.js';
 import { PrismaClient } from '../../src/db/generated/client.js';
 import { readMigrations, DEFAULT_MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
@@ -60,11 +60,20 @@ describe('ReadinessRepository', () => {
         manifest: {},
       });
       await boorus.setActiveModel(tagged.id, modelId);
-      expect(await sut.lastTagSyncs()).toEqual([{ booru: 'dan', syncedAt: null }]);
-      const before = Date.now();
-      await new CursorRepository(prisma).set(tagged.id, 'tags:synced-at', new Date().toISOString());
-      const [sync] = await sut.lastTagSyncs();
-      expect(sync?.syncedAt?.getTime()).toBeGreaterThanOrEqual(before - 1000);
+      expect(await sut.lastTagSyncs()).toEqual([{ booru: 'dan', syncedAt: null, error: null }]);
+      const tags = new TagRepository(prisma);
+      const okSync = await tags.startSync(tagged.id, new Date('2026-12-07T09:00:00Z'));
+      await tags.finishSync(okSync, new Date('2026-12-07T09:01:00Z'), null);
+      expect(await sut.lastTagSyncs()).toEqual([
+        { booru: 'dan', syncedAt: new Date('2026-12-07T09:01:00Z'), error: null },
+      ]);
+      // A pass still running is not counted; a failed one is, with its reason.
+      await tags.startSync(tagged.id, new Date('2026-12-07T09:30:00Z'));
+      const failed = await tags.startSync(tagged.id, new Date('2026-12-07T09:40:00Z'));
+      await tags.finishSync(failed, new Date('2026-12-07T09:41:00Z'), 'BOORU_HTTP: 502');
+      expect(await sut.lastTagSyncs()).toEqual([
+        { booru: 'dan', syncedAt: new Date('2026-12-07T09:41:00Z'), error: 'BOORU_HTTP: 502' },
+      ]);
 
       const status = new StatusRepository(prisma);
       await status.registerWorker({ id: 'h:1', host: 'h', pid: 1, provider: 'cpu', model: 'm 1' });

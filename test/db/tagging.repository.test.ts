@@ -1,3 +1,4 @@
+import { UNRECORDED_VOCABULARY } from '../../src/core/vocabulary-freshness.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
@@ -46,6 +47,7 @@ describe('TaggingRepository', () => {
 
   function resultOf(post: { id: number; tagsVersion: number }, tags: string[]): TaggingResult {
     return {
+      syncGeneration: 0,
       postId: post.id,
       tagsVersion: post.tagsVersion,
       labelIdx: [0, 3],
@@ -164,7 +166,7 @@ describe('TaggingRepository', () => {
         { name: 'cat_ears', category: 0 },
         { name: 'smile', category: 0 },
       ];
-      const context = buildDiffContext(labels, NO_TAG_FACTS, [], defaultDiffPolicy());
+      const context = buildDiffContext(labels, NO_TAG_FACTS, [], defaultDiffPolicy(), UNRECORDED_VOCABULARY);
       const [post] = await claimed(1);
       // Scored: cat_ears 0.9 (add), smile 0.001 (not on the post yet).
       await sut.storeResults({
@@ -172,6 +174,7 @@ describe('TaggingRepository', () => {
         owner: 'w1',
         results: [
           {
+            syncGeneration: 0,
             postId: post!.id,
             tagsVersion: post!.tagsVersion,
             labelIdx: [0, 1],
@@ -262,6 +265,7 @@ describe('TaggingRepository', () => {
       });
       const summary = await sut.storeRediffs({
         modelId,
+        syncGeneration: 0,
         keepRatings: true,
         results: [{ postId: post!.id, tagsVersion: post!.tagsVersion, drafts: [aDraft({ tag: 'smile' })] }],
       });

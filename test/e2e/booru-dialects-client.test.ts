@@ -4,7 +4,15 @@
  * fresh read, and retried only in its idempotent form.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AutoBooruClient, createBooruAdapter, probeBooruKind, QUERY_AUTH } from '../../src/booru/booru-factory.js';
+import {
+  AutoBooruClient,
+  createBooruAdapter,
+  MOEBOORU_AUTH,
+  probeBooruKind,
+  QUERY_AUTH,
+} from '../../src/booru/booru-factory.js';
+import { canEditTagsOf } from '../../src/booru/dialects.js';
+import { e621ListItems } from '../../src/booru/e621.schemas.js';
 import { BooruHttp, type BooruHttpOptions } from '../../src/booru/http.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
 import { type FakeDialect, FakeDialectServer } from '../../src/demo/fake-dialect.server.js';
@@ -99,10 +107,118 @@ describe('MoebooruClient', () => {
     expect(result.outcomes.every((o) => o.outcome === 'applied')).toBe(true);
   });
 
-  it('should read a deleted post as deleted, without URLs, and refuse to list changes', async () => {
+  it('should read a deleted post as deleted, without URLs', async () => {
     const { sut } = await dialect('moebooru');
     expect(await sut.getPost(3)).toMatchObject({ isDeleted: true, fileUrl: null });
-    await expect(sut.listPostsByChange(1)).rejects.toMatchObject({ code: 'USAGE' });
+  });
+
+  it('should list posts by last change, newest first (order:change_desc)', async () => {
+    const { server, sut } = await dialect('moebooru');
+    server.editAsHuman(1, { add: ['edited'] });
+    const page = await sut.listPostsByChange(1);
+    expect(page.posts.map((p) => p.remoteId)).toContain(1);
+    expect(server.requests.at(-1)?.query).toMatchObject({ tags: 'order:change_desc', page: '1' });
+  });
+
+  it('should read every tag page (after_id is inclusive and order=date is id DESC), ascending', async () => {
+    const { server, sut } = await dialect('moebooru');
+    server.addTags(Array.from({ length: 25 }, (_, i) => ({ name: `extra_${i}` })));
+    const all = await sut.listTags({ afterId: 0, limit: 10 });
+    expect(all.length).toBe(server.store.listTags().length);
+    expect(all.map((t) => t.remoteId)).toEqual([...all.map((t) => t.remoteId)].sort((a, b) => a - b));
+    const last = all.at(-1)!.remoteId;
+    expect(await sut.listTags({ afterId: last, limit: 10 })).toEqual([]);
+    expect(await sut.listTags({ afterId: last - 3, limit: 10 })).toHaveLength(3);
+  });
+
+  it('should list aliases and implications by name across pages, pending ones marked pending', async () => {
+    const { server, sut } = await dialect('moebooru');
+    const aliases = Object.fromEntries(Array.from({ length: 23 }, (_, i) => [`old_${i}`, `new_${i}`]));
+    server.setAliases(aliases);
+    server.setImplications({ fox: ['animal'], tail: ['animal'] });
+    server.setPendingRelations({ aliases: { cyan_theme: 'aqua_theme' }, implications: { solo: ['fox'] } });
+    await sut.listTags({ afterId: 0 });
+    const aliasRows = await sut.listTagRelations('alias', { afterId: 0 });
+    expect(aliasRows).toHaveLength(24);
+    expect(aliasRows.find((r) => r.antecedent === 'old_22')).toMatchObject({ consequent: 'new_22', status: 'active' });
+    expect(aliasRows.find((r) => r.antecedent === 'cyan_theme')).toMatchObject({
+      consequent: 'aqua_theme',
+      status: 'pending',
+    });
+    const implications = await sut.listTagRelations('implication', { afterId: 0 });
+    expect(implications.map((r) => `${r.antecedent}>${r.consequent}:${r.status}`).sort()).toEqual([
+      'fox>animal:active',
+      'solo>fox:pending',
+      'tail>animal:active',
+    ]);
+    expect(server.requests.filter((r) => r.path === '/tag_alias.json').map((r) => r.query['page'])).toEqual([
+      '1',
+      '2',
+      '3',
+    ]);
+    // The sync's next call asks above the highest id: everything was read already.
+    const highest = Math.max(...aliasRows.map((r) => r.remoteId));
+    expect(await sut.listTagRelations('alias', { afterId: highest })).toEqual([]);
+    expect(server.requests.filter((r) => r.path === '/tag_alias.json')).toHaveLength(3);
+  });
+
+  it('should resolve a tag id the tag listing did not cover with one /tag.json?id= read', async () => {
+    const { server, sut } = await dialect('moebooru');
+    server.setImplications({ fox: ['animal'] });
+    const rows = await sut.listTagRelations('implication', { afterId: 0 });
+    expect(rows).toMatchObject([{ antecedent: 'fox', consequent: 'animal', status: 'active' }]);
+    expect(server.requests.filter((r) => r.path === '/tag.json' && r.query['id'])).toHaveLength(2);
+  });
+
+  it('should authenticate with username + api_key when the site is set up so', async () => {
+    const server = new FakeDialectServer('moebooru', { credentials, moebooruAuth: 'api_key' });
+    server.addPosts([{ id: 1, tag_string: 'fox', rating: 'g' }]);
+    await server.start();
+    closers.push(() => server.close());
+    const sut = createBooruAdapter(
+      'moebooru',
+      httpFor(server.url, 'moebooru', { queryAuth: MOEBOORU_AUTH.api_key }),
+      logger,
+    );
+    expect((await sut.listPostsSince(0)).posts).toHaveLength(1);
+    expect(server.requests[0]?.query).toMatchObject({ username: 'bot', api_key: 'sekrit-key' });
+    const wrongForm = createBooruAdapter('moebooru', httpFor(server.url, 'moebooru'), logger);
+    await expect(wrongForm.listPostsSince(0)).rejects.toMatchObject({ code: 'BOORU_AUTH' });
+  });
+});
+
+describe('dialect traits known from the kind alone', () => {
+  it('should match every adapter’s own capabilities', () => {
+    for (const kind of ['danbooru', 'e621', 'moebooru', 'gelbooru'] as const) {
+      const adapter = createBooruAdapter(kind, httpFor('http://127.0.0.1:9', kind), logger);
+      expect(canEditTagsOf(kind), kind).toBe(adapter.capabilities.canEditTags);
+    }
+    expect(canEditTagsOf('unknown')).toBe(false);
+  });
+});
+
+describe('e621 list envelopes', () => {
+  it('should read an empty page of tags, aliases and implications as e621 answers it ({"tags":[]} and the like)', async () => {
+    const { server, sut } = await dialect('e621');
+    server.setAliases({ cyan_theme: 'aqua_theme' });
+    server.setPendingRelations({ implications: { fox: ['animal'] } });
+    const tags = await sut.listTags({ afterId: 0 });
+    expect(tags.length).toBeGreaterThan(0);
+    expect(await sut.listTags({ afterId: tags.at(-1)!.remoteId })).toEqual([]);
+    const aliases = await sut.listTagRelations('alias', { afterId: 0 });
+    expect(aliases).toMatchObject([{ antecedent: 'cyan_theme', consequent: 'aqua_theme', status: 'active' }]);
+    expect(await sut.listTagRelations('alias', { afterId: aliases[0]!.remoteId })).toEqual([]);
+    expect(await sut.listTagRelations('implication', { afterId: 0 })).toMatchObject([{ status: 'pending' }]);
+    const empties = server.requests.filter((r) => r.path !== '/posts.json').slice(-3);
+    expect(empties.map((r) => r.path)).toEqual(['/tag_aliases.json', '/tag_aliases.json', '/tag_implications.json']);
+  });
+
+  it('should take only the endpoint’s own key as an empty page, nothing else', () => {
+    expect(e621ListItems({ tag_aliases: [] }, 'tag_aliases')).toEqual([]);
+    expect(e621ListItems([{ id: 1 }], 'tag_aliases')).toEqual([{ id: 1 }]);
+    expect(e621ListItems({ posts: [] }, 'tag_aliases')).toBeNull();
+    expect(e621ListItems({ tag_aliases: [], extra: 1 }, 'tag_aliases')).toBeNull();
+    expect(e621ListItems({ success: false, message: 'x' }, 'tags')).toBeNull();
   });
 });
 
@@ -120,9 +236,20 @@ describe('GelbooruClient', () => {
   });
 
   it('should read tags with type 6 as deprecated', async () => {
-    const { sut } = await dialect('gelbooru');
+    const { server, sut } = await dialect('gelbooru');
+    server.addTags([{ name: 'old_name', isDeprecated: true }]);
     const tags = await sut.listTags({ afterId: 0 });
-    expect(tags.find((t) => t.name === 'artist_x')).toMatchObject({ category: 1 });
+    expect(tags.find((t) => t.name === 'artist_x')).toMatchObject({ category: 1, isDeprecated: false });
+    expect(tags.find((t) => t.name === 'old_name')).toMatchObject({ category: 0, isDeprecated: true });
+  });
+
+  it('should read a page without its `post` or `tag` key as empty, as gelbooru.com answers past the end', async () => {
+    const { server, sut } = await dialect('gelbooru');
+    const tags = await sut.listTags({ afterId: 0 });
+    expect(await sut.listTags({ afterId: tags.at(-1)!.remoteId })).toEqual([]);
+    expect((await sut.listPostsSince(3)).posts).toEqual([]);
+    expect(sut.capabilities).toMatchObject({ canSyncRelations: false, canListChanges: false });
+    expect(server.requests.length).toBeGreaterThanOrEqual(3);
   });
 });
 

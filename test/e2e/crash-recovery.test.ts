@@ -43,6 +43,8 @@ describe('crash recovery', () => {
     db = await createTestDatabase();
     await installWriteLog(db.url);
     const booru = new FakeDanbooruServer();
+    // The site has the tags the model adds (every cycle syncs them before diffing).
+    booru.addTags(COLORS.map(([, tag]) => ({ name: tag })));
     const pngs = await Promise.all(COLORS.map(([rgb]) => makeSolidPng(64, 64, rgb)));
     for (let i = 0; i < POSTS; i++) {
       const [, , rating] = COLORS[i % COLORS.length]!;

@@ -4,6 +4,7 @@
  * implementation independent of the one that wrote it; .ci/run installs it) and checked row by row, and DeepDanbooru's
  * own SELECT statements run against it; every image file is checked by its md5, a WebP post's by its pixels.
  */
+import { TEST_MODEL_LABELS } from '../../src/tagger/test-model-spec.js';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -127,6 +128,11 @@ describe('export-dataset', () => {
   const datasetPosts = () => [...exported, webp].sort((a, b) => a.id - b.id);
 
   beforeAll(async () => {
+    // The site has every tag the model knows, as the demo booru does (`run --once` syncs them before diffing).
+    booru.addTags([
+      ...TEST_MODEL_LABELS.filter((l) => l.category !== 9).map((l) => ({ name: l.name, category: l.category })),
+      ...Object.entries(CATEGORIES).map(([name, category]) => ({ name, category })),
+    ]);
     demo = await makeDemoPosts(10, 3001);
     for (const post of demo) {
       booru.addPostWithMedia(

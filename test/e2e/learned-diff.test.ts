@@ -33,6 +33,8 @@ describe('learned thresholds in the diff', () => {
   };
 
   beforeAll(async () => {
+    // The site has the tags the model suggests (a synced vocabulary drops labels the booru does not have).
+    booru.addTags([{ name: 'red_theme' }, { name: 'white_background' }]);
     for (const id of [1, 2]) await add(id, RED);
     for (const id of [3, 4]) await add(id, WHITE);
     started = await booru.start();

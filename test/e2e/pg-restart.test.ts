@@ -62,6 +62,8 @@ describe.skipIf(unavailable !== null)('worker across a PostgreSQL restart', () =
     await installWriteLog(url);
 
     const booru = new FakeDanbooruServer();
+    // The site has the tags the model adds (every cycle syncs them before diffing).
+    booru.addTags(COLORS.map(([, tag]) => ({ name: tag })));
     const pngs = await Promise.all(COLORS.map(([rgb]) => makeSolidPng(64, 64, rgb)));
     for (let i = 0; i < POSTS; i++) {
       booru.addPostWithMedia({ id: 1 + i, tag_string: '1girl solo', rating: COLORS[i % 3]![2], md5: `m${i}` }, [

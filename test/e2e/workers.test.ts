@@ -32,6 +32,8 @@ async function setUp(n: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Setup
   // Counts committed writes: the final rows alone (upserts) would hide a post scored twice.
   await installWriteLog(db.url);
   const booru = new FakeDanbooruServer();
+  // The site has the tags the model adds (the cycle syncs them before diffing).
+  booru.addTags(COLORS.map(([, tag]) => ({ name: tag })));
   const pngs = await Promise.all(COLORS.map(([rgb]) => makeSolidPng(96, 96, rgb)));
   for (let i = 0; i < n; i++) {
     const rating = COLORS[i % COLORS.length]![2];

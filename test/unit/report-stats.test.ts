@@ -1,4 +1,5 @@
 /** Report statistics, escapes and the learned-threshold overlay of the diff: pure, table-driven. */
+import { UNRECORDED_VOCABULARY } from '../../src/core/vocabulary-freshness.js';
 import { describe, expect, it } from 'vitest';
 import { buildDiffIndex, computeTagDiff, defaultDiffPolicy } from '../../src/core/tag-diff.js';
 import { ImplicationGraph } from '../../src/core/implications.js';
@@ -87,7 +88,7 @@ describe('learned thresholds in the diff', () => {
   const facts = NO_TAG_FACTS;
 
   it('should replace the category thresholds only for the tags learned, and keep the rest', () => {
-    const context = buildDiffContext(labels, facts, [], defaultDiffPolicy());
+    const context = buildDiffContext(labels, facts, [], defaultDiffPolicy(), UNRECORDED_VOCABULARY);
     const post = { tags: ['solo'], rating: null };
     const scores = [0.5, 0.015];
     expect(diffPost(context, post, scores, 0).map((s) => `${s.action} ${s.tag}`)).toEqual([

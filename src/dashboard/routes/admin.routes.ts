@@ -68,12 +68,21 @@ export function registerAdminRoutes(app: FastifyInstance, context: RouteContext)
     const csrf = reply.generateCsrf();
     const counts = (record: Record<string, number>) =>
       html`<table><tbody>${Object.entries(record).map(([k, v]) => html`<tr><th scope="row">${k.replace('_', ' ')}</th><td>${v}</td></tr>`)}</tbody></table>`;
+    const stale = (s.vocabulary ?? []).filter((v) => !v.fresh);
     const body = html`<h1>Status</h1>
+      ${stale.map(
+        (v) =>
+          html`<p class="notice" role="alert" data-vocabulary="stale">Suggestions wait for ${v.booru}: ${v.waitReason}</p>`,
+      )}
       <p class="muted">Source: ${s.source}</p>
       <table><tbody>
         <tr><th scope="row">Execution provider</th><td>${s.provider ?? 'not reported'}</td></tr>
         <tr><th scope="row">Throughput</th><td>${s.throughputPerMinute === null ? 'unknown' : `${s.throughputPerMinute} posts/min (last hour)`}</td></tr>
         <tr><th scope="row">Last post tagged</th><td>${s.lastTaggedAt ? s.lastTaggedAt.toISOString() : 'never'}</td></tr>
+        ${(s.vocabulary ?? []).map(
+          (v) =>
+            html`<tr><th scope="row">Tag sync (${v.booru})</th><td>${v.fresh ? `fresh: generation ${v.generation}` : 'stale: suggestions wait'}</td></tr>`,
+        )}
       </tbody></table>
       <h2>Workers</h2>
       ${

@@ -1,4 +1,5 @@
 /** Pieces the pages share: tag lists in Danbooru's category colours, score bars, status badges, the filter form. */
+import { canEditTagsOf } from '../../booru/dialects.js';
 import type { Facets, QueueFilter, ReviewPost, ReviewSuggestion } from '../../db/review.repository.js';
 import { SUGGESTION_STATUSES } from '../../db/suggestion.types.js';
 import { filterQuery } from '../filters.js';
@@ -130,5 +131,5 @@ export function reportOnlyNote(kind: string): SafeHtml {
 }
 
 export function isReportOnly(kind: string): boolean {
-  return kind === 'gelbooru';
+  return !canEditTagsOf(kind);
 }
