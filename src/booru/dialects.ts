@@ -22,3 +22,17 @@ export function canEditTagsOf(kind: string): boolean {
 export const REPORT_ONLY_KINDS: readonly string[] = Object.entries(TAG_EDITING)
   .filter(([, editable]) => !editable)
   .map(([kind]) => kind);
+
+/** How each dialect names the page of a post, from the site's root. */
+const POST_PAGES: Readonly<Record<BooruKind, (base: string, remoteId: number) => string>> = {
+  danbooru: (base, id) => `${base}/posts/${id}`,
+  e621: (base, id) => `${base}/posts/${id}`,
+  moebooru: (base, id) => `${base}/post/show/${id}`,
+  gelbooru: (base, id) => `${base}/index.php?page=post&s=view&id=${id}`,
+  szurubooru: (base, id) => `${base}/post/${id}`,
+};
+
+/** The page of a post on its booru. */
+export function postUrlOf(baseUrl: string, kind: BooruKind, remoteId: number): string {
+  return POST_PAGES[kind](baseUrl.replace(/\/$/, ''), remoteId);
+}

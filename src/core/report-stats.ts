@@ -126,8 +126,8 @@ export interface PendingPostRow {
   tag: string;
   action: 'add' | 'remove';
   remoteId: number;
-  booruUrl: string;
-  booruKind: BooruKind;
+  /** The post's page on its booru (each dialect names it differently: `src/booru/dialects.ts`). */
+  url: string;
   score: number;
 }
 
@@ -303,21 +303,6 @@ export function parseSince(value: string, now: Date): Date | null {
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
-/** The page of a post on its booru (each dialect names it differently). */
-export function postUrlOf(baseUrl: string, kind: BooruKind, remoteId: number): string {
-  const base = baseUrl.replace(/\/$/, '');
-  switch (kind) {
-    case 'moebooru':
-      return `${base}/post/show/${remoteId}`;
-    case 'gelbooru':
-      return `${base}/index.php?page=post&s=view&id=${remoteId}`;
-    case 'szurubooru':
-      return `${base}/post/${remoteId}`;
-    default:
-      return `${base}/posts/${remoteId}`;
-  }
-}
-
 const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
@@ -375,7 +360,7 @@ export function assembleReport(rows: ReportRows, thresholds: ThresholdSection | 
     for (const p of rows.pending) {
       if (p.action !== action) continue;
       const list = out.get(p.tag) ?? [];
-      list.push({ remoteId: p.remoteId, url: postUrlOf(p.booruUrl, p.booruKind, p.remoteId), score: p.score });
+      list.push({ remoteId: p.remoteId, url: p.url, score: p.score });
       out.set(p.tag, list);
     }
     return [...out.entries()]

@@ -14,6 +14,7 @@ import {
   type ThresholdSection,
 } from '../core/report-stats.js';
 import type { BooruKind, SuggestionAction } from '../core/types.js';
+import { postUrlOf } from '../booru/dialects.js';
 import { Prisma, type PrismaClient } from './generated/client.js';
 
 const sql = Prisma.sql;
@@ -170,8 +171,7 @@ export class ReportRepository {
         tag: r.tag,
         action: r.action,
         remoteId: r.remote_id,
-        booruUrl: r.base_url,
-        booruKind: r.kind,
+        url: postUrlOf(r.base_url, r.kind, r.remote_id),
         score: r.score,
       })),
       ratings,

@@ -162,8 +162,8 @@ export function hostileReportRows(): ReportRows {
     medians: [{ tag: script, action: 'add', median: 0.9 }],
     models: [{ id: 1, name: attribute, version: script, median: 0.8 }],
     pending: [
-      { tag: singleQuote, action: 'add', remoteId: 7, booruUrl: javascriptUrl, booruKind: 'danbooru', score: 0.9 },
-      { tag: attribute, action: 'remove', remoteId: 8, booruUrl: javascriptUrl, booruKind: 'danbooru', score: 0.01 },
+      { tag: singleQuote, action: 'add', remoteId: 7, url: javascriptUrl, score: 0.9 },
+      { tag: attribute, action: 'remove', remoteId: 8, url: javascriptUrl, score: 0.01 },
     ],
     ratings: [{ from: script, to: attribute, status: 'pending', count: 1 }],
     decisions: [{ action: 'add', score: 0.9, approved: 3, rejected: 1 }],

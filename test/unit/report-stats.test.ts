@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { buildDiffIndex, computeTagDiff, defaultDiffPolicy } from '../../src/core/tag-diff.js';
 import { ImplicationGraph } from '../../src/core/implications.js';
 import { mapLabelsToBooru, NO_TAG_FACTS } from '../../src/core/tag-vocabulary.js';
-import { median, parseSince, postUrlOf, wilsonInterval } from '../../src/core/report-stats.js';
+import { postUrlOf } from '../../src/booru/dialects.js';
+import { median, parseSince, wilsonInterval } from '../../src/core/report-stats.js';
 import { dtextTag, escapeCsv, escapeDtext, escapeHtml, escapeMarkdown } from '../../src/reports/escape.js';
 import { buildDiffContext, diffPost, withLearnedPolicy, withLearnedThresholds } from '../../src/worker/diff-context.js';
 
@@ -57,6 +58,7 @@ describe('parseSince', () => {
 describe('postUrlOf', () => {
   it('should name each dialect’s post page', () => {
     expect(postUrlOf('https://danbooru.donmai.us/', 'danbooru', 1)).toBe('https://danbooru.donmai.us/posts/1');
+    expect(postUrlOf('https://e621.net', 'e621', 5)).toBe('https://e621.net/posts/5');
     expect(postUrlOf('https://yande.re', 'moebooru', 2)).toBe('https://yande.re/post/show/2');
     expect(postUrlOf('https://gelbooru.com', 'gelbooru', 3)).toBe(
       'https://gelbooru.com/index.php?page=post&s=view&id=3',

@@ -1,6 +1,6 @@
 /** One post's whole story: image, tags, every suggestion with its outcome, score history, decisions, write-backs. */
 import type { FastifyInstance } from 'fastify';
-import { postUrlOf } from '../../core/report-stats.js';
+import { postUrlOf } from '../../booru/dialects.js';
 import type { RouteContext } from '../app.js';
 import { requireAccess } from '../app.js';
 import { can } from '../policies.js';
