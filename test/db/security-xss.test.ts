@@ -74,7 +74,12 @@ describe('XSS through booru-supplied strings', () => {
       await sut.signIn(name, password);
       for (const url of pagesOf()) {
         const response = await sut.request('GET', url);
-        expect(response.statusCode, url).toBeLessThan(500);
+        // /readyz answers 503 by design while a precondition is missing (this fixture never synced tags).
+        if (url.startsWith('/readyz') && response.statusCode === 503) {
+          expect(JSON.parse(response.body).ready, url).toBe(false);
+        } else {
+          expect(response.statusCode, url).toBeLessThan(500);
+        }
         const type = String(response.headers['content-type'] ?? '');
         if (type.startsWith('text/html')) htmlPages++;
         // JSON carries the raw strings as data (served as JSON with nosniff: checked below); anything else that a
