@@ -54,6 +54,18 @@ describe('run --once defaults', () => {
     return stdout;
   };
 
+  /** `status` exits 1 while the service is not ready (here: no worker is running), and prints all the same. */
+  const status = async (args: string[]) => {
+    try {
+      return await cli(['status', ...args]);
+    } catch (error) {
+      const failed = error as { code?: number; stdout?: string; stderr?: string };
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toContain('[NOT_READY]');
+      return failed.stdout ?? '';
+    }
+  };
+
   const addPosts = async (from: number, count: number) => {
     for (let id = from; id < from + count; id++) {
       const png = await makeSolidPng(64, 64, [(id * 40) % 256, 120, 200]);
@@ -116,12 +128,12 @@ describe('run --once defaults', () => {
     const summary: RunSummary = JSON.parse(
       await cli(['run', '--once', '--json'], { MODEL_DIR: 'models/test-deepdanbooru' }),
     );
-    const status = JSON.parse(await cli(['status', '--json']));
-    const text = await cli(['status']);
+    const shown = JSON.parse(await status(['--json']));
+    const text = await status([]);
 
     expect(summary.inference.batchSource).toBe('measured');
-    expect(status.batchChoices).toHaveLength(2);
-    expect(new Set(status.batchChoices.map((c: { key: { sha256: string } }) => c.key.sha256)).size).toBe(2);
+    expect(shown.batchChoices).toHaveLength(2);
+    expect(new Set(shown.batchChoices.map((c: { key: { sha256: string } }) => c.key.sha256)).size).toBe(2);
     expect(text).toMatch(/batch +measured on this machine/);
     expect(text).toMatch(/chosen on cpu/);
   });
