@@ -21,7 +21,7 @@ import { OnnxTagger } from '../src/tagger/onnx-tagger.js';
 import { usableCores } from '../src/tagger/cpu-plan.js';
 import type { Device } from '../src/tagger/tagger.js';
 import { benchBare, type BareResult } from './bench-models.js';
-import { log, mib, noisyWebps, round, startFakeBooru, withFreshDatabase } from './bench-support.js';
+import { defaultRunImages, log, mib, round, startFakeBooru, withFreshDatabase } from './bench-support.js';
 import { runWorker } from './bench-workers.js';
 
 const logger = pino({ level: 'silent' });
@@ -29,6 +29,8 @@ const logger = pino({ level: 'silent' });
 export interface DefaultRunResult {
   label: string;
   posts: number;
+  /** What the posts' images are (real illustrations, or synthetic noise without ../shared). */
+  images: string;
   bare: { before: BareResult; after: BareResult; imagesPerSecond: number; threads: number };
   run: {
     exitCode: number | null;
@@ -84,7 +86,8 @@ export async function benchDefaultRun(options: {
   /** DEVICE for the run (unset: the default, auto). */
   device?: string;
 }): Promise<DefaultRunResult | null> {
-  const images = await noisyWebps();
+  const { kind: imagesKind, images } = await defaultRunImages();
+  log(`${options.label}: images: ${imagesKind}`);
   const { label } = options;
   const device = (options.device ?? 'cpu') as Device;
   const before = await bare(
@@ -149,6 +152,7 @@ export async function benchDefaultRun(options: {
     const result: DefaultRunResult = {
       label,
       posts: options.posts,
+      images: imagesKind,
       bare: { before: before.result, after: after.result, imagesPerSecond: round(bareIps), threads: before.threads },
       run,
       ratios: { steady: ratio(run?.steadyPostsPerSecond), wholeRun: ratio(run?.wholeRunPostsPerSecond) },

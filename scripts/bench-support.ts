@@ -2,7 +2,9 @@
  * Shared pieces of `npm run bench` (scripts/bench.ts): progress output, timing, throwaway PostgreSQL databases, the
  * benchmark images, a fake Danbooru filled with posts, and peak-memory sampling.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import sharp, { type Sharp } from 'sharp';
 import { FakeDanbooruServer, type StartedFakeDanbooru } from '../src/demo/fake-danbooru.server.js';
@@ -118,6 +120,39 @@ export async function solidWebps(): Promise<Buffer[]> {
 export async function noisyWebps(): Promise<Buffer[]> {
   const base = await sourceImage().resize(720, 540).png().toBuffer();
   return Promise.all(SOLID_COLORS.map(([r, g, b]) => sharp(base).tint({ r, g, b }).webp({ quality: 90 }).toBuffer()));
+}
+
+/** Real illustrations in ../shared (beside the project), the stand-in for a booru's own posts. */
+const SHARED_ILLUSTRATIONS = [
+  'fixtures/media/autotagger/hatsune_miku.jpg',
+  'fixtures/media/danbooru/dupes/countergirl-srgb.jpg',
+];
+
+/**
+ * The images of the default-settings runs, and what they are. Real illustrations from ../shared, each re-encoded
+ * as Danbooru's 720×720 WebP sample (fit inside 720, quality 90) and mirrored for four distinct files: what a worker
+ * decodes on a real booru (20–40 KB, about 10 ms to decode here). Without ../shared, or with BENCH_IMAGES_KIND=noisy,
+ * the per-pixel noise WebPs instead: about 200 KB each, the decoder's worst case (about twice the decode time).
+ */
+export async function defaultRunImages(): Promise<{ kind: string; images: Buffer[] }> {
+  const shared = join(import.meta.dirname, '../../shared');
+  const paths = SHARED_ILLUSTRATIONS.map((path) => join(shared, path));
+  if (process.env['BENCH_IMAGES_KIND'] !== 'noisy' && paths.every((path) => existsSync(path))) {
+    const images = await Promise.all(
+      paths.flatMap((path) =>
+        [false, true].map((mirrored) => {
+          const image = sharp(path).resize(720, 720, { fit: 'inside' });
+          return (mirrored ? image.flop() : image).webp({ quality: 90 }).toBuffer();
+        }),
+      ),
+    );
+    const kB = images.map((image) => Math.round(image.length / 1024)).join('/');
+    return { kind: `real illustrations from ../shared as 720 px WebP samples, q90 (${kB} KB)`, images };
+  }
+  return {
+    kind: "per-pixel noise, 720×540 WebP q90 (about 195 KB: the decoder's worst case)",
+    images: await noisyWebps(),
+  };
 }
 
 /** Starts a fake Danbooru with `count` posts (ids 1…count) whose 720x720 variant cycles through `images`. */

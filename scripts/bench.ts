@@ -10,7 +10,9 @@
  *   per image per stage, time from process start to the first post tagged, peak RSS. `vit`: a ViT-B/16@448-like model
  *   (wd-vit-tagger-v3's shape, scripts/make-bench-vit.ts, written on first use, ~360 MiB) over BENCH_VIT_POSTS (100);
  *   `convnext`: the ConvNeXt-T-like model over BENCH_CONVNEXT_POSTS (300); `startup`: the bundled model over
- *   BENCH_STARTUP_POSTS (36), for the time to the first post.
+ *   BENCH_STARTUP_POSTS (36), for the time to the first post. The posts' images: real illustrations from ../shared
+ *   re-encoded as Danbooru's 720 px WebP sample when ../shared is there, else (or with BENCH_IMAGES_KIND=noisy)
+ *   per-pixel noise WebPs, the decoder's worst case; each run names which in `images`.
  *
  * - preprocess: sharp decode + WD letterbox to 448 + Float32 tensor, per format, ms/image (1600×1200 sources).
  * - inference: the bundled test model on prepared tensors, batch 1 and 32, ms/image.

@@ -255,6 +255,33 @@ describe('pixelsToTensor', () => {
     expect(Array.from(sut)).toEqual([0, 0, 255 / 4, 153 / 4, -25, 102.5, -25, 26, 155, -100, -100, -49]);
   });
 
+  it.each([
+    ['NHWC', 'BGR', '0-255', undefined, undefined],
+    ['NCHW', 'RGB', '0-1', [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]],
+    ['NHWC', 'RGB', '0-1', [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]],
+    ['NCHW', 'BGR', '0-255', [103.9, 116.8, 123.7], undefined],
+  ] as const)(
+    'should give 8-bit pixels exactly the tensor the formula gives (%s %s %s)',
+    (layout, channels, scale, mean, std) => {
+      const recipe = wdRecipe({
+        inputSize: 16,
+        layout,
+        channels,
+        scale,
+        ...(mean ? { mean } : {}),
+        ...(std ? { std } : {}),
+      });
+      let seed = 7;
+      const bytes = Uint8Array.from({ length: 16 * 16 * 3 }, () => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed >> 23;
+      });
+
+      // A plain array takes the formula path; the same values as bytes take the lookup-table path.
+      expect(Array.from(pixelsToTensor(bytes, recipe))).toEqual(Array.from(pixelsToTensor(Array.from(bytes), recipe)));
+    },
+  );
+
   it('should refuse pixels of the wrong length', () => {
     expect(() => pixelsToTensor(rgb, wdRecipe({ inputSize: 3 }))).toThrow(RangeError);
   });
