@@ -15,7 +15,6 @@
  * 8 bits) are not box averages, so they would change the result.
  */
 import { AppError } from '../shared/errors.js';
-import { decodeRgb, type PreprocessLimits } from './preprocess.js';
 import type { PreprocessRecipe } from './recipe.js';
 
 const f32 = Math.fround;
@@ -210,14 +209,4 @@ export function areaSquare(
   }
   // 'pad' would resize a padded full-size copy: a second full-size buffer for no model that wants it.
   throw new AppError('MODEL_INVALID', "resize 'area' works with fit 'contain' or 'squish', not 'pad'");
-}
-
-/** Image bytes → the recipe's float square (RGB 0–255) by the AREA path. MEDIA_* AppError as {@link decodeRgb}. */
-export async function areaLetterbox(
-  bytes: Buffer,
-  recipe: PreprocessRecipe,
-  limits: PreprocessLimits,
-): Promise<Float32Array> {
-  const { data, width, height } = await decodeRgb(bytes, recipe, limits);
-  return areaSquare(data, width, height, recipe);
 }

@@ -10,8 +10,18 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { isOutOfMemory } from './onnx-tagger.js';
 import type { ExecutionProvider } from './tagger.js';
+
+/** True for the errors a GPU (or the CPU allocator) gives when a batch does not fit in memory. */
+export function isOutOfMemory(error: unknown): boolean {
+  const message =
+    error instanceof Error
+      ? `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}`
+      : String(error);
+  return /out of memory|CUDA_ERROR_OUT_OF_MEMORY|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|Failed to allocate memory|bad_alloc/i.test(
+    message,
+  );
+}
 
 /** Times one model run of `batch` images, in ms. The real one runs synthetic tensors; tests pass a fake. */
 export type RunTimer = (batch: number) => Promise<number>;

@@ -10,7 +10,7 @@ import type { ModelLabel, ScoreVector } from '../core/types.js';
 import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { loadModelFolder, type ModelFolder } from './model-folder.js';
-import type { BatchDecision } from './batch-choice.js';
+import { type BatchDecision, isOutOfMemory } from './batch-choice.js';
 import { planCpu } from './cpu-plan.js';
 import { DEFAULT_MAX_PIXELS, letterboxImage, pixelsToTensor } from './preprocess.js';
 import { type PreprocessRecipe, tensorLength } from './recipe.js';
@@ -66,17 +66,6 @@ export function parseDevice(device: string): { kind: DeviceKind; deviceId: numbe
     throw new AppError('USAGE', `device "${device}" is not one of auto, cpu, cuda, cuda:N, webgpu`);
   }
   return { kind: match[1] as DeviceKind, deviceId: match[2] === undefined ? 0 : Number(match[2]) };
-}
-
-/** True for the errors a GPU (or the CPU allocator) gives when a batch does not fit in memory. */
-export function isOutOfMemory(error: unknown): boolean {
-  const message =
-    error instanceof Error
-      ? `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}`
-      : String(error);
-  return /out of memory|CUDA_ERROR_OUT_OF_MEMORY|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|Failed to allocate memory|bad_alloc/i.test(
-    message,
-  );
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { AppError, coerceError } from '../shared/errors.js';
-import { areaLetterbox } from './area-resize.js';
+import { areaSquare } from './area-resize.js';
 import { decodeGate } from './decode-gate.js';
 import { yieldDecodeThreads } from './decode-priority.js';
 import type { PreprocessRecipe, ResizeKernel } from './recipe.js';
@@ -388,6 +388,16 @@ export function pixelsToTensor(rgb: ArrayLike<number>, recipe: PreprocessRecipe)
     for (let p = 0; p < pixels; p++) out[base + p * stride] = value(rgb[p * 3 + from]!, c);
   }
   return out;
+}
+
+/** Image bytes → the recipe's float square (RGB 0–255) by the AREA path. MEDIA_* AppError as {@link decodeRgb}. */
+export async function areaLetterbox(
+  bytes: Buffer,
+  recipe: PreprocessRecipe,
+  limits: PreprocessLimits,
+): Promise<Float32Array> {
+  const { data, width, height } = await decodeRgb(bytes, recipe, limits);
+  return areaSquare(data, width, height, recipe);
 }
 
 /** Image bytes → one model input tensor per the recipe. Throws AppError (MEDIA_*) for images it cannot use. */

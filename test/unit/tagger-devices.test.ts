@@ -2,10 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { AppError, ConfigError } from '../../src/shared/errors.js';
+import { isOutOfMemory } from '../../src/tagger/batch-choice.js';
 import { createLogger } from '../../src/shared/logger.js';
 import {
   DEFAULT_MAX_BATCH,
-  isOutOfMemory,
   missingCudaProviderFiles,
   OnnxTagger,
   parseDevice,
