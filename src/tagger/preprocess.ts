@@ -12,7 +12,6 @@ import sharp, { type Sharp } from 'sharp';
 import { AppError, coerceError } from '../shared/errors.js';
 import { areaSquare } from './area-resize.js';
 import { decodeGate } from './decode-gate.js';
-import { yieldDecodeThreads } from './decode-priority.js';
 import type { PreprocessRecipe, ResizeKernel } from './recipe.js';
 
 export interface PreprocessLimits {
@@ -131,9 +130,7 @@ export async function letterboxImage(
 ): Promise<Buffer> {
   const size = await headerSize(bytes, limits);
   // Refused sizes never wait; the rest wait for their share of the process-wide decode budget.
-  const pixels = await decodeGate.run(size.width * size.height, () => decodeToSquare(bytes, recipe, limits, size));
-  yieldDecodeThreads();
-  return pixels;
+  return decodeGate.run(size.width * size.height, () => decodeToSquare(bytes, recipe, limits, size));
 }
 
 /** The image's size from its header, refused (MEDIA_*) when it cannot be decoded within the limits. */
@@ -411,9 +408,7 @@ export async function preprocessImage(
   // decode and resize hold their share of the process-wide decode budget.
   if (recipe.resize === 'area') {
     const { width, height } = await headerSize(bytes, limits);
-    const pixels = await decodeGate.run(width * height, () => areaLetterbox(bytes, recipe, limits));
-    yieldDecodeThreads();
-    return pixelsToTensor(pixels, recipe);
+    return pixelsToTensor(await decodeGate.run(width * height, () => areaLetterbox(bytes, recipe, limits)), recipe);
   }
   return pixelsToTensor(await letterboxImage(bytes, recipe, limits), recipe);
 }
