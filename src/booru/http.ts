@@ -3,25 +3,19 @@
  * mandatory custom User-Agent, HTTP Basic auth, timeouts, a response size cap, JSON parsing at the edge, retries with
  * jittered exponential backoff, and booru-specific error mapping (BOORU-API §1.1, §1.2, §4).
  */
-import { isIP } from 'node:net';
-import { Agent, type Dispatcher, request } from 'undici';
-import { createLogger, type Logger } from '../shared/logger.js';
+import { Agent, type Dispatcher } from 'undici';
 import { AppError, ConfigError, coerceError } from '../shared/errors.js';
-import {
-  addressPermitted,
-  findAddressRefusal,
-  guardedLookup,
-  hostAllowed,
-  type PrivateAllowance,
-  privateAllowance,
-  type ResolveHost,
-  systemResolve,
-} from './address-guard.js';
-import { BooruError, redactUrl } from './booru-error.js';
-import { discard, parseJson, type RawResponse, throwForStatus, transportError } from './http-errors.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import type { ResolveHost } from './address-guard.js';
+import { BooruError } from './booru-error.js';
+import { parseJson, type RawResponse, throwForStatus, transportError } from './http-errors.js';
+import { type BooruRequestEvent, type SendContext, sendBounded } from './http-send.js';
+import { type GetBytesOptions, MediaDownloader } from './media-download.js';
 import { RateLimiter } from './rate-limiter.js';
 
 export { hostAllowed } from './address-guard.js';
+export type { BooruRequestEvent } from './http-send.js';
+export { type GetBytesOptions, siteHosts } from './media-download.js';
 
 export interface BooruCredentials {
   login: string;
@@ -108,17 +102,6 @@ export interface BooruHttpOptions {
   onRequest?: (event: BooruRequestEvent) => void;
 }
 
-/** One request to the booru (each retry is its own), as metrics and readiness see it. */
-export interface BooruRequestEvent {
-  /** `api` for the booru's JSON API, `media` for image downloads. */
-  target: 'api' | 'media';
-  method: string;
-  /** The HTTP status, or `error` when the connection failed or timed out before the headers. */
-  status: number | 'error';
-  /** Time to the response headers (or to the failure). */
-  seconds: number;
-}
-
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface JsonRequestOptions {
@@ -127,20 +110,6 @@ export interface JsonRequestOptions {
   form?: Record<string, string>;
   /** Sent as `application/json`. */
   json?: unknown;
-}
-
-export interface GetBytesOptions {
-  /** Abort with MEDIA_TOO_LARGE past this many bytes (a larger declared Content-Length fails at once). */
-  maxBytes: number;
-  /** Whole-download deadline in ms. */
-  timeoutMs: number;
-  /** When given, only these host names may be fetched (MEDIA_FETCH otherwise). */
-  allowedHosts?: readonly string[];
-  /**
-   * A URL from a dashboard viewer: never sent credentials, and refused (MEDIA_FETCH) on any port but 80 and 443 unless
-   * it is the booru's own origin, so the upload page cannot probe other services of an allowed host. (Default: false)
-   */
-  untrusted?: boolean;
 }
 
 const DEFAULT_RETRY: RetryPolicy = {
@@ -164,19 +133,13 @@ export class BooruHttp {
   private readonly headersTimeoutMs: number;
   private readonly bodyTimeoutMs: number;
   private readonly queryAuth: Record<string, string>;
-  private readonly mediaHosts: readonly string[];
-  /** Media downloads get their own pool, whose sockets resolve through the SSRF guard. */
-  private readonly mediaAgent: Dispatcher;
-  private readonly allowance: PrivateAllowance;
-  private readonly resolveHost: ResolveHost;
-  private readonly maxMediaRedirects: number;
+  private readonly media: MediaDownloader;
   private readonly readLimiter: RateLimiter;
   private readonly writeLimiter: RateLimiter;
   private readonly now: () => number;
   /** After a 429, no request leaves before this instant (ms since epoch). */
   private pausedUntil = 0;
   private closed = false;
-  private readonly injectedMediaDispatcher: boolean;
   private readonly onRequest: ((event: BooruRequestEvent) => void) | undefined;
 
   constructor(options: BooruHttpOptions) {
@@ -194,7 +157,6 @@ export class BooruHttp {
     this.headersTimeoutMs = options.headersTimeoutMs ?? 30_000;
     this.bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
     this.ownsAgent = !options.dispatcher;
-    this.injectedMediaDispatcher = Boolean(options.dispatcher);
     this.onRequest = options.onRequest;
     this.agent =
       options.dispatcher ??
@@ -210,28 +172,6 @@ export class BooruHttp {
     const timing = { now: this.now, sleep: this.sleep };
     this.readLimiter = new RateLimiter(options.readRate ?? 0, options.readBurst ?? 5, timing);
     this.writeLimiter = new RateLimiter(options.writeRate ?? 1, options.writeBurst ?? 10, timing);
-    this.mediaHosts = options.mediaHosts?.length ? options.mediaHosts : siteHosts(this.baseUrl);
-    try {
-      const trusted = privateAllowance(options.mediaAllowPrivate ?? []);
-      // The operator configured the booru's address: its own host may be private (a LAN booru, the demo on loopback).
-      this.allowance = { hosts: [...trusted.hosts, new URL(this.baseUrl).hostname], subnets: trusted.subnets };
-    } catch (thrown) {
-      throw new ConfigError([`mediaAllowPrivate: ${coerceError(thrown).message}`]);
-    }
-    this.resolveHost = options.resolveHost ?? systemResolve;
-    this.maxMediaRedirects = options.maxMediaRedirects ?? 5;
-    this.mediaAgent =
-      options.dispatcher ??
-      new Agent({
-        connect: {
-          timeout: options.connectTimeoutMs ?? 10_000,
-          lookup: guardedLookup(this.allowance, this.resolveHost),
-        } as Agent.Options['connect'],
-        headersTimeout: this.headersTimeoutMs,
-        bodyTimeout: this.bodyTimeoutMs,
-        keepAliveTimeout: 30_000,
-        connections: 8,
-      });
     this.queryAuth = {};
     if (options.credentials && options.queryAuth) {
       this.queryAuth[options.queryAuth[0]] = options.credentials.login;
@@ -240,6 +180,16 @@ export class BooruHttp {
       const token = Buffer.from(`${options.credentials.login}:${options.credentials.apiKey}`).toString('base64');
       this.headers['authorization'] = `${options.authScheme ?? 'Basic'} ${token}`;
     }
+    this.media = new MediaDownloader(
+      {
+        ...options,
+        baseUrl: this.baseUrl,
+        userAgent: this.headers['user-agent']!,
+        authorization: this.headers['authorization'],
+      },
+      this.sendContext(),
+      (method, url, attempt) => this.withRetry(method, url, attempt),
+    );
   }
 
   /** GET `path` (relative to the base URL) and return the parsed JSON. */
@@ -329,7 +279,9 @@ export class BooruHttp {
     body: string | undefined,
   ): Promise<RawResponse> {
     await (method === 'GET' ? this.readLimiter : this.writeLimiter).acquire();
-    const raw = await this.send(method, url, headers, body, {
+    const raw = await sendBounded(this.sendContext(), method, url, headers, body, {
+      dispatcher: this.agent,
+      target: 'api',
       maxBytes: this.maxResponseBytes,
       tooLarge: (size) =>
         new BooruError('BOORU_BAD_RESPONSE', `response larger than ${this.maxResponseBytes} bytes (${size})`, {
@@ -350,126 +302,15 @@ export class BooruHttp {
    * @throws BooruError MEDIA_TOO_LARGE (declared or streamed size over maxBytes), MEDIA_FETCH (non-2xx, disallowed
    *   host or address, refused redirect, timeout, connection error; retryable when a later try may succeed).
    */
-  async getBytes(url: string, options: GetBytesOptions): Promise<Buffer> {
-    const method = 'GET';
-    const allowed = options.allowedHosts ?? this.mediaHosts;
-    const untrusted = options.untrusted ?? false;
-    const first = this.checkMediaUrl(url, allowed, url, untrusted);
-    return this.withRetry(method, url, async () => {
-      let target = first;
-      for (let hop = 0; ; hop += 1) {
-        await this.checkAddressWithoutPinning(target);
-        const headers: Record<string, string> = { 'user-agent': this.headers['user-agent']!, accept: '*/*' };
-        const auth = this.headers['authorization'];
-        if (auth && !untrusted && target.origin === new URL(this.baseUrl).origin) headers['authorization'] = auth;
-        const current = target.href;
-        let location: string | null = null;
-        const response = await this.send(method, current, headers, undefined, {
-          dispatcher: this.mediaAgent,
-          maxBytes: options.maxBytes,
-          timeoutMs: options.timeoutMs,
-          tooLarge: (size) =>
-            new BooruError('MEDIA_TOO_LARGE', `media larger than ${options.maxBytes} bytes (${size})`, {
-              method,
-              url: current,
-            }),
-          failure: (thrown) => {
-            const refusal = findAddressRefusal(thrown);
-            if (refusal)
-              return new BooruError('MEDIA_FETCH', refusal.message, { method, url: current, cause: refusal });
-            return transportError(thrown, method, current, 'MEDIA');
-          },
-          beforeBody: (status, responseHeaders) => {
-            const redirect = responseHeaders['location'];
-            if (status >= 300 && status < 400 && typeof redirect === 'string') {
-              location = redirect;
-              throw REDIRECT;
-            }
-            if (status < 200 || status >= 300) {
-              throw new BooruError('MEDIA_FETCH', 'media download failed', {
-                method,
-                url: current,
-                status,
-                retryable: status >= 500 || status === 429,
-              });
-            }
-          },
-        }).catch((thrown: unknown) => {
-          if (thrown === REDIRECT) return null;
-          throw thrown;
-        });
-        if (response) return response.body;
-        if (hop >= this.maxMediaRedirects) {
-          throw new BooruError('MEDIA_FETCH', `more than ${this.maxMediaRedirects} redirects`, {
-            method,
-            url: current,
-          });
-        }
-        target = this.checkMediaUrl(new URL(location!, current).href, allowed, current, untrusted);
-      }
-    });
-  }
-
-  /**
-   * A media URL (or a redirect's target) that may be fetched: http(s), an allowed host, and, for an IP literal (which
-   * never goes through DNS), a permitted address. Refusals are final (not retryable): the post is failed with the why.
-   */
-  private checkMediaUrl(url: string, allowed: readonly string[], from: string, untrusted: boolean): URL {
-    const method = 'GET';
-    const redirected = url !== from;
-    let target: URL;
-    try {
-      target = new URL(url);
-    } catch (thrown) {
-      throw new BooruError('MEDIA_FETCH', 'invalid media URL', { method, url, cause: thrown });
-    }
-    const via = redirected ? ` (redirected from ${redactUrl(from)})` : '';
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-      throw new BooruError('MEDIA_FETCH', `media URL scheme ${target.protocol} is not allowed${via}`, { method, url });
-    }
-    if (!hostAllowed(target.hostname, allowed)) {
-      throw new BooruError('MEDIA_FETCH', `media host ${target.hostname} is not allowed${via}`, { method, url });
-    }
-    const webPort = target.port === '' || target.port === '80' || target.port === '443';
-    if (untrusted && !webPort && target.origin !== new URL(this.baseUrl).origin) {
-      throw new BooruError('MEDIA_FETCH', `media port ${target.port} is not allowed (only 80 and 443)${via}`, {
-        method,
-        url,
-      });
-    }
-    const literal = target.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(literal) !== 0 && !addressPermitted(target.hostname, literal, this.allowance)) {
-      throw new BooruError(
-        'MEDIA_FETCH',
-        `media address ${literal} is not public: refused (trust it with TAGGER_MEDIA_ALLOW_PRIVATE)${via}`,
-        { method, url },
-      );
-    }
-    return target;
-  }
-
-  /**
-   * With an injected dispatcher the guarded socket lookup is not in the path: resolve and check here instead (tests
-   * and proxies; the address cannot be pinned then). With our own pool this is a no-op: the socket checks.
-   */
-  private async checkAddressWithoutPinning(target: URL): Promise<void> {
-    if (!this.injectedMediaDispatcher || isIP(target.hostname.replace(/^\[|\]$/g, '')) !== 0) return;
-    const addresses = await this.resolveHost(target.hostname);
-    const refused = addresses.find((a) => !addressPermitted(target.hostname, a.address, this.allowance));
-    if (refused) {
-      throw new BooruError(
-        'MEDIA_FETCH',
-        `media host ${target.hostname} resolves to the non-public address ${refused.address}: refused`,
-        { method: 'GET', url: target.href },
-      );
-    }
+  getBytes(url: string, options: GetBytesOptions): Promise<Buffer> {
+    return this.media.getBytes(url, options);
   }
 
   /** Close the connection pool (only when this helper created it). */
   async close(): Promise<void> {
     if (!this.ownsAgent || this.closed) return;
     this.closed = true;
-    await Promise.all([this.agent.close(), this.mediaAgent.close()]);
+    await Promise.all([this.agent.close(), this.media.close()]);
   }
 
   private buildUrl(path: string, query: JsonRequestOptions['query']): string {
@@ -533,88 +374,12 @@ export class BooruHttp {
     return Math.round(this.retry.rateLimitDelayMs * (1 + this.random() / 4));
   }
 
-  private async send(
-    method: string,
-    url: string,
-    headers: Record<string, string>,
-    body: string | undefined,
-    limits: {
-      /** (Default: the API pool) */
-      dispatcher?: Dispatcher;
-      maxBytes: number;
-      timeoutMs?: number;
-      tooLarge: (size: number) => Error;
-      failure: (thrown: unknown) => Error;
-      /** Called with the status and headers before the body is read; throwing discards the body. */
-      beforeBody?: (status: number, headers: Dispatcher.ResponseData['headers']) => void;
-    },
-  ): Promise<RawResponse> {
-    const started = Date.now();
-    const signal = limits.timeoutMs ? AbortSignal.timeout(limits.timeoutMs) : undefined;
-    const observe = (status: number | 'error') =>
-      this.onRequest?.({
-        target: limits.dispatcher ? 'media' : 'api',
-        method,
-        status,
-        seconds: (Date.now() - started) / 1000,
-      });
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await request(url, {
-        dispatcher: limits.dispatcher ?? this.agent,
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        signal,
-        headersTimeout: limits.timeoutMs ?? this.headersTimeoutMs,
-        bodyTimeout: limits.timeoutMs ?? this.bodyTimeoutMs,
-      });
-    } catch (thrown) {
-      observe('error');
-      throw limits.failure(thrown);
-    }
-    observe(response.statusCode);
-    try {
-      limits.beforeBody?.(response.statusCode, response.headers);
-    } catch (thrown) {
-      await discard(response.body);
-      throw thrown;
-    }
-    const declared = Number(response.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limits.maxBytes) {
-      await discard(response.body);
-      throw limits.tooLarge(declared);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
-        if (size > limits.maxBytes) {
-          response.body.destroy();
-          throw limits.tooLarge(size);
-        }
-        chunks.push(chunk as Buffer);
-      }
-    } catch (thrown) {
-      if (thrown instanceof BooruError) throw thrown;
-      throw limits.failure(thrown);
-    }
-    const contentType = String(response.headers['content-type'] ?? '');
-    this.logger.debug(
-      { method, url: redactUrl(url), status: response.statusCode, bytes: size, durationMs: Date.now() - started },
-      'booru request',
-    );
-    return { status: response.statusCode, contentType, body: Buffer.concat(chunks) };
+  private sendContext(): SendContext {
+    return {
+      headersTimeoutMs: this.headersTimeoutMs,
+      bodyTimeoutMs: this.bodyTimeoutMs,
+      logger: this.logger,
+      onRequest: this.onRequest,
+    };
   }
-}
-
-/** Thrown inside a media request's `beforeBody` to stop at a redirect (its body is discarded). */
-const REDIRECT = Symbol('redirect');
-
-/** The API's own site: its host, and its registrable-looking domain with every subdomain. */
-export function siteHosts(baseUrl: string): string[] {
-  const host = new URL(baseUrl).hostname;
-  if (/^[\d.]+$/.test(host) || host.includes(':') || !host.includes('.')) return [host];
-  return [host, `*.${host.split('.').slice(-2).join('.')}`];
 }
