@@ -12,13 +12,13 @@ import type {
   BooruClient,
   BooruTag,
   BooruTagRelation,
-  MediaLimits,
   PostPage,
   TagEditResult,
   TagListQuery,
 } from './booru-client.js';
 import { badResponse, parsePostPage, runVerifiedEdit } from './adapter-support.js';
 import { parseDanbooruRelations, parseDanbooruTags, toBooruPost } from './danbooru.schemas.js';
+import { cursorListQuery, DanbooruLikeClient, nullWhenNotFound, type PostListing } from './danbooru-like.js';
 import type { BooruHttp } from './http.js';
 
 /** Danbooru's maximum `limit` for /posts.json. */
@@ -30,64 +30,41 @@ export interface DanbooruClientOptions {
   logger: Logger;
 }
 
-export class DanbooruClient implements BooruClient {
+export class DanbooruClient extends DanbooruLikeClient implements BooruClient {
   readonly kind = 'danbooru' as const;
   readonly capabilities: BooruCapabilities = { canEditTags: true, canListChanges: true, canSyncRelations: true };
-  private readonly logger: Logger;
-
-  constructor(
-    private readonly http: BooruHttp,
-    options: DanbooruClientOptions,
-  ) {
-    this.logger = options.logger.child({ booru: 'danbooru' });
-  }
-
   /**
    * `GET /posts.json?tags=id:>N order:id&limit=…` (one search term for `order:`, within the anonymous 2-term limit).
    * Includes deleted, banned and pending posts: callers record and skip them. Sorted and de-duplicated here anyway.
+   * `GET /posts.json?tags=order:change&page=N`: newest change first (updated_at DESC).
    */
-  async listPostsSince(afterId: number, limit = DANBOORU_MAX_PAGE): Promise<PostPage> {
-    const path = '/posts.json';
-    const json = await this.http.getJson(path, {
-      tags: `id:>${Math.floor(afterId)} order:id`,
-      limit: clamp(limit, DANBOORU_MAX_PAGE),
-    });
-    return this.postPage(json, path, (post) => post.remoteId > afterId);
-  }
+  protected readonly listing: PostListing = {
+    path: '/posts.json',
+    maxPage: DANBOORU_MAX_PAGE,
+    changeOrder: 'order:change',
+  };
 
-  /** `GET /posts.json?tags=order:change&page=N`: newest change first (updated_at DESC). */
-  async listPostsByChange(page: number, limit = DANBOORU_MAX_PAGE): Promise<PostPage> {
-    const path = '/posts.json';
-    const json = await this.http.getJson(path, {
-      tags: 'order:change',
-      limit: clamp(limit, DANBOORU_MAX_PAGE),
-      page: Math.max(1, Math.floor(page)),
-    });
-    return this.postPage(json, path);
+  constructor(http: BooruHttp, options: DanbooruClientOptions) {
+    super(http, options, 'danbooru');
   }
 
   /** `GET /posts/<id>.json`; 404 (unknown or expunged) ⇒ null. */
-  async getPost(remoteId: number): Promise<BooruPost | null> {
+  getPost(remoteId: number): Promise<BooruPost | null> {
     const path = `/posts/${remoteId}.json`;
-    try {
-      return this.parsePost(await this.http.getJson(path), 'GET', path);
-    } catch (thrown) {
-      if (thrown instanceof AppError && thrown.code === 'BOORU_NOT_FOUND') return null;
-      throw thrown;
-    }
+    return nullWhenNotFound(async () => this.parsePost(await this.http.getJson(path), 'GET', path));
   }
 
   /** `GET /tags.json?page=a<ID>&limit=1000[&search[updated_at]=>T]` (a-pages come DESC: sorted here). */
   async listTags(query: TagListQuery): Promise<BooruTag[]> {
     const path = '/tags.json';
-    const json = await this.http.getJson(path, this.listQuery(query));
+    const json = await this.http.getJson(path, cursorListQuery(query, DANBOORU_MAX_LIST));
     return parseDanbooruTags(json, `${this.http.baseUrl}${path}`, query.afterId);
   }
 
   /** `GET /tag_aliases.json` or `/tag_implications.json`, every status (retired ones must be un-applied too). */
   async listTagRelations(kind: 'alias' | 'implication', query: TagListQuery): Promise<BooruTagRelation[]> {
     const path = kind === 'alias' ? '/tag_aliases.json' : '/tag_implications.json';
-    const json = await this.http.getJson(path, this.listQuery(query));
+    const json = await this.http.getJson(path, cursorListQuery(query, DANBOORU_MAX_LIST));
     return parseDanbooruRelations(json, `${this.http.baseUrl}${path}`, query.afterId);
   }
 
@@ -118,19 +95,8 @@ export class DanbooruClient implements BooruClient {
     );
   }
 
-  downloadMedia(url: string, limits: MediaLimits): Promise<Buffer> {
-    return this.http.getBytes(url, limits);
-  }
-
-  private listQuery(query: TagListQuery): Record<string, string | number | undefined> {
-    return {
-      page: `a${Math.max(0, Math.floor(query.afterId))}`,
-      limit: clamp(query.limit ?? DANBOORU_MAX_LIST, DANBOORU_MAX_LIST),
-      'search[updated_at]': query.updatedSince ? `>${query.updatedSince.toISOString()}` : undefined,
-    };
-  }
-
-  private postPage(json: unknown, path: string, keep?: (post: BooruPost) => boolean): PostPage {
+  protected postPage(json: unknown, keep?: (post: BooruPost) => boolean): PostPage {
+    const path = this.listing.path;
     const url = `${this.http.baseUrl}${path}`;
     if (!Array.isArray(json)) throw badResponse('GET', url, `expected an array of posts, got ${typeof json}`);
     return parsePostPage(
@@ -156,8 +122,4 @@ export class DanbooruClient implements BooruClient {
       throw thrown;
     }
   }
-}
-
-export function clamp(limit: number, max: number): number {
-  return Math.max(1, Math.min(max, Math.floor(limit)));
 }

@@ -5,7 +5,6 @@
  * aliases applied by the site; verified by a fresh read like every edit.
  */
 import type { BooruPost, TagChange } from '../core/types.js';
-import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { badResponse, parsePostPage, runVerifiedEdit } from './adapter-support.js';
 import type {
@@ -13,12 +12,10 @@ import type {
   BooruClient,
   BooruTag,
   BooruTagRelation,
-  MediaLimits,
   PostPage,
   TagEditResult,
   TagListQuery,
 } from './booru-client.js';
-import { clamp } from './danbooru.client.js';
 import { parseDanbooruRelations, parseDanbooruTags } from './danbooru.schemas.js';
 import {
   E621_CATEGORIES,
@@ -29,6 +26,7 @@ import {
   TO_E621,
   toE621Post,
 } from './e621.schemas.js';
+import { cursorListQuery, DanbooruLikeClient, nullWhenNotFound, type PostListing } from './danbooru-like.js';
 import type { BooruHttp } from './http.js';
 
 /** e621's maximum `limit` for /posts.json. */
@@ -36,45 +34,23 @@ export const E621_MAX_PAGE = 320;
 /** e621 answers 503 beyond 2 requests per second: never configure the helper faster. */
 export const E621_MAX_RATE = 2;
 
-export class E621Client implements BooruClient {
+export class E621Client extends DanbooruLikeClient implements BooruClient {
   readonly kind = 'e621' as const;
   readonly capabilities: BooruCapabilities = { canEditTags: true, canListChanges: true, canSyncRelations: true };
-  private readonly logger: Logger;
+  /** `GET /posts.json?tags=id:>N order:id&limit=…` → `{"posts":[…]}`; `GET /posts.json?tags=order:change&page=N`. */
+  protected readonly listing: PostListing = {
+    path: '/posts.json',
+    maxPage: E621_MAX_PAGE,
+    changeOrder: 'order:change',
+  };
 
-  constructor(
-    private readonly http: BooruHttp,
-    options: { logger: Logger },
-  ) {
-    this.logger = options.logger.child({ booru: 'e621' });
+  constructor(http: BooruHttp, options: { logger: Logger }) {
+    super(http, options, 'e621');
   }
 
-  /** `GET /posts.json?tags=id:>N order:id&limit=…` → `{"posts":[…]}`. */
-  async listPostsSince(afterId: number, limit = E621_MAX_PAGE): Promise<PostPage> {
-    const json = await this.http.getJson('/posts.json', {
-      tags: `id:>${Math.floor(afterId)} order:id`,
-      limit: clamp(limit, E621_MAX_PAGE),
-    });
-    return this.postPage(json, (post) => post.remoteId > afterId);
-  }
-
-  /** `GET /posts.json?tags=order:change&page=N`. */
-  async listPostsByChange(page: number, limit = E621_MAX_PAGE): Promise<PostPage> {
-    const json = await this.http.getJson('/posts.json', {
-      tags: 'order:change',
-      limit: clamp(limit, E621_MAX_PAGE),
-      page: Math.max(1, Math.floor(page)),
-    });
-    return this.postPage(json);
-  }
-
-  async getPost(remoteId: number): Promise<BooruPost | null> {
+  getPost(remoteId: number): Promise<BooruPost | null> {
     const path = `/posts/${remoteId}.json`;
-    try {
-      return toE621Post(e621SinglePost(await this.http.getJson(path)), `GET ${path}`);
-    } catch (thrown) {
-      if (thrown instanceof AppError && thrown.code === 'BOORU_NOT_FOUND') return null;
-      throw thrown;
-    }
+    return nullWhenNotFound(async () => toE621Post(e621SinglePost(await this.http.getJson(path)), `GET ${path}`));
   }
 
   /**
@@ -103,7 +79,7 @@ export class E621Client implements BooruClient {
   }
 
   private async listRows(path: string, key: string, query: TagListQuery): Promise<unknown[]> {
-    const json = await this.http.getJson(path, listQuery(query));
+    const json = await this.http.getJson(path, cursorListQuery(query, E621_MAX_PAGE));
     const rows = e621ListItems(json, key);
     if (!rows) {
       throw badResponse('GET', `${this.http.baseUrl}${path}`, `expected an array or {"${key}":[]} from ${path}`);
@@ -136,22 +112,10 @@ export class E621Client implements BooruClient {
     );
   }
 
-  downloadMedia(url: string, limits: MediaLimits): Promise<Buffer> {
-    return this.http.getBytes(url, limits);
-  }
-
-  private postPage(json: unknown, keep?: (post: BooruPost) => boolean): PostPage {
+  protected postPage(json: unknown, keep?: (post: BooruPost) => boolean): PostPage {
     const url = `${this.http.baseUrl}/posts.json`;
     const items = e621PostItems(json);
     if (!items) throw badResponse('GET', url, 'expected {"posts":[…]}');
     return parsePostPage(items, (item, i) => toE621Post(item, `GET /posts.json[${i}]`), { method: 'GET', url }, keep);
   }
-}
-
-function listQuery(query: TagListQuery): Record<string, string | number | undefined> {
-  return {
-    page: `a${Math.max(0, Math.floor(query.afterId))}`,
-    limit: clamp(query.limit ?? 320, 320),
-    'search[updated_at]': query.updatedSince ? `>${query.updatedSince.toISOString()}` : undefined,
-  };
 }

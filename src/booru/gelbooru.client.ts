@@ -13,12 +13,11 @@ import type {
   BooruClient,
   BooruTag,
   BooruTagRelation,
-  MediaLimits,
   PostPage,
   TagEditResult,
   TagListQuery,
 } from './booru-client.js';
-import { clamp } from './danbooru.client.js';
+import { BooruClientBase, clamp } from './danbooru-like.js';
 import { dapiItems, parseGelbooruTags, toGelbooruPost } from './gelbooru.schemas.js';
 import type { BooruHttp } from './http.js';
 
@@ -32,7 +31,7 @@ function postItems(text: string): unknown[] {
 }
 const DAPI = '/index.php';
 
-export class GelbooruClient implements BooruClient {
+export class GelbooruClient extends BooruClientBase implements BooruClient {
   readonly kind = 'gelbooru' as const;
   readonly capabilities: BooruCapabilities = {
     canEditTags: false,
@@ -40,13 +39,9 @@ export class GelbooruClient implements BooruClient {
     canSyncRelations: false,
     filtersTagsByChange: false,
   };
-  private readonly logger: Logger;
 
-  constructor(
-    private readonly http: BooruHttp,
-    options: { logger: Logger },
-  ) {
-    this.logger = options.logger.child({ booru: 'gelbooru' });
+  constructor(http: BooruHttp, options: { logger: Logger }) {
+    super(http, options, 'gelbooru');
   }
 
   async listPostsSince(afterId: number, limit = GELBOORU_MAX_PAGE): Promise<PostPage> {
@@ -110,10 +105,6 @@ export class GelbooruClient implements BooruClient {
   updateTags(): Promise<TagEditResult> {
     this.logger.debug('tag edit asked of a read-only Gelbooru');
     return Promise.reject(unsupported(this.kind, 'edit tags (its suggestions are report-only)'));
-  }
-
-  downloadMedia(url: string, limits: MediaLimits): Promise<Buffer> {
-    return this.http.getBytes(url, limits);
   }
 
   private postPage(items: unknown[], keep?: (post: BooruPost) => boolean): PostPage {

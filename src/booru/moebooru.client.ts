@@ -23,12 +23,11 @@ import type {
   BooruClient,
   BooruTag,
   BooruTagRelation,
-  MediaLimits,
   PostPage,
   TagEditResult,
   TagListQuery,
 } from './booru-client.js';
-import { clamp } from './danbooru.client.js';
+import { clamp, DanbooruLikeClient, type PostListing } from './danbooru-like.js';
 import type { BooruHttp } from './http.js';
 import {
   parseMoebooruAliases,
@@ -45,7 +44,7 @@ const TAG_PAGE = 1000;
 /** Safety stop for one listing (a million tags, 50 000 relation pages). */
 const MAX_LIST_PAGES = 50_000;
 
-export class MoebooruClient implements BooruClient {
+export class MoebooruClient extends DanbooruLikeClient implements BooruClient {
   readonly kind = 'moebooru' as const;
   readonly capabilities: BooruCapabilities = {
     canEditTags: true,
@@ -53,37 +52,21 @@ export class MoebooruClient implements BooruClient {
     canSyncRelations: true,
     filtersTagsByChange: false,
   };
-  private readonly logger: Logger;
   /** Tag id → name, from the tag listings read (relations name tags by id). */
   private readonly tagNames = new Map<number, string>();
   /** The highest id of the last complete read of each relation listing (the sync's next call asks above it). */
   private readonly relationsRead = new Map<'alias' | 'implication', number>();
 
-  constructor(
-    private readonly http: BooruHttp,
-    options: { logger: Logger },
-  ) {
-    this.logger = options.logger.child({ booru: 'moebooru' });
-  }
+  /** `GET /post.json?tags=id:>N order:id&limit=…&page=1`; `GET /post.json?tags=order:change_desc&page=N`. */
+  protected readonly listing: PostListing = {
+    path: '/post.json',
+    maxPage: MOEBOORU_MAX_PAGE,
+    changeOrder: 'order:change_desc',
+    firstPageParam: true,
+  };
 
-  /** `GET /post.json?tags=id:>N order:id&limit=…&page=1`. */
-  async listPostsSince(afterId: number, limit = MOEBOORU_MAX_PAGE): Promise<PostPage> {
-    const json = await this.http.getJson('/post.json', {
-      tags: `id:>${Math.floor(afterId)} order:id`,
-      limit: clamp(limit, MOEBOORU_MAX_PAGE),
-      page: 1,
-    });
-    return this.postPage(json, (post) => post.remoteId > afterId);
-  }
-
-  /** `GET /post.json?tags=order:change_desc&page=N`: newest change first. */
-  async listPostsByChange(page: number, limit = MOEBOORU_MAX_PAGE): Promise<PostPage> {
-    const json = await this.http.getJson('/post.json', {
-      tags: 'order:change_desc',
-      limit: clamp(limit, MOEBOORU_MAX_PAGE),
-      page: Math.max(1, Math.floor(page)),
-    });
-    return this.postPage(json);
+  constructor(http: BooruHttp, options: { logger: Logger }) {
+    super(http, options, 'moebooru');
   }
 
   /** `GET /post.json?tags=id:N` (Moebooru has no per-post JSON route); an empty answer ⇒ null. */
@@ -202,11 +185,7 @@ export class MoebooruClient implements BooruClient {
     );
   }
 
-  downloadMedia(url: string, limits: MediaLimits): Promise<Buffer> {
-    return this.http.getBytes(url, limits);
-  }
-
-  private postPage(json: unknown, keep?: (post: BooruPost) => boolean): PostPage {
+  protected postPage(json: unknown, keep?: (post: BooruPost) => boolean): PostPage {
     const url = `${this.http.baseUrl}/post.json`;
     // `api_version=2` answers {posts:[…]}; the default is a bare array.
     const items = Array.isArray(json)

@@ -18,13 +18,12 @@ import type {
   BooruClient,
   BooruTag,
   BooruTagRelation,
-  MediaLimits,
   PostPage,
   TagEditResult,
   TagListQuery,
 } from './booru-client.js';
 import { BooruError } from './booru-error.js';
-import { clamp } from './danbooru.client.js';
+import { BooruClientBase, clamp } from './danbooru-like.js';
 import type { BooruHttp } from './http.js';
 import {
   canonicalName,
@@ -52,7 +51,7 @@ const POST_FIELDS =
 /** Tags in the order they were created: new tags only extend it, so a position is a usable page cursor. */
 const TAG_ORDER = 'sort:creation-date,asc';
 
-export class SzurubooruClient implements BooruClient {
+export class SzurubooruClient extends BooruClientBase implements BooruClient {
   readonly kind = 'szurubooru' as const;
   readonly capabilities: BooruCapabilities = {
     canEditTags: true,
@@ -65,13 +64,8 @@ export class SzurubooruClient implements BooruClient {
     filtersTagsByChange: false,
     ratingScale: SZURUBOORU_RATING_SCALE,
   };
-  private readonly logger: Logger;
-
-  constructor(
-    private readonly http: BooruHttp,
-    options: { logger: Logger },
-  ) {
-    this.logger = options.logger.child({ booru: 'szurubooru' });
+  constructor(http: BooruHttp, options: { logger: Logger }) {
+    super(http, options, 'szurubooru');
   }
 
   /** `GET /api/posts/?query=id-min:N+1 sort:id,asc&offset=0&limit=…`; past the newest post `results` is `[]`. */
@@ -179,10 +173,6 @@ export class SzurubooruClient implements BooruClient {
       remoteId,
       change,
     );
-  }
-
-  downloadMedia(url: string, limits: MediaLimits): Promise<Buffer> {
-    return this.http.getBytes(url, limits);
   }
 
   /** The raw post, or null on 404 (szurubooru deletes posts outright). */
