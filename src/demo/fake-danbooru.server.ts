@@ -4,10 +4,10 @@
  * tag-edit merge rule, DESC `a<ID>` pages, 200-with-unsaved-post, Basic auth, Danbooru's error bodies, and injectable
  * faults (Cloudflare HTML 403, 429, 5xx, timeouts, malformed JSON).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type Clock, systemClock } from '../shared/clock.js';
-import { type FakePostInput, type FakePostRecord, FakeDanbooruStore, type FakeTag } from './fake-danbooru.store.js';
+import type { ServerResponse } from 'node:http';
+import type { Clock } from '../shared/clock.js';
+import { FakeBooruHost, type FakeRequest, type FakeRequestLogEntry } from './fake-booru-host.js';
+import type { FakePostInput, FakePostRecord } from './fake-danbooru.store.js';
 import {
   applyFault,
   CONTENT_TYPES,
@@ -20,14 +20,7 @@ import {
 import { searchPosts } from './fake-danbooru.search.js';
 
 export type { FakeFault } from './fake-danbooru.responses.js';
-
-export interface FakeRequestLogEntry {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string | undefined>;
-  body: string;
-}
+export type { FakeRequestLogEntry };
 
 export interface FakeDanbooruOptions {
   /** (Default: 127.0.0.1) */
@@ -51,13 +44,6 @@ export interface StartedFakeDanbooru {
   close(): Promise<void>;
 }
 
-interface PendingFault {
-  remaining: number;
-  fault: FakeFault;
-  /** `skip`: let this many matching requests through untouched first (e.g. fail the second GET of a post). */
-  match?: { method?: string; path?: string | RegExp; skip?: number };
-}
-
 const URL_FIELDS = ['file_url', 'large_file_url', 'preview_file_url'];
 
 /** One encoded file of a post, as Danbooru's media asset variants describe them. */
@@ -70,90 +56,24 @@ export interface FakeMediaFile {
   bytes: Buffer;
 }
 
-export class FakeDanbooruServer {
-  readonly store: FakeDanbooruStore;
-  /** Every request received, in order (media included). */
-  readonly requests: FakeRequestLogEntry[] = [];
+export class FakeDanbooruServer extends FakeBooruHost {
   private readonly media = new Map<string, { bytes: Buffer; contentType: string; declareLength: boolean }>();
-  private faults: PendingFault[] = [];
   /** The last `/posts.json` listing served, for the `repeat` fault. */
   private lastListing: unknown[] = [];
   private readonly streams = new Map<string, FakeStreamedMedia>();
-  private server: Server | null = null;
-  private origin = '';
 
   constructor(private readonly options: FakeDanbooruOptions = {}) {
-    this.store = new FakeDanbooruStore({ clock: options.clock ?? systemClock, automaticTags: options.automaticTags });
+    super(options);
   }
 
   /** Listens on loopback; URLs in post JSON that start with `/media/` are served as `<url>/media/…`. */
-  async start(): Promise<StartedFakeDanbooru> {
-    if (this.server) return { url: this.origin, close: () => this.close() };
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch((thrown: unknown) => {
-        if (!res.headersSent) sendError(res, 500, 'RuntimeError', String(thrown));
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
-    });
-    const address = server.address() as AddressInfo;
-    this.server = server;
-    this.origin = `http://${address.address}:${address.port}`;
-    return { url: this.origin, close: () => this.close() };
+  override start(): Promise<StartedFakeDanbooru> {
+    return super.start();
   }
 
-  get url(): string {
-    if (!this.server) throw new Error('fake danbooru: not started');
+  override get url(): string {
+    if (!this.started) throw new Error('fake danbooru: not started');
     return this.origin;
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  addPosts(posts: readonly FakePostInput[]): void {
-    this.store.addPosts(posts);
-  }
-
-  /** The stored post as Danbooru JSON (a copy), or undefined. */
-  getPost(id: number): FakePostRecord | undefined {
-    return this.store.getPost(id);
-  }
-
-  /** A human edit between crawl and apply (adds and removes merged like the Danbooru UI does). */
-  editAsHuman(id: number, change: { add?: readonly string[]; remove?: readonly string[] }): FakePostRecord {
-    return this.store.editAsHuman(id, change);
-  }
-
-  addTags(tags: readonly FakeTag[]): void {
-    this.store.addTags(tags);
-  }
-
-  /** Active aliases, antecedent → consequent. */
-  setAliases(aliases: Record<string, string>): void {
-    this.store.aliases.clear();
-    for (const [from, to] of Object.entries(aliases)) this.store.aliases.set(from, to);
-  }
-
-  /** Requested relations not in force (`pending`): listed by the API, never applied. */
-  setPendingRelations(pending: { aliases?: Record<string, string>; implications?: Record<string, string[]> }): void {
-    this.store.pendingAliases.clear();
-    this.store.pendingImplications.clear();
-    for (const [from, to] of Object.entries(pending.aliases ?? {})) this.store.pendingAliases.set(from, to);
-    for (const [from, to] of Object.entries(pending.implications ?? {}))
-      this.store.pendingImplications.set(from, [...to]);
-  }
-
-  /** Active implications, antecedent → consequents. */
-  setImplications(implications: Record<string, string[]>): void {
-    this.store.implications.clear();
-    for (const [from, to] of Object.entries(implications)) this.store.implications.set(from, [...to]);
   }
 
   /**
@@ -210,40 +130,7 @@ export class FakeDanbooruServer {
     ]);
   }
 
-  /** The next `count` requests (matching `match`, when given) misbehave as `fault`. */
-  failNext(count: number, fault: FakeFault, match?: PendingFault['match']): void {
-    this.faults.push({ remaining: count, fault, match });
-  }
-
-  private takeFault(method: string, path: string): FakeFault | null {
-    const pending = this.faults.find((f) => {
-      if (f.remaining <= 0) return false;
-      if (f.match?.method && f.match.method !== method) return false;
-      if (typeof f.match?.path === 'string' && !path.startsWith(f.match.path)) return false;
-      if (f.match?.path instanceof RegExp && !f.match.path.test(path)) return false;
-      return true;
-    });
-    if (!pending) return null;
-    if (pending.match?.skip) {
-      pending.match.skip -= 1;
-      return null;
-    }
-    pending.remaining -= 1;
-    this.faults = this.faults.filter((f) => f.remaining > 0);
-    return pending.fault;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const url = new URL(req.url ?? '/', this.origin || 'http://127.0.0.1');
-    const method = req.method ?? 'GET';
-    const headers: Record<string, string | undefined> = {};
-    for (const [key, value] of Object.entries(req.headers))
-      headers[key] = Array.isArray(value) ? value.join(', ') : value;
-    this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body });
-
+  protected async route({ req, res, method, url, headers, body }: FakeRequest): Promise<void> {
     const fault = this.takeFault(method, url.pathname);
     if (fault === 'repeat' && url.pathname === '/posts.json') return sendJson(res, 200, this.lastListing);
     if (fault === 'slow') await new Promise((resolve) => setTimeout(resolve, this.options.slowMs ?? 1000));
@@ -289,7 +176,7 @@ export class FakeDanbooruServer {
     return sendError(res, 404, 'ActiveRecord::RecordNotFound', 'That record was not found.');
   }
 
-  private authenticated(req: IncomingMessage, url: URL): boolean {
+  private authenticated(req: FakeRequest['req'], url: URL): boolean {
     const expected = this.options.credentials;
     if (!expected) return true;
     const header = req.headers.authorization ?? '';

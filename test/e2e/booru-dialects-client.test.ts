@@ -15,7 +15,7 @@ import { canEditTagsOf } from '../../src/booru/dialects.js';
 import { e621ListItems } from '../../src/booru/e621.schemas.js';
 import { BooruHttp, type BooruHttpOptions } from '../../src/booru/http.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
-import { type FakeDialect, FakeDialectServer } from '../../src/demo/fake-dialect.server.js';
+import { type FakeDialect, FakeDialectServer } from '../helpers/fake-dialect.server.js';
 import { AppError } from '../../src/shared/errors.js';
 import { createLogger } from '../../src/shared/logger.js';
 

@@ -15,7 +15,7 @@ import { PostRepository } from '../../src/db/post.repository.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
 import type { FakeFault } from '../../src/demo/fake-danbooru.responses.js';
 import type { FakePostInput } from '../../src/demo/fake-danbooru.store.js';
-import { type FakeDialect, FakeDialectServer } from '../../src/demo/fake-dialect.server.js';
+import { type FakeDialect, FakeDialectServer } from '../helpers/fake-dialect.server.js';
 import { AppError } from '../../src/shared/errors.js';
 import { type CrawlSummary, crawlNewPosts, POSTS_CURSOR } from '../../src/worker/crawl-posts.job.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';

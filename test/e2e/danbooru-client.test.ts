@@ -3,7 +3,7 @@ import { BooruError } from '../../src/booru/booru-error.js';
 import { DanbooruClient } from '../../src/booru/danbooru.client.js';
 import { BooruHttp, type BooruHttpOptions } from '../../src/booru/http.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
-import { loadFixturePosts, mediaPathsOf } from '../../src/demo/fixture-posts.js';
+import { loadFixturePosts, mediaPathsOf } from '../helpers/fixture-posts.js';
 import { createLogger } from '../../src/shared/logger.js';
 
 const credentials = { login: 'tagger_bot', apiKey: 'sekrit-key' };

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeDialectServer } from '../../src/demo/fake-dialect.server.js';
+import { FakeDialectServer } from '../helpers/fake-dialect.server.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { useTestDatabase } from '../helpers/test-db.js';
 

@@ -23,7 +23,7 @@ import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
 import { TaggingRepository } from '../../src/db/tagging.repository.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
-import { FakeDialectServer } from '../../src/demo/fake-dialect.server.js';
+import { FakeDialectServer } from '../helpers/fake-dialect.server.js';
 import { OnnxTagger } from '../../src/tagger/onnx-tagger.js';
 import { applyApproved } from '../../src/worker/apply-approved.job.js';
 import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDanbooruServer, type StartedFakeDanbooru } from '../../src/demo/fake-danbooru.server.js';
-import { loadFixturePosts, mediaPathsOf } from '../../src/demo/fixture-posts.js';
+import { loadFixturePosts, mediaPathsOf } from '../helpers/fixture-posts.js';
 import type { FakePostInput } from '../../src/demo/fake-danbooru.store.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { useTestDatabase } from '../helpers/test-db.js';

@@ -15,7 +15,7 @@ import { PostRepository } from '../../src/db/post.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
-import { FakeDialectServer } from '../../src/demo/fake-dialect.server.js';
+import { FakeDialectServer } from '../helpers/fake-dialect.server.js';
 import { applyApproved } from '../../src/worker/apply-approved.job.js';
 import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
 import { uniqueBaseUrl } from '../helpers/factories.js';

@@ -15,8 +15,8 @@
  * Posts can be added from recorded JSON (`posts_paged.json` results) as they are.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { type FakeRequest, FakeHttpHost, type FakeRequestLogEntry } from '../../src/demo/fake-booru-host.js';
 
 export interface FakeSzuruTag {
   names: string[];
@@ -47,13 +47,7 @@ export interface FakeSzuruPost {
   extra: Record<string, unknown>;
 }
 
-export interface FakeSzuruRequest {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string | undefined>;
-  body: string;
-}
+export type FakeSzuruRequest = FakeRequestLogEntry;
 
 class HttpError extends Error {
   constructor(
@@ -73,8 +67,7 @@ const validation = (description: string) =>
 
 const EXT: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'video/mp4': 'mp4' };
 
-export class FakeSzurubooruServer {
-  readonly requests: FakeSzuruRequest[] = [];
+export class FakeSzurubooruServer extends FakeHttpHost {
   private readonly tags: FakeSzuruTag[] = [];
   private readonly posts = new Map<number, FakeSzuruPost>();
   private readonly media = new Map<string, { bytes: Buffer; type: string }>();
@@ -83,34 +76,14 @@ export class FakeSzurubooruServer {
   private stalledWrites = 0;
   /** Posts whose upload transaction has not committed yet: invisible to every request. */
   private readonly uncommitted = new Set<number>();
-  private server: Server | null = null;
-  private origin = '';
   private last = 0;
 
-  constructor(private readonly options: { credentials?: { login: string; token: string } | null } = {}) {}
-
-  async start(): Promise<{ url: string; close: () => Promise<void> }> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch((thrown: unknown) => {
-        if (!res.headersSent) send(res, 500, 'Internal Server Error', { name: 'Error', description: String(thrown) });
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    this.server = server;
-    this.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return { url: this.origin, close: () => this.close() };
+  constructor(private readonly options: { credentials?: { login: string; token: string } | null } = {}) {
+    super();
   }
 
-  get url(): string {
-    return this.origin;
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  protected override internalError(res: ServerResponse, thrown: unknown): void {
+    send(res, 500, 'Internal Server Error', { name: 'Error', description: String(thrown) });
   }
 
   /** A tag: `names[0]` canonical, the others its aliases; `implications` by canonical name. */
@@ -322,17 +295,7 @@ export class FakeSzurubooruServer {
     );
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const url = new URL(req.url ?? '/', this.origin);
-    const method = req.method ?? 'GET';
-    const headers: Record<string, string | undefined> = {};
-    for (const [key, value] of Object.entries(req.headers))
-      headers[key] = Array.isArray(value) ? value.join(', ') : value;
-    this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body });
-
+  protected async route({ res, method, url, headers, body }: FakeRequest): Promise<void> {
     const file = this.media.get(url.pathname);
     if (url.pathname.startsWith('/data/')) {
       if (!file || method !== 'GET') {

@@ -14,13 +14,12 @@
  *   `pid`, tag `type` 6 for deprecated, no edit API.
  * Same fault injection as the fake Danbooru.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type Clock, systemClock } from '../shared/clock.js';
-import { applyFault, type FakeFault, parseBody, relationRows, sendError, sendJson } from './fake-danbooru.responses.js';
-import { searchPosts } from './fake-danbooru.search.js';
-import type { FakeRequestLogEntry } from './fake-danbooru.server.js';
-import { type FakePostInput, type FakePostRecord, FakeDanbooruStore, type FakeTag } from './fake-danbooru.store.js';
+import type { ServerResponse } from 'node:http';
+import { FakeBooruHost, type FakeRequest } from '../../src/demo/fake-booru-host.js';
+import { applyFault, parseBody, relationRows, sendError, sendJson } from '../../src/demo/fake-danbooru.responses.js';
+import { searchPosts } from '../../src/demo/fake-danbooru.search.js';
+import type { FakePostRecord } from '../../src/demo/fake-danbooru.store.js';
+import type { Clock } from '../../src/shared/clock.js';
 
 export type FakeDialect = 'e621' | 'moebooru' | 'gelbooru';
 
@@ -48,79 +47,14 @@ const TO_E621_RATING: Record<string, string> = { g: 's', s: 's', q: 'q', e: 'e' 
 const FROM_LETTER: Record<string, string> = { s: 'g', q: 'q', e: 'e' };
 const GELBOORU_RATING: Record<string, string> = { g: 'general', s: 'sensitive', q: 'questionable', e: 'explicit' };
 
-interface PendingFault {
-  remaining: number;
-  fault: FakeFault;
-  path?: string;
-}
-
-export class FakeDialectServer {
-  readonly store: FakeDanbooruStore;
-  readonly requests: FakeRequestLogEntry[] = [];
-  private faults: PendingFault[] = [];
+export class FakeDialectServer extends FakeBooruHost {
   private readonly media = new Map<string, { bytes: Buffer; contentType: string }>();
-  private server: Server | null = null;
-  private origin = '';
 
   constructor(
     readonly dialect: FakeDialect,
     private readonly options: FakeDialectOptions = {},
   ) {
-    this.store = new FakeDanbooruStore({ clock: options.clock ?? systemClock });
-  }
-
-  async start(): Promise<{ url: string; close: () => Promise<void> }> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch((thrown: unknown) => {
-        if (!res.headersSent) sendError(res, 500, 'RuntimeError', String(thrown));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    this.server = server;
-    this.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return { url: this.origin, close: () => this.close() };
-  }
-
-  get url(): string {
-    return this.origin;
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  /** Posts in Danbooru's JSON shape (`tag_string`, `rating` g/s/q/e, flags); rendered in the dialect's shape. */
-  addPosts(posts: readonly FakePostInput[]): void {
-    this.store.addPosts(posts);
-  }
-
-  addTags(tags: readonly FakeTag[]): void {
-    this.store.addTags(tags);
-  }
-
-  /** Active aliases, antecedent → consequent. */
-  setAliases(aliases: Record<string, string>): void {
-    this.store.aliases.clear();
-    for (const [from, to] of Object.entries(aliases)) this.store.aliases.set(from, to);
-  }
-
-  /** Active implications, antecedent → consequents. */
-  setImplications(implications: Record<string, string[]>): void {
-    this.store.implications.clear();
-    for (const [from, to] of Object.entries(implications)) this.store.implications.set(from, [...to]);
-  }
-
-  /** Requested relations not in force (`pending`): listed by the API, never applied. */
-  setPendingRelations(pending: { aliases?: Record<string, string>; implications?: Record<string, string[]> }): void {
-    this.store.pendingAliases.clear();
-    this.store.pendingImplications.clear();
-    for (const [from, to] of Object.entries(pending.aliases ?? {})) this.store.pendingAliases.set(from, to);
-    for (const [from, to] of Object.entries(pending.implications ?? {}))
-      this.store.pendingImplications.set(from, [...to]);
+    super({ clock: options.clock });
   }
 
   /** Serves `bytes` at `path` (GET, no credentials needed, as a CDN). */
@@ -144,39 +78,8 @@ export class FakeDialectServer {
     return rendered.map((url) => new URL(url).pathname);
   }
 
-  getPost(id: number): FakePostRecord | undefined {
-    return this.store.getPost(id);
-  }
-
-  editAsHuman(id: number, change: { add?: readonly string[]; remove?: readonly string[] }): FakePostRecord {
-    return this.store.editAsHuman(id, change);
-  }
-
-  /** The next `count` requests (whose path starts with `path`, when given) misbehave as `fault`. */
-  failNext(count: number, fault: FakeFault, path?: string): void {
-    this.faults.push({ remaining: count, fault, ...(path ? { path } : {}) });
-  }
-
-  private takeFault(path: string): FakeFault | null {
-    const pending = this.faults.find((f) => f.remaining > 0 && (!f.path || path.startsWith(f.path)));
-    if (!pending) return null;
-    pending.remaining -= 1;
-    this.faults = this.faults.filter((f) => f.remaining > 0);
-    return pending.fault;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const url = new URL(req.url ?? '/', this.origin);
-    const method = req.method ?? 'GET';
-    const headers: Record<string, string | undefined> = {};
-    for (const [key, value] of Object.entries(req.headers))
-      headers[key] = Array.isArray(value) ? value.join(', ') : value;
-    this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body });
-
-    const fault = this.takeFault(url.pathname);
+  protected async route({ req, res, method, url, headers, body }: FakeRequest): Promise<void> {
+    const fault = this.takeFault(method, url.pathname);
     const media = method === 'GET' ? this.media.get(url.pathname) : undefined;
     if (media && fault === null) {
       res.writeHead(200, { 'content-type': media.contentType, 'content-length': media.bytes.length });
@@ -193,7 +96,7 @@ export class FakeDialectServer {
     return this.gelbooru(method, url, res);
   }
 
-  private authenticated(req: IncomingMessage, url: URL): boolean {
+  private authenticated(req: FakeRequest['req'], url: URL): boolean {
     const expected = this.options.credentials;
     if (!expected) return true;
     if (this.dialect === 'e621') {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { FakePostInput } from './fake-danbooru.store.js';
+import type { FakePostInput } from '../../src/demo/fake-danbooru.store.js';
 
 /** Where the recorded responses live, relative to the project root. */
 export const DANBOORU_FIXTURE_DIR = '../shared/fixtures/booru-api/danbooru';
