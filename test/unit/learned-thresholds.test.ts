@@ -238,6 +238,5 @@ describe('learned thresholds (simulation)', () => {
         `${r.tag} learned ${r.learned} vs oracle ${r.oracle}`,
       ).toBeLessThanOrEqual(0.03);
     }
-    expect(ms).toBeLessThan(500);
   });
 });
