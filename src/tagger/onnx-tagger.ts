@@ -10,7 +10,8 @@ import { type BatchDecision, isOutOfMemory } from './batch-choice.js';
 import { loadModelFolder, type ModelFolder } from './model-folder.js';
 import { createSession, type GraphShape, inspectGraph, type SessionOptions } from './onnx-session.js';
 import { applyOutputActivation } from './output-scores.js';
-import { DEFAULT_MAX_PIXELS, letterboxImage, pixelsToTensor } from './preprocess.js';
+import { pixelsToTensor } from './pixels-to-tensor.js';
+import { DEFAULT_MAX_PIXELS, letterboxImage } from './preprocess.js';
 import { type PreprocessRecipe, tensorLength } from './recipe.js';
 import {
   type ExecutionProvider,
