@@ -1,6 +1,6 @@
 /**
  * Writes the project-made test models of the other families (models/test-deepdanbooru, models/test-nchw-logits) from
- * src/tagger/test-family-specs.ts. Deterministic: every run writes byte-identical files. models/test-colors is
+ * scripts/test-family-specs.ts. Deterministic: every run writes byte-identical files. models/test-colors is
  * written by scripts/make-test-model.ts and is not touched here.
  *
  *   npx tsx scripts/make-family-test-model.ts
@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FAMILY_TEST_MODELS } from '../src/tagger/test-family-specs.js';
+import { FAMILY_TEST_MODELS } from './test-family-specs.js';
 import { buildFamilyModel, buildFamilyReadme, buildFamilyVocabulary } from './test-model-builder.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

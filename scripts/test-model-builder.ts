@@ -3,7 +3,7 @@
  * scripts/make-test-model.ts and by tests that need a variant (a fixed batch dimension). Deterministic.
  */
 import onnxProto from 'onnx-proto';
-import type { FamilyModelSpec } from '../src/tagger/test-family-specs.js';
+import type { FamilyModelSpec } from './test-family-specs.js';
 import { TEST_MODEL_INPUT_SIZE, TEST_MODEL_LABELS } from '../src/tagger/test-model-spec.js';
 
 const { onnx } = onnxProto;
@@ -146,7 +146,7 @@ sha256 of model.onnx: \`${modelSha256}\`. Licence: MIT, as the project.
 `;
 }
 
-/** A linear-over-channel-means graph of any family layout (see src/tagger/test-family-specs.ts). Deterministic. */
+/** A linear-over-channel-means graph of any family layout (see scripts/test-family-specs.ts). Deterministic. */
 export function buildFamilyModel(spec: FamilyModelSpec): Uint8Array {
   const batch = spec.batch ?? 'batch';
   const k = spec.labels.length;
@@ -225,7 +225,7 @@ export function buildFamilyReadme(spec: FamilyModelSpec, modelSha256: string): s
   const units = spec.folder === 'test-deepdanbooru' ? 'RGB, 0–1' : 'RGB, (x/255 − 0.5) / 0.5';
   return `# ${spec.folder}: a test model with scores known by construction
 
-Written by \`npx tsx scripts/make-family-test-model.ts\` from \`src/tagger/test-family-specs.ts\`; do not edit by hand.
+Written by \`npx tsx scripts/make-family-test-model.ts\` from \`scripts/test-family-specs.ts\`; do not edit by hand.
 Every run writes byte-identical files.
 
 A real ONNX graph (opset ${OPSET}, IR version ${IR_VERSION}): input \`${spec.inputName}\` float32 ${spec.layout}

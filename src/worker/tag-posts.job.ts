@@ -8,22 +8,22 @@
  * every diffed batch that is waiting (up to `writeBatchSize` posts) into one transaction: when the database falls
  * behind, its batches grow and the per-transaction cost is shared by more posts.
  *
- * Every queue has a capacity, so memory stays bounded whatever the backlog. Leases are extended by a heartbeat while
- * posts are in flight. Every step is idempotent: scores are upserted per (post, model) and a post's pending
- * suggestions are replaced, so a post whose lease expires after a crash is simply done again; a result whose lease
- * was lost meanwhile is dropped by the writer. On abort, claiming stops, what is in flight finishes within
- * `drainTimeoutMs`, and whatever is left is released back to the pool untouched.
+ * Every queue has a capacity, so memory stays bounded whatever the backlog. Every step is idempotent: scores are
+ * upserted per (post, model) and a post's pending suggestions are replaced, so a post whose lease expires after a
+ * crash is simply done again; a result whose lease was lost meanwhile is dropped by the writer. The leases (claims,
+ * heartbeat, release on abort after `drainTimeoutMs`) are `lease-pipeline.ts`'s.
  */
 import type { BooruClient } from '../booru/booru-client.js';
 import type { PostRepository } from '../db/post.repository.js';
 import { type RatingClassPolicy, suggestRatingFromClasses } from '../core/rating-classes.js';
 import type { ModelDraft, TaggingRepository, TaggingResult } from '../db/tagging.repository.js';
-import { AppError, coerceError } from '../shared/errors.js';
+import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { BoundedQueue, runConcurrently } from './bounded-queue.js';
 import { compactScores, type DiffContext, diffPost } from './diff-context.js';
 import { type EnsembleMembers, memberPredictions, withVotes } from './ensemble-votes.js';
+import { LeasePipeline } from './lease-pipeline.js';
 import type { PipelineObserver, PipelineStage } from './pipeline-observer.js';
 import { recordTagged, type StageTimings } from './stage-timings.js';
 
@@ -132,98 +132,36 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
     for (let i = 0; i < items; i++) deps.observer.stage(stage, ms / 1000 / items);
   };
   const writeBatchSize = Math.max(batchSize, options.writeBatchSize ?? 256);
-  // Enough posts in flight to keep every stage busy and let the writer merge batches when the database lags; few
-  // enough that one worker does not hoard a small backlog that others could share.
-  const maxInFlight = Math.max(batchSize * 4, 64);
-  const claimSize = Math.max(batchSize, 32);
-  const inFlight = new Map<number, ClaimedPost>();
+  const leases = new LeasePipeline<ClaimedPost>(
+    {
+      claim: (limit) =>
+        deps.posts.claimBatch({
+          booruId: options.booruId,
+          owner: options.owner,
+          limit,
+          leaseMs: options.leaseMs,
+          maxAttempts: options.maxAttempts,
+        }),
+      heartbeat: (ids) => deps.posts.heartbeat(ids, options.owner, options.leaseMs),
+      release: (ids) => deps.posts.release(ids, options.owner),
+      recordFailure: (post, error) => recordFailure(deps, options, post, error, summary, logger),
+    },
+    // The lease settings (leaseMs, follow, pollMs, maxRunMs, signal, drainTimeoutMs) are the caller's. Enough posts
+    // in flight to keep every stage busy and let the writer merge batches when the database lags; few enough that one
+    // worker does not hoard a small backlog that others could share.
+    { ...options, batchSize, maxInFlight: Math.max(batchSize * 4, 64), claimSize: Math.max(batchSize, 32) },
+    logger,
+  );
+  const fail = (post: ClaimedPost, thrown: unknown) => leases.fail(post, thrown);
   const toDownload = new BoundedQueue<ClaimedPost>(batchSize * 2);
   const toDecode = new BoundedQueue<Downloaded>(batchSize * 2);
   const toInfer = new BoundedQueue<Decoded>(batchSize * 2);
   const toDiff = new BoundedQueue<Scored>(2);
   const toWrite = new BoundedQueue<Diffed>(Math.max(2, Math.ceil(writeBatchSize / batchSize)));
-  let draining = false;
-  let broken = false;
-
-  // The claimer waits for room in the pipeline; the writer and failures wake it as soon as posts leave.
-  let wakeClaimer: (() => void) | null = null;
-  const roomMade = () => {
-    wakeClaimer?.();
-    wakeClaimer = null;
-  };
-  const roomOrTimeout = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', done);
-        wakeClaimer = null;
-        resolve();
-      }
-      wakeClaimer = done;
-      options.signal?.addEventListener('abort', done, { once: true });
-    });
-
-  // Failures being recorded, and recorded so far: a one-shot run must not end while a failure may still put its post
-  // back for a retry, nor on an empty claim that started before such a post was back.
-  let recording = 0;
-  let recorded = 0;
-  const fail = async (post: ClaimedPost, thrown: unknown) => {
-    inFlight.delete(post.id);
-    roomMade();
-    recording++;
-    try {
-      await recordFailure(deps, options, post, coerceError(thrown), summary, logger);
-    } finally {
-      recording--;
-      recorded++;
-    }
-  };
-
-  const claimer = async () => {
-    try {
-      const deadline = options.maxRunMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.maxRunMs;
-      while (!options.signal?.aborted && !broken && Date.now() < deadline) {
-        // Claim only what the pipeline has room for: claimed posts hold leases.
-        const room = maxInFlight - inFlight.size;
-        if (room < batchSize) {
-          await roomOrTimeout(1000);
-          continue;
-        }
-        const recordedBefore = recorded;
-        const batch = await deps.posts.claimBatch({
-          booruId: options.booruId,
-          owner: options.owner,
-          limit: Math.min(room, claimSize),
-          leaseMs: options.leaseMs,
-          maxAttempts: options.maxAttempts,
-        });
-        if (batch.length === 0) {
-          if (!options.follow) {
-            // Nothing to claim; wait for work in flight that might fail and come back for a retry.
-            if (inFlight.size === 0 && recording === 0 && recorded === recordedBefore) break;
-            await sleep(50, options.signal);
-            continue;
-          }
-          await sleep(options.pollMs ?? 2000, options.signal);
-          continue;
-        }
-        for (const post of batch) {
-          // A post whose lease ran out while it was still in our pipeline (a stalled event loop outlived the
-          // heartbeat) comes back to us: the claim renewed the lease, and the copy in flight will write it.
-          if (inFlight.has(post.id)) continue;
-          inFlight.set(post.id, post);
-          await toDownload.push(post);
-        }
-      }
-    } finally {
-      toDownload.close();
-    }
-  };
 
   const downloader = async () => {
     for (let post = await toDownload.pull(); post; post = await toDownload.pull()) {
-      if (draining) continue;
+      if (leases.draining) continue;
       try {
         if (post.mediaUrl === null) throw new AppError('MEDIA_UNSUPPORTED', 'post has no media URL');
         const started = performance.now();
@@ -246,7 +184,7 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
 
   const decoder = async () => {
     for (let item = await toDecode.pull(); item; item = await toDecode.pull()) {
-      if (draining) continue;
+      if (leases.draining) continue;
       try {
         const started = performance.now();
         const tensor = await deps.tagger.preprocess(item.bytes, timings);
@@ -272,7 +210,7 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
         if (!next) break;
         batch.push(next);
       }
-      if (draining) continue;
+      if (leases.draining) continue;
       try {
         const started = performance.now();
         const scores = await deps.tagger.predictBatch(batch.map((item) => item.tensor));
@@ -333,78 +271,25 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
         for (const post of posts) await fail(post, thrown);
         continue;
       }
-      for (const post of posts) inFlight.delete(post.id);
-      roomMade();
+      leases.finished(posts);
       options.onBatch?.(summary);
     }
   };
 
-  const heartbeat = setInterval(
-    () => {
-      deps.posts.heartbeat([...inFlight.keys()], options.owner, options.leaseMs).catch((error) => {
-        logger.warn({ err: coerceError(error) }, 'lease heartbeat failed');
-      });
-    },
-    Math.max(250, Math.floor(options.leaseMs / 3)),
-  );
-  heartbeat.unref();
-
-  // A stage that fails (the database went away while recording a failure) stops the whole pipeline: the claimer
-  // must not go on leasing posts into stages nobody drains, and every queue is closed so the others wind down.
-  const stopOnFailure = (stage: Promise<void>) =>
-    stage.catch((thrown: unknown) => {
-      broken = true;
-      draining = true;
-      roomMade();
-      for (const queue of [toDownload, toDecode, toInfer, toDiff, toWrite]) queue.close();
-      throw thrown;
-    });
-  const stages = Promise.all(
+  // The claimer (in the lease engine) feeds the downloads; each stage closes the queue after it when it ends.
+  summary.released += await leases.run(
+    toDownload,
     [
-      claimer(),
-      runConcurrently(options.downloadConcurrency ?? 8, downloader).finally(() => toDecode.close()),
-      runConcurrently(options.decodeConcurrency ?? 2, decoder).finally(() => toInfer.close()),
-      batcher().finally(() => toDiff.close()),
-      differ().finally(() => toWrite.close()),
-      writer(),
-    ].map(stopOnFailure),
+      () => runConcurrently(options.downloadConcurrency ?? 8, downloader).finally(() => toDecode.close()),
+      () => runConcurrently(options.decodeConcurrency ?? 2, decoder).finally(() => toInfer.close()),
+      () => batcher().finally(() => toDiff.close()),
+      () => differ().finally(() => toWrite.close()),
+      writer,
+    ],
+    [toDecode, toInfer, toDiff, toWrite],
   );
-  try {
-    if (options.signal)
-      await drainOrTimeout(stages, options.signal, options.drainTimeoutMs ?? 30_000, () => {
-        draining = true;
-      });
-    else await stages;
-  } finally {
-    clearInterval(heartbeat);
-    if (inFlight.size > 0) {
-      // Whatever is still leased to us (abort, drain timeout) goes back to the pool untouched.
-      summary.released += await deps.posts.release([...inFlight.keys()], options.owner);
-      logger.info({ released: inFlight.size }, 'released in-flight posts');
-    }
-  }
   logger.info(summary, 'tagging finished');
   return summary;
-}
-
-/** Waits for the stages; after an abort, gives them `timeoutMs` to drain, then stops feeding them. */
-async function drainOrTimeout(
-  stages: Promise<unknown>,
-  signal: AbortSignal,
-  timeoutMs: number,
-  stopWork: () => void,
-): Promise<void> {
-  const aborted = new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-  await Promise.race([stages, aborted]);
-  if (!signal.aborted) return;
-  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
-  if ((await Promise.race([stages, timer])) === 'timeout') {
-    stopWork();
-    await stages;
-  }
 }
 
 /** Compacts and diffs one inference batch (pure CPU work, no I/O). */
@@ -500,16 +385,4 @@ async function recordFailure(
     },
     'post failed',
   );
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BooruHttp } from '../../src/booru/http.js';
 import { AppError, coerceError } from '../../src/shared/errors.js';
-import { inspectMedia, type MediaFacts, preprocessImage } from '../../src/tagger/preprocess.js';
+import { inspectMedia, type MediaFacts } from '../../src/tagger/media-facts.js';
+import { preprocessImage } from '../../src/tagger/preprocess.js';
 import { WD_RECIPE } from '../../src/tagger/recipe.js';
 
 const SHARED = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));

@@ -8,7 +8,9 @@ import { buildTestModel } from '../../scripts/test-model-builder.js';
 import { AppError } from '../../src/shared/errors.js';
 import { createLogger, type Logger } from '../../src/shared/logger.js';
 import { loadModelFolder } from '../../src/tagger/model-folder.js';
-import { applyOutputActivation, cudaProviderInstalled, OnnxTagger } from '../../src/tagger/onnx-tagger.js';
+import { cudaProviderInstalled } from '../../src/tagger/onnx-session.js';
+import { OnnxTagger } from '../../src/tagger/onnx-tagger.js';
+import { applyOutputActivation } from '../../src/tagger/output-scores.js';
 import { expectedTestModelScores, TEST_MODEL_LABELS } from '../../src/tagger/test-model-spec.js';
 import { channelMeans, makeSolidPng, makeTwoTonePng, type Rgb } from '../helpers/images.js';
 

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/shared/errors.js';
-import { letterboxImage, pixelsToTensor, preprocessImage } from '../../src/tagger/preprocess.js';
+import { pixelsToTensor } from '../../src/tagger/pixels-to-tensor.js';
+import { letterboxImage, preprocessImage } from '../../src/tagger/preprocess.js';
 import { type PreprocessRecipe, WD_RECIPE } from '../../src/tagger/recipe.js';
 import {
   channelMeans,

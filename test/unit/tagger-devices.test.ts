@@ -4,13 +4,8 @@ import { loadConfig } from '../../src/config/config.js';
 import { AppError, ConfigError } from '../../src/shared/errors.js';
 import { isOutOfMemory } from '../../src/tagger/batch-choice.js';
 import { createLogger } from '../../src/shared/logger.js';
-import {
-  DEFAULT_MAX_BATCH,
-  missingCudaProviderFiles,
-  OnnxTagger,
-  parseDevice,
-  runInChunks,
-} from '../../src/tagger/onnx-tagger.js';
+import { missingCudaProviderFiles, parseDevice } from '../../src/tagger/onnx-session.js';
+import { DEFAULT_MAX_BATCH, OnnxTagger, runInChunks } from '../../src/tagger/onnx-tagger.js';
 
 const TEST_MODEL_DIR = fileURLToPath(new URL('../../models/test-colors/', import.meta.url));
 const logger = createLogger({ level: 'silent' });

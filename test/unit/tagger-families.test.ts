@@ -14,7 +14,7 @@ import {
   type FamilyLabelSpec,
   type FamilyModelSpec,
   NCHW_LOGITS_TEST_MODEL,
-} from '../../src/tagger/test-family-specs.js';
+} from '../../scripts/test-family-specs.js';
 import { makeSolidPng, makeTwoTonePng, type Rgb } from '../helpers/images.js';
 
 const MODELS = fileURLToPath(new URL('../../models/', import.meta.url));
