@@ -47,47 +47,52 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/shared/' },
     },
     {
-      name: 'adapters-not-upward',
+      name: 'booru-imports-core-shared-config',
       severity: 'error',
       comment:
-        'Adapters (booru, tagger, db) may use core, shared and config only: never worker, dashboard, reports, bin, demo.',
-      from: { path: '^src/(booru|tagger|db)/' },
-      to: { path: '^src/(worker|dashboard|reports|bin|demo)/' },
+        'src/booru may import src/core, src/shared and config types (src/booru/README.md); never worker, dashboard, reports, bin or demo (biome.json).',
+      from: { path: '^src/booru/' },
+      to: { path: '^src/', pathNot: '^src/(booru|core|shared|config)/' },
     },
     {
-      name: 'db-not-other-adapters',
+      name: 'tagger-imports-core-shared-config',
       severity: 'error',
-      comment: 'src/db never imports the booru or tagger adapters (src/db/README.md).',
+      comment:
+        'src/tagger may import src/core, src/shared and config types only (src/tagger/README.md); never worker, dashboard, reports, bin or demo (biome.json).',
+      from: { path: '^src/tagger/' },
+      to: { path: '^src/', pathNot: '^src/(tagger|core|shared|config)/' },
+    },
+    {
+      name: 'db-imports-core-shared',
+      severity: 'error',
+      comment:
+        'src/db may import src/core, src/shared and its generated client (src/db/README.md); never booru, tagger, worker, dashboard, reports, bin or demo.',
       from: { path: '^src/db/' },
-      to: { path: '^src/(booru|tagger)/' },
+      to: { path: '^src/', pathNot: '^src/(db|core|shared)/' },
     },
     {
-      name: 'worker-dashboard-not-entry-points',
+      name: 'worker-imports-core-and-adapters',
       severity: 'error',
-      comment: 'Only src/bin wires entry points together: worker and dashboard never import bin or demo.',
-      from: { path: '^src/(worker|dashboard)/' },
-      to: { path: '^src/(bin|demo)/' },
-    },
-    {
-      name: 'worker-not-dashboard-or-reports',
-      severity: 'error',
-      comment: 'src/worker never imports the dashboard or the report renderers (src/worker/README.md).',
+      comment:
+        'src/worker may import core, shared, config types and the adapters booru, tagger, db (src/worker/README.md); never dashboard, reports, bin or demo.',
       from: { path: '^src/worker/' },
-      to: { path: '^src/(dashboard|reports)/' },
+      to: { path: '^src/', pathNot: '^src/(worker|core|shared|config|booru|tagger|db)/' },
     },
     {
-      name: 'dashboard-not-worker',
+      name: 'dashboard-imports-core-db-reports',
       severity: 'error',
-      comment: 'src/dashboard never imports the worker (src/dashboard/README.md); src/bin joins them.',
+      comment:
+        'src/dashboard may import core, shared, the db repositories, config types and the src/reports renderers (src/dashboard/README.md); never worker, bin or demo.',
       from: { path: '^src/dashboard/' },
-      to: { path: '^src/worker/' },
+      to: { path: '^src/', pathNot: '^src/(dashboard|core|shared|db|config|reports)/' },
     },
     {
-      name: 'export-not-upward',
+      name: 'export-imports-core-shared-db',
       severity: 'error',
-      comment: 'src/export may use core, shared and db only; src/bin wires it.',
+      comment:
+        'src/export may import core, shared and db (src/export/README.md); never worker, dashboard, reports, bin or demo; src/bin wires it.',
       from: { path: '^src/export/' },
-      to: { path: '^src/(worker|dashboard|reports|bin|demo)/' },
+      to: { path: '^src/', pathNot: '^src/(export|core|shared|db)/' },
     },
     {
       name: 'demo-not-bin',
