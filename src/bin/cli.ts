@@ -3,53 +3,25 @@
  * command, and maps failures to exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { type Config, describeSettings, flagOf, loadConfig, PACKAGE_VERSION, SETTINGS } from '../config/config.js';
+import { describeSettings, PACKAGE_VERSION } from '../config/config.js';
 import { AppError, ConfigError, coerceError } from '../shared/errors.js';
-import { createLogger, type Logger } from '../shared/logger.js';
+import { createLogger } from '../shared/logger.js';
+import {
+  checkNewUser,
+  parseDecisionIds,
+  parseExportFlags,
+  parseListFlags,
+  requireBooruUrl,
+  requireOnce,
+  runtimeOf,
+  withSettings,
+} from './cli-options.js';
 
-// Commands load their modules on first use: the database client, onnxruntime, sharp and fastify take about a second
-// to import, which `--help`, `settings` and usage errors should not pay.
-const commands = () => import('./commands.js');
-
-type SettingKey = keyof typeof SETTINGS;
-const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
-
-/** Every setting is also a flag on every command; the flag wins over the environment variable. */
-function withSettings(command: Command): Command {
-  for (const key of SETTING_KEYS) {
-    const setting = SETTINGS[key];
-    command.addOption(
-      new Option(`${flagOf(key)} <value>`, `${setting.doc} (env ${setting.env})`).hideHelp(!SHOWN.has(key)),
-    );
-  }
-  return command;
-}
-
-/** The settings listed in each command's --help; `booru-tagger help settings` lists them all. */
-const SHOWN = new Set<SettingKey>(['databaseUrl', 'booruUrl', 'booruKind', 'modelDir', 'device', 'port', 'logLevel']);
-
-interface Runtime {
-  config: Config;
-  logger: Logger;
-}
-
-function runtimeOf(options: Record<string, unknown>): Runtime {
-  const overrides: Partial<Record<SettingKey, string>> = {};
-  for (const key of SETTING_KEYS) {
-    const value = options[key];
-    if (typeof value === 'string') overrides[key] = value;
-  }
-  const config = loadConfig(process.env, overrides);
-  return { config, logger: createLogger({ level: config.logLevel }) };
-}
+// Commands load their modules (*.command.ts) on first use: the database client, onnxruntime, sharp and fastify take
+// about a second to import, which `--help`, `settings` and usage errors should not pay (cli-options.ts checks flags).
 
 function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
-
-function requireOnce(once: boolean | undefined, name: string): void {
-  if (!once)
-    throw new AppError('USAGE', `\`${name}\` runs once and exits: pass --once (the long-running service is \`serve\`)`);
 }
 
 export function buildProgram(): Command {
@@ -91,38 +63,9 @@ export function buildProgram(): Command {
   ).action(async (options) => {
     requireOnce(options.once, 'run');
     const { config, logger } = runtimeOf(options);
-    if (!config.booruUrl) throw new ConfigError([`BOORU_URL (or ${flagOf('booruUrl')}) is required for \`run\``]);
-    const booruUrl = config.booruUrl;
-    const { formatCycle, runCycle, withRepositories } = await commands();
-    const { progressBar } = await import('./progress.js');
-    const progress = progressBar('tagging');
-    // SIGINT/SIGTERM: stop claiming, finish or release what is in flight, then exit.
-    const abort = new AbortController();
-    const stop = () => abort.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
-      const summary = await withRepositories(config, logger, (repos) =>
-        runCycle(config, logger, repos, booruUrl, {
-          signal: abort.signal,
-          onTagStart: (total) => progress.start(total),
-          onBatch: (tagged) => progress.update(tagged),
-        }),
-      );
-      progress.stop();
-      print(options.json ? JSON.stringify(summary) : formatCycle(summary));
-      if (abort.signal.aborted) throw new AppError('USAGE', 'interrupted: in-flight posts were finished or released');
-      if (!summary.vocabulary.fresh) {
-        throw new AppError(
-          'VOCABULARY_STALE',
-          `posts were scored but not diffed: ${summary.vocabulary.waitReason ?? 'the tag sync is not fresh'}`,
-        );
-      }
-    } finally {
-      progress.stop();
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+    const booruUrl = requireBooruUrl(config, 'run');
+    const { runCycleCommand } = await import('./cycle.command.js');
+    await runCycleCommand(config, logger, booruUrl, { json: Boolean(options.json), print });
   });
 
   withSettings(
@@ -134,11 +77,9 @@ export function buildProgram(): Command {
   ).action(async (options) => {
     requireOnce(options.once, 'apply');
     const { config, logger } = runtimeOf(options);
-    if (!config.booruUrl) throw new ConfigError([`BOORU_URL (or ${flagOf('booruUrl')}) is required for \`apply\``]);
-    const booruUrl = config.booruUrl;
-    const { applyCycle, formatApply, withRepositories } = await commands();
-    const summary = await withRepositories(config, logger, (repos) => applyCycle(config, logger, repos, booruUrl));
-    print(options.json ? JSON.stringify(summary) : formatApply(summary));
+    const booruUrl = requireBooruUrl(config, 'apply');
+    const { applyCommand } = await import('./cycle.command.js');
+    await applyCommand(config, logger, booruUrl, { json: Boolean(options.json), print });
   });
 
   withSettings(
@@ -149,17 +90,13 @@ export function buildProgram(): Command {
       .option('--json', 'print a summary object on stdout'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
-    if (!config.booruUrl) throw new ConfigError([`BOORU_URL (or ${flagOf('booruUrl')}) is required for \`sync-tags\``]);
-    const { formatSyncTags, runSyncTags } = await import('./sync-tags.command.js');
-    const result = await runSyncTags(config, logger, config.booruUrl, { full: Boolean(options.full) });
-    print(options.json ? JSON.stringify(result) : formatSyncTags(result));
-    // An incomplete pass is recorded as a failed generation: diffs wait until a sync succeeds.
-    if (!result.ok) {
-      throw new AppError(
-        'VOCABULARY_STALE',
-        `tag sync #${result.generation} incomplete: suggestions wait until a sync succeeds`,
-      );
-    }
+    const booruUrl = requireBooruUrl(config, 'sync-tags');
+    const { syncTagsCommand } = await import('./sync-tags.command.js');
+    await syncTagsCommand(config, logger, booruUrl, {
+      full: Boolean(options.full),
+      json: Boolean(options.json),
+      print,
+    });
   });
 
   withSettings(
@@ -182,53 +119,9 @@ export function buildProgram(): Command {
       .option('--json', 'print a summary object on stdout'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
-    const { parseRatings } = await import('../export/dataset-layout.js');
-    const problems: string[] = [];
-    const minTags = Number(options.minTags);
-    if (!Number.isInteger(minTags) || minTags < 0)
-      problems.push(`--min-tags=${options.minTags}: expected a whole number`);
-    const tagMinPosts = Number(options.tagMinPosts);
-    if (!Number.isInteger(tagMinPosts) || tagMinPosts < 1)
-      problems.push(`--tag-min-posts=${options.tagMinPosts}: expected a whole number of at least 1`);
-    const dateOf = (flag: string, value: unknown): Date | undefined => {
-      if (value === undefined) return undefined;
-      const date = new Date(String(value));
-      if (Number.isNaN(date.getTime())) problems.push(`${flag}=${value}: expected a date such as 2024-01-31`);
-      return date;
-    };
-    const since = dateOf('--since', options.since);
-    const until = dateOf('--until', options.until);
-    let ratings: Awaited<ReturnType<typeof parseRatings>> = [];
-    try {
-      ratings = options.rating === undefined ? [] : parseRatings(String(options.rating));
-    } catch (error) {
-      problems.push(`--rating: ${(error as Error).message}`);
-    }
-    if (problems.length > 0) throw new ConfigError(problems);
-    const { formatExport, runExportDataset } = await import('./export-dataset.command.js');
-    const { progressBar } = await import('./progress.js');
-    const abort = new AbortController();
-    const stop = () => abort.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
-      const summary = await runExportDataset(config, logger, {
-        out: String(options.out),
-        minTags,
-        tagMinPosts,
-        ratings,
-        ...(since ? { since } : {}),
-        ...(until ? { until } : {}),
-        withApproved: Boolean(options.withApproved),
-        signal: abort.signal,
-        progress: progressBar('exporting'),
-      });
-      print(options.json ? JSON.stringify(summary) : formatExport(summary));
-      if (summary.interrupted) throw new AppError('USAGE', 'interrupted: run the same command again to resume');
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+    const flags = await parseExportFlags(options);
+    const { exportDatasetCommand } = await import('./export-dataset.command.js');
+    await exportDatasetCommand(config, logger, flags, { json: Boolean(options.json), print });
   });
 
   withSettings(
@@ -256,19 +149,18 @@ export function buildProgram(): Command {
       .option('--table <ID>', 'with --format csv: only this table (tags, totals, skipped, untagged, ratings, models…)'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
-    const { parseSince, runReport } = await import('./report.command.js');
-    if (options.since !== undefined) parseSince(String(options.since), new Date());
-    const { withRepositories } = await commands();
-    const result = await withRepositories(config, logger, (repos) =>
-      runReport(config, repos, {
+    const { reportCommand } = await import('./report.command.js');
+    await reportCommand(
+      config,
+      logger,
+      {
         format: options.format,
         ...(options.since !== undefined ? { since: String(options.since) } : {}),
         ...(options.out !== undefined ? { out: String(options.out) } : {}),
         ...(options.table !== undefined ? { table: String(options.table) } : {}),
-      }),
+      },
+      print,
     );
-    if (result.text !== null) process.stdout.write(result.text);
-    else print(`report written to ${result.path}`);
   });
 
   const suggestions = withSettings(
@@ -284,35 +176,9 @@ export function buildProgram(): Command {
       .option('--json', 'print JSON rows'),
   ).action(async (options) => {
     const { config, logger } = runtimeOf(options);
-    const limit = Number(options.limit);
-    if (!Number.isInteger(limit) || limit < 1)
-      throw new ConfigError([`--limit=${options.limit}: expected a positive integer`]);
-    const status = String(options.status);
-    const valid = ['pending', 'approved', 'rejected', 'applied', 'failed', 'superseded', 'already_applied'];
-    if (!valid.includes(status)) throw new ConfigError([`--status=${status}: expected one of ${valid.join(', ')}`]);
-    const { withRepositories } = await commands();
-    const rows = await withRepositories(config, logger, (repos) =>
-      repos.suggestions.list({ status: status as 'pending', limit, offset: 0 }),
-    );
-    const out = rows.map((row) => ({
-      id: row.id,
-      post: row.remoteId,
-      tag: row.tag,
-      action: row.action,
-      score: row.score,
-      status: row.status,
-      reason: row.reason,
-    }));
-    if (options.json) return print(JSON.stringify(out));
-    if (out.length === 0) return print(`no ${status} suggestions`);
-    print(
-      out
-        .map(
-          (r) =>
-            `${String(r.id).padStart(6)}  #${r.post}  ${r.action.padEnd(6)} ${r.tag}  ${r.score.toFixed(3)}  ${r.reason}`,
-        )
-        .join('\n'),
-    );
+    const { status, limit } = parseListFlags(options);
+    const { listSuggestions } = await import('./suggestions.command.js');
+    await listSuggestions(config, logger, { status, limit, json: Boolean(options.json), print });
   });
 
   for (const verdict of ['approve', 'reject'] as const) {
@@ -325,32 +191,22 @@ export function buildProgram(): Command {
         .requiredOption('--as <user>', 'the name the decision is recorded under'),
     ).action(async (ids: string[], options) => {
       const { config, logger } = runtimeOf(options);
-      const numbers = ids.map(Number);
-      const bad = ids.filter((_, i) => !Number.isInteger(numbers[i]) || (numbers[i] ?? 0) < 1);
-      if (bad.length > 0)
-        throw new ConfigError(bad.map((id) => `id ${JSON.stringify(id)}: expected a positive integer`));
-      if (!options.all && numbers.length === 0) throw new ConfigError(['give suggestion ids or --all']);
-      const { actorOf, withRepositories } = await commands();
-      const result = await withRepositories(config, logger, async (repos) => {
-        const user = await actorOf(repos, options.as);
-        const origin = 'cli';
-        return options.all
-          ? repos.suggestions.decideAll({ verdict, user, origin })
-          : repos.suggestions.decide({ ids: numbers, verdict, user, origin });
+      const numbers = parseDecisionIds(ids, options.all);
+      const { decideSuggestions } = await import('./suggestions.command.js');
+      await decideSuggestions(config, logger, verdict, {
+        ids: numbers,
+        all: Boolean(options.all),
+        as: options.as,
+        print,
       });
-      print(`${verdict === 'approve' ? 'approved' : 'rejected'} ${result.changed.length}`);
-      for (const skipped of result.skipped) print(`skipped ${skipped.id}: ${skipped.why}`);
     });
   }
 
   const db = program.command('db').description('database operations');
   withSettings(db.command('migrate').description('apply pending migrations')).action(async (options) => {
     const { config, logger } = runtimeOf(options);
-    // Opening the database applies pending migrations (PostgreSQL or the embedded database alike).
-    const { openRepositories } = await import('./context.js');
-    const { db } = await openRepositories(config, logger);
-    await db.close();
-    print(db.migrations.length === 0 ? 'database is up to date' : `applied ${db.migrations.join(', ')}`);
+    const { migrateDatabase } = await import('./db.command.js');
+    await migrateDatabase(config, logger, print);
   });
 
   const models = program.command('models').description('model management: list, fetch NAME, import PATH, inspect DIR');
@@ -419,23 +275,13 @@ export function buildProgram(): Command {
       .option('--password <password>', 'the password (default: generated and printed once)'),
   ).action(async (name: string, options) => {
     const { config, logger } = runtimeOf(options);
-    if (!['viewer', 'moderator', 'admin'].includes(options.role)) {
-      throw new ConfigError([`--role=${options.role}: expected viewer, moderator or admin`]);
-    }
-    if (!/^[\w.@-]{1,64}$/.test(name))
-      throw new ConfigError([`name ${JSON.stringify(name)}: letters, digits, _ . @ - only`]);
-    const { generatePassword, hashPassword } = await import('../dashboard/auth.js');
-    const { withRepositories } = await commands();
-    const password: string = options.password ?? generatePassword();
-    await withRepositories(config, logger, async (repos) => {
-      if (await repos.users.findByName(name)) throw new AppError('CONFLICT', `user ${name} already exists`);
-      await repos.users.create({ name, role: options.role, passwordHash: await hashPassword(password) });
+    const role = checkNewUser(name, options.role);
+    const { addUser } = await import('./users.command.js');
+    await addUser(config, logger, name, {
+      role,
+      ...(typeof options.password === 'string' ? { password: options.password } : {}),
+      print,
     });
-    print(
-      options.password
-        ? `created ${name} (${options.role})`
-        : `created ${name} (${options.role}) with password ${password}`,
-    );
   });
 
   withSettings(
@@ -448,16 +294,11 @@ export function buildProgram(): Command {
       .option('--password <password>', 'the new password (default: generated and printed once)'),
   ).action(async (name: string, options) => {
     const { config, logger } = runtimeOf(options);
-    const { generatePassword, hashPassword } = await import('../dashboard/auth.js');
-    const { withRepositories } = await commands();
-    const password: string = options.password ?? generatePassword();
-    await withRepositories(config, logger, async (repos) => {
-      const user = await repos.users.findByName(name);
-      if (!user) throw new AppError('NOT_FOUND', `no user named ${name}`);
-      await repos.users.setPassword(user.id, await hashPassword(password));
-      await repos.audit.record({ userId: user.id, actor: 'cli', action: 'passwd', origin: 'cli' });
+    const { setUserPassword } = await import('./users.command.js');
+    await setUserPassword(config, logger, name, {
+      ...(typeof options.password === 'string' ? { password: options.password } : {}),
+      print,
     });
-    print(options.password ? `password of ${name} changed` : `password of ${name} changed to ${password}`);
   });
 
   withSettings(
@@ -468,32 +309,8 @@ export function buildProgram(): Command {
       .option('--label <label>', 'what the token is for', 'cli'),
   ).action(async (name: string, options) => {
     const { config, logger } = runtimeOf(options);
-    const { hashSecret, newSecret } = await import('../dashboard/auth.js');
-    const { TOKEN_PREFIX } = await import('../dashboard/app.js');
-    const { ApiTokenRepository } = await import('../db/api-token.repository.js');
-    const { openRepositories } = await import('./context.js');
-    const secret = `${TOKEN_PREFIX}${newSecret()}`;
-    const { db, repos } = await openRepositories(config, logger);
-    try {
-      const user = await repos.users.findByName(name);
-      if (!user) throw new AppError('NOT_FOUND', `no user named ${name}`);
-      await new ApiTokenRepository(db.prisma).create({
-        userId: user.id,
-        name: options.label,
-        tokenHash: hashSecret(secret),
-        expiresAt: new Date(Date.now() + config.tokenDays * 86_400_000),
-      });
-      await repos.audit.record({
-        userId: user.id,
-        actor: 'cli',
-        action: 'token',
-        detail: { name: options.label },
-        origin: 'cli',
-      });
-    } finally {
-      await db.close();
-    }
-    print(secret);
+    const { createUserToken } = await import('./users.command.js');
+    await createUserToken(config, logger, name, { label: String(options.label), print });
   });
 
   withSettings(

@@ -4,33 +4,22 @@
  * bar on a terminal (structured progress logs otherwise).
  */
 import type { Config } from '../config/config.js';
-import type { Rating } from '../core/types.js';
 import { DatasetRepository } from '../db/dataset.repository.js';
 import { exportDataset, type ExportSummary } from '../export/export-dataset.js';
-import { ConfigError } from '../shared/errors.js';
+import { AppError, ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createBooruClient, openRepositories } from './context.js';
-import type { Progress } from './progress.js';
+import type { ExportFlags } from './cli-options.js';
+import { type Progress, progressBar } from './progress.js';
 
-export interface ExportCommandOptions {
-  out: string;
-  minTags: number;
-  tagMinPosts: number;
-  ratings: Rating[];
-  since?: Date;
-  until?: Date;
-  withApproved: boolean;
+interface ExportCommandOptions extends ExportFlags {
   signal: AbortSignal;
   progress: Progress;
 }
 
 const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 
-export async function runExportDataset(
-  config: Config,
-  logger: Logger,
-  options: ExportCommandOptions,
-): Promise<ExportSummary> {
+async function runExportDataset(config: Config, logger: Logger, options: ExportCommandOptions): Promise<ExportSummary> {
   const { db } = await openRepositories(config, logger);
   try {
     const source = new DatasetRepository(db.prisma);
@@ -84,7 +73,7 @@ export async function runExportDataset(
   }
 }
 
-export function formatExport(summary: ExportSummary): string {
+function formatExport(summary: ExportSummary): string {
   const skipped = Object.entries(summary.skipped)
     .map(([reason, n]) => `${reason} ${n}`)
     .join(', ');
@@ -97,4 +86,29 @@ export function formatExport(summary: ExportSummary): string {
     `skipped ${skipped || 'none'}; failed ${summary.failedCount}`,
     ...summary.failed.slice(0, 10).map((f) => `  #${f.id}: ${f.reason}`),
   ].join('\n');
+}
+
+/** `export-dataset --out DIR …` with checked flags: SIGINT/SIGTERM stop it resumably (exit 2, run again to resume). */
+export async function exportDatasetCommand(
+  config: Config,
+  logger: Logger,
+  flags: ExportFlags,
+  options: { json: boolean; print: (text: string) => void },
+): Promise<void> {
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const summary = await runExportDataset(config, logger, {
+      ...flags,
+      signal: abort.signal,
+      progress: progressBar('exporting'),
+    });
+    options.print(options.json ? JSON.stringify(summary) : formatExport(summary));
+    if (summary.interrupted) throw new AppError('USAGE', 'interrupted: run the same command again to resume');
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
 }

@@ -19,7 +19,7 @@ import { OnnxTagger } from '../tagger/onnx-tagger.js';
 type Print = (text: string) => void;
 
 /** Where fetched models go: TAGGER_MODELS_DIR, else <data dir>/models. */
-export function modelsDirOf(config: Config): string {
+function modelsDirOf(config: Config): string {
   return resolve(config.modelsDir ?? join(config.dataDir, 'models'));
 }
 

@@ -11,10 +11,11 @@ import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { csvTableIds, renderCsvTable } from '../reports/csv.report.js';
 import { EXTENSIONS, type ReportFormat, renderReport } from '../reports/render.js';
+import { withRepositories } from './commands.js';
 import type { Repositories } from './context.js';
 
 /** `--since`: an ISO date or date-time (`2026-11-01`), or a duration back from now (`7d`, `24h`, `2w`). */
-export function parseSince(value: string, now: Date): Date {
+function parseSince(value: string, now: Date): Date {
   const since = parseSinceSpec(value, now);
   if (since === null) {
     throw new AppError(
@@ -29,14 +30,14 @@ export function parseSince(value: string, now: Date): Date {
  * Which booru a report is about: the configured BOORU_URL's when it is in the database, else the only one; null (all
  * boorus together) when there are several and none is configured.
  */
-export async function reportBooruOf(config: Config, repos: Pick<Repositories, 'reports'>): Promise<number | null> {
+async function reportBooruOf(config: Config, repos: Pick<Repositories, 'reports'>): Promise<number | null> {
   const boorus = await repos.reports.listBoorus();
   const configured = config.booruUrl ? boorus.find((b) => b.baseUrl === config.booruUrl) : undefined;
   if (configured) return configured.id;
   return boorus.length === 1 ? boorus[0]!.id : null;
 }
 
-export async function buildReportModel(
+async function buildReportModel(
   repos: Pick<Repositories, 'reports' | 'thresholds'>,
   query: { booruId: number | null; since: Date | null; until: Date },
 ): Promise<ReportModel> {
@@ -67,8 +68,21 @@ async function isFolder(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null))?.isDirectory() ?? false;
 }
 
+/** The `report` command: checks `--since` before opening the database, then prints the report or where it went. */
+export async function reportCommand(
+  config: Config,
+  logger: Logger,
+  options: Omit<ReportCommandOptions, 'now'>,
+  print: (text: string) => void,
+): Promise<void> {
+  if (options.since !== undefined) parseSince(options.since, new Date());
+  const result = await withRepositories(config, logger, (repos) => runReport(config, repos, options));
+  if (result.text !== null) process.stdout.write(result.text);
+  else print(`report written to ${result.path}`);
+}
+
 /** `booru-tagger report`: builds one report; returns its text when no `--out` is given (the CLI prints it). */
-export async function runReport(
+async function runReport(
   config: Config,
   repos: Repositories,
   options: ReportCommandOptions,
@@ -111,7 +125,7 @@ export async function runReport(
   return { text: path ? null : text, path, runId };
 }
 
-export function reportDirOf(config: Config): string {
+function reportDirOf(config: Config): string {
   if (config.reportDir) return resolve(config.reportDir);
   return isAbsolute(config.dataDir) ? join(config.dataDir, 'reports') : resolve(config.dataDir, 'reports');
 }

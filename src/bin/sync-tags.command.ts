@@ -4,17 +4,18 @@
  */
 import { readyBooru } from '../booru/booru-factory.js';
 import type { Config } from '../config/config.js';
+import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { type SyncTagsSummary, syncTags } from '../worker/sync-tags.job.js';
 import { withRepositories } from './commands.js';
 import { createBooruClient } from './context.js';
 
-export interface SyncTagsCommandResult extends SyncTagsSummary {
+interface SyncTagsCommandResult extends SyncTagsSummary {
   booru: string;
   stored: { tags: number; aliases: number; implications: number };
 }
 
-export async function runSyncTags(
+async function runSyncTags(
   config: Config,
   logger: Logger,
   baseUrl: string,
@@ -33,7 +34,7 @@ export async function runSyncTags(
   }
 }
 
-export function formatSyncTags(result: SyncTagsCommandResult): string {
+function formatSyncTags(result: SyncTagsCommandResult): string {
   const line = (name: 'tags' | 'aliases' | 'implications') => {
     const s = result[name];
     if (s.mode === 'unsupported') return `${name.padEnd(13)}not offered by this booru`;
@@ -48,4 +49,21 @@ export function formatSyncTags(result: SyncTagsCommandResult): string {
     `stored       ${result.stored.tags} tags, ${result.stored.aliases} active aliases, ${result.stored.implications} active implications`,
     ...(result.interrupted ? [`interrupted  ${result.interrupted.code}: ${result.interrupted.message}`] : []),
   ].join('\n');
+}
+
+/** `sync-tags [--full]`: the summary; an incomplete pass is a failed generation (exit 1: diffs wait for a good sync). */
+export async function syncTagsCommand(
+  config: Config,
+  logger: Logger,
+  baseUrl: string,
+  options: { full: boolean; json: boolean; print: (text: string) => void },
+): Promise<void> {
+  const result = await runSyncTags(config, logger, baseUrl, { full: options.full });
+  options.print(options.json ? JSON.stringify(result) : formatSyncTags(result));
+  if (!result.ok) {
+    throw new AppError(
+      'VOCABULARY_STALE',
+      `tag sync #${result.generation} incomplete: suggestions wait until a sync succeeds`,
+    );
+  }
 }
