@@ -22,7 +22,7 @@ export async function imageToNsfwTensor(input: string | Uint8Array, size = 224):
  * Bilinear resize with aligned corners (the corner pixels of source and target coincide), of interleaved 8-bit
  * pixels into float32 RGB /255. Grey (1–2 channel) pixels are repeated into R, G and B.
  */
-export function resizeBilinearAligned(
+function resizeBilinearAligned(
   pixels: Uint8Array,
   width: number,
   height: number,

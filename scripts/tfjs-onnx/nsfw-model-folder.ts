@@ -13,7 +13,7 @@ export const NSFW_INPUT_SIZE = 224;
  * The recipe as `model.json` states it. `resize: bilinear` and `fit: squish` describe nsfwjs's own preprocessing:
  * the whole image is stretched to 224×224 (no letterbox) with bilinear interpolation, then divided by 255.
  */
-export const NSFW_MANIFEST = {
+const NSFW_MANIFEST = {
   family: 'custom',
   purpose: 'rating',
   inputSize: NSFW_INPUT_SIZE,
@@ -32,7 +32,7 @@ export interface NsfwModelFolder {
 }
 
 /** Rating-class vocabulary in the WD format: category 9 (rating), id and count unused. */
-export function buildNsfwSelectedTagsCsv(): string {
+function buildNsfwSelectedTagsCsv(): string {
   const rows = NSFW_CLASSES.map((name) => `0,${name.toLowerCase()},9,0`);
   return ['tag_id,name,category,count', ...rows].join('\n') + '\n';
 }

@@ -26,7 +26,7 @@ export interface NsfwjsModel {
 }
 
 /** Folder of the installed nsfwjs package (its `exports` hide package.json, so go up from the CommonJS entry). */
-export function nsfwjsPackageDir(): string {
+function nsfwjsPackageDir(): string {
   return resolve(dirname(require.resolve('nsfwjs')), '..', '..');
 }
 

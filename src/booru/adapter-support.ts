@@ -211,10 +211,3 @@ async function verifyingRead(steps: VerifiedEditSteps, remoteId: number): Promis
   }
   return after;
 }
-
-/** Parses an ISO-8601 or epoch-seconds timestamp into an instant; null when absent or unreadable. */
-export function toInstant(value: string | number | null | undefined): Date | null {
-  if (value === null || value === undefined || value === '') return null;
-  const date = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
-  return Number.isNaN(date.getTime()) ? null : date;
-}

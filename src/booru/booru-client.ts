@@ -5,8 +5,6 @@
 import type { TagEditOutcome } from '../core/tag-edit.js';
 import type { BooruKind, BooruPost, Rating, TagChange } from '../core/types.js';
 
-export type { TagEditOutcome } from '../core/tag-edit.js';
-
 /** Limits for one media download. */
 export interface MediaLimits {
   /** Abort past this many bytes (MEDIA_TOO_LARGE). */

@@ -22,9 +22,9 @@ import { cursorListQuery, DanbooruLikeClient, nullWhenNotFound, type PostListing
 import type { BooruHttp } from './http.js';
 
 /** Danbooru's maximum `limit` for /posts.json. */
-export const DANBOORU_MAX_PAGE = 200;
+const DANBOORU_MAX_PAGE = 200;
 /** Danbooru's maximum `limit` for other listings (tags, aliases, implications). */
-export const DANBOORU_MAX_LIST = 1000;
+const DANBOORU_MAX_LIST = 1000;
 
 export interface DanbooruClientOptions {
   logger: Logger;

@@ -10,7 +10,7 @@ import { AppError } from '../shared/errors.js';
 const nullableInt = z.number().int().nullish();
 const nullableString = z.string().nullish();
 
-export const danbooruVariantSchema = z.looseObject({
+const danbooruVariantSchema = z.looseObject({
   type: z.string(),
   url: z.string().min(1),
   width: nullableInt,
@@ -18,7 +18,7 @@ export const danbooruVariantSchema = z.looseObject({
   file_ext: nullableString,
 });
 
-export const danbooruMediaAssetSchema = z.looseObject({
+const danbooruMediaAssetSchema = z.looseObject({
   id: z.number().int().nullish(),
   md5: nullableString,
   file_ext: nullableString,
@@ -35,7 +35,7 @@ const timestamp = z
   .refine((value) => !Number.isNaN(Date.parse(value)), { message: 'not an ISO-8601 timestamp' })
   .nullish();
 
-export const danbooruPostSchema = z.looseObject({
+const danbooruPostSchema = z.looseObject({
   id: z.number().int().positive(),
   md5: nullableString,
   rating: z.enum(['g', 's', 'q', 'e']).nullish(),
@@ -54,7 +54,7 @@ export const danbooruPostSchema = z.looseObject({
   media_asset: danbooruMediaAssetSchema.nullish(),
 });
 
-export type DanbooruPostJson = z.infer<typeof danbooruPostSchema>;
+type DanbooruPostJson = z.infer<typeof danbooruPostSchema>;
 
 /** `new Date(value)`, or null when that is no valid instant (an unreadable string, a number out of range). */
 export function dateOrNull(value: string | number): Date | null {
@@ -122,7 +122,7 @@ function variantsFromUrls(post: DanbooruPostJson): MediaVariant[] {
 }
 
 /** Maps parsed post JSON to the domain shape. */
-export function mapDanbooruPost(post: DanbooruPostJson): BooruPost {
+function mapDanbooruPost(post: DanbooruPostJson): BooruPost {
   const asset = post.media_asset ?? null;
   const assetVariants: MediaVariant[] = (asset?.variants ?? []).map((v) => ({
     type: v.type,

@@ -5,7 +5,7 @@
 import type { BooruKind } from '../core/types.js';
 
 /** Whether the dialect has a tag-edit API (false: its suggestions are report-only). */
-export const TAG_EDITING: Readonly<Record<BooruKind, boolean>> = {
+const TAG_EDITING: Readonly<Record<BooruKind, boolean>> = {
   danbooru: true,
   e621: true,
   moebooru: true,

@@ -30,7 +30,7 @@ import { cursorListQuery, DanbooruLikeClient, nullWhenNotFound, type PostListing
 import type { BooruHttp } from './http.js';
 
 /** e621's maximum `limit` for /posts.json. */
-export const E621_MAX_PAGE = 320;
+const E621_MAX_PAGE = 320;
 /** e621 answers 503 beyond 2 requests per second: never configure the helper faster. */
 export const E621_MAX_RATE = 2;
 

@@ -21,7 +21,7 @@ import { BooruClientBase, clamp } from './danbooru-like.js';
 import { dapiItems, parseGelbooruTags, toGelbooruPost } from './gelbooru.schemas.js';
 import type { BooruHttp } from './http.js';
 
-export const GELBOORU_MAX_PAGE = 100;
+const GELBOORU_MAX_PAGE = 100;
 
 /** The items of a dapi post listing; throws (so the helper retries) when the body is not one. */
 function postItems(text: string): unknown[] {

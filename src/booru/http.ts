@@ -17,7 +17,7 @@ export { hostAllowed } from './address-guard.js';
 export type { BooruRequestEvent } from './http-send.js';
 export { type GetBytesOptions, siteHosts } from './media-download.js';
 
-export interface BooruCredentials {
+interface BooruCredentials {
   login: string;
   apiKey: string;
 }

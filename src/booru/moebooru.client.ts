@@ -38,7 +38,7 @@ import {
 } from './moebooru.schemas.js';
 
 /** Moebooru's page size for polling (the code allows 1000; sites cap lower). */
-export const MOEBOORU_MAX_PAGE = 100;
+const MOEBOORU_MAX_PAGE = 100;
 /** Tags per `/tag.json` page. */
 const TAG_PAGE = 1000;
 /** Safety stop for one listing (a million tags, 50 000 relation pages). */

@@ -105,7 +105,7 @@ function toDate(value: string | number): Date | null {
 }
 
 /** Moebooru tag types: 0 general, 1 artist, 3 copyright, 4 character, 5 circle, 6 faults (yande.re). */
-export function moebooruCategoryToDanbooru(type: number): number {
+function moebooruCategoryToDanbooru(type: number): number {
   if (type === 5) return 1;
   if (type === 6) return 5;
   return [0, 1, 3, 4].includes(type) ? type : 0;

@@ -51,13 +51,13 @@ const timestamp = z
 const tagName = z.string().regex(/^\S+$/, 'a tag name without white space');
 
 /** `{names, category, usages}`: how a post or a tag's relations name a tag. */
-export const szurubooruMicroTagSchema = z.looseObject({
+const szurubooruMicroTagSchema = z.looseObject({
   names: z.array(tagName).min(1),
   category: z.string(),
   usages: int,
 });
 
-export const szurubooruPostSchema = z.looseObject({
+const szurubooruPostSchema = z.looseObject({
   id: z.number().int().positive(),
   version: z.number().int(),
   creationTime: timestamp,
@@ -77,7 +77,7 @@ export const szurubooruPostSchema = z.looseObject({
 
 export type SzurubooruPostJson = z.infer<typeof szurubooruPostSchema>;
 
-export const szurubooruTagSchema = z.looseObject({
+const szurubooruTagSchema = z.looseObject({
   names: z.array(tagName).min(1),
   category: z.string(),
   version: z.number().int(),

@@ -94,7 +94,7 @@ export function alignEnsembleLabels(members: readonly (readonly ModelLabel[])[])
 }
 
 /** One model's score in a suggestion's vote. */
-export interface MemberVote {
+interface MemberVote {
   /** `name@version` of the model. */
   model: string;
   score: number;

@@ -28,7 +28,7 @@ export interface LearnOptions {
   z?: number;
 }
 
-export const DEFAULT_LEARN_OPTIONS: Readonly<LearnOptions> = { target: 0.9, minSamples: 30 };
+const DEFAULT_LEARN_OPTIONS: Readonly<LearnOptions> = { target: 0.9, minSamples: 30 };
 
 export interface LearnedThreshold {
   threshold: number;

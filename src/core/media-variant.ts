@@ -9,24 +9,18 @@
  */
 import type { BooruPost, MediaVariant } from './types.js';
 
-export type MediaSkipReason =
-  | 'deleted'
-  | 'banned'
-  | 'no_media_url'
-  | 'flash'
-  | 'video_without_still'
-  | 'unsupported_format';
+type MediaSkipReason = 'deleted' | 'banned' | 'no_media_url' | 'flash' | 'video_without_still' | 'unsupported_format';
 
 export type MediaChoice =
   | { url: string; variant: MediaVariant }
   | { skipReason: MediaSkipReason /** Human-readable, stored as the post's skip reason. */; message: string };
 
 /** Formats the preprocessor decodes (sharp); gif/png may be animated, the first frame is used. */
-export const STILL_EXTENSIONS: readonly string[] = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif'];
+const STILL_EXTENSIONS: readonly string[] = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif'];
 /** Video and ugoira (zip) posts: only their still thumbnails can be tagged. */
-export const VIDEO_EXTENSIONS: readonly string[] = ['mp4', 'webm', 'zip', 'mkv'];
+const VIDEO_EXTENSIONS: readonly string[] = ['mp4', 'webm', 'zip', 'mkv'];
 /** Variants downloaded in preference to the original, for still images. 180x180 is too small to tag well. */
-export const PREFERRED_VARIANT_TYPES: readonly string[] = ['360x360', '720x720', 'sample', 'full'];
+const PREFERRED_VARIANT_TYPES: readonly string[] = ['360x360', '720x720', 'sample', 'full'];
 
 function extensionOf(variant: MediaVariant): string | null {
   if (variant.ext) return variant.ext.toLowerCase();

@@ -3,9 +3,9 @@
  * elsewhere. Every check is named in the answer, with a sentence an operator can act on.
  */
 
-export type ReadinessCheckName = 'database' | 'migrations' | 'model' | 'tag-sync' | 'booru';
+type ReadinessCheckName = 'database' | 'migrations' | 'model' | 'tag-sync' | 'booru';
 
-export interface ReadinessCheck {
+interface ReadinessCheck {
   name: ReadinessCheckName;
   ok: boolean;
   detail: string;

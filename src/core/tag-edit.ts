@@ -29,7 +29,7 @@ export interface TagEditOutcome {
  * deprecated, another tag on the post implies it (removals), the booru computes it itself, or nothing was saved at
  * all (the per-minute tag limit or another validation error answered with HTTP 200). `unknown` otherwise.
  */
-export type RefusalKind = 'alias' | 'deprecated' | 'implied' | 'automatic' | 'limit' | 'unknown';
+type RefusalKind = 'alias' | 'deprecated' | 'implied' | 'automatic' | 'limit' | 'unknown';
 
 /** The booru's tag facts the refusal explanation uses; every part is optional (unknown ⇒ not used). */
 export interface RefusalFacts {

@@ -26,7 +26,7 @@ export interface LabelMapping {
 }
 
 /** Danbooru's normalisation of a tag name: trimmed, lowercase, spaces as underscores. */
-export function normalizeTagName(name: string): string {
+function normalizeTagName(name: string): string {
   return name.trim().toLowerCase().replace(/\s+/g, '_');
 }
 

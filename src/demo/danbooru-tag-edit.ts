@@ -50,7 +50,7 @@ const METATAGS = ['parent', '-parent', 'rating', 'source', ...CATEGORY_PREFIXES]
 const METATAG_RE = new RegExp(`^(${METATAGS.join('|')}):(.*)$`, 'i');
 
 /** Danbooru's tag-name rules (tag_name_validator.rb), enough to refuse what it refuses. */
-export function isValidTagName(name: string): boolean {
+function isValidTagName(name: string): boolean {
   if (name.length === 0 || name.length > 170) return false;
   if (!/^[\x21-\x7e]+$/.test(name)) return false;
   if (/[*,]/.test(name)) return false;
@@ -65,7 +65,7 @@ interface ParsedTerms {
   metatags: { name: string; value: string }[];
 }
 
-export function parseTagString(tagString: string): ParsedTerms {
+function parseTagString(tagString: string): ParsedTerms {
   const parsed: ParsedTerms = { tags: [], metatags: [] };
   for (const token of tagString.split(/\s+/).filter(Boolean)) {
     const meta = METATAG_RE.exec(token);
@@ -85,10 +85,7 @@ function toAliased(names: readonly string[], aliases: ReadonlyMap<string, string
 }
 
 /** Every tag implied by `names`, transitively (TagImplication.tags_implied_by). */
-export function impliedTags(
-  names: Iterable<string>,
-  implications: ReadonlyMap<string, readonly string[]>,
-): Set<string> {
+function impliedTags(names: Iterable<string>, implications: ReadonlyMap<string, readonly string[]>): Set<string> {
   const implied = new Set<string>();
   const queue = [...names];
   while (queue.length > 0) {

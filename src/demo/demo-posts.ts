@@ -38,7 +38,7 @@ const PALETTE: [number, number, number][] = [
 const UNRELATED = ['1girl', 'solo', 'commentary_request', 'highres'];
 
 /** The tags the test model is confident about for an image with these mean colours (score ≥ 0.5). */
-export function confidentTags(mean: [number, number, number]): string[] {
+function confidentTags(mean: [number, number, number]): string[] {
   const [r, g, b] = mean;
   const scores = expectedTestModelScores(b, g, r);
   return TEST_MODEL_LABELS.filter((label, i) => label.category !== 9 && (scores[i] ?? 0) >= 0.5).map((l) => l.name);

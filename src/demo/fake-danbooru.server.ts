@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Clock } from '../shared/clock.js';
-import { FakeBooruHost, type FakeRequest, type FakeRequestLogEntry } from './fake-booru-host.js';
+import { FakeBooruHost, type FakeRequest } from './fake-booru-host.js';
 import type { FakePostInput, FakePostRecord } from './fake-danbooru.store.js';
 import {
   applyFault,
@@ -20,7 +20,6 @@ import {
 import { searchPosts } from './fake-danbooru.search.js';
 
 export type { FakeFault } from './fake-danbooru.responses.js';
-export type { FakeRequestLogEntry };
 
 export interface FakeDanbooruOptions {
   /** (Default: 127.0.0.1) */

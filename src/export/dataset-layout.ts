@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS export_kept (id INTEGER PRIMARY KEY);
 export const DEEPDANBOORU_EXTENSIONS: ReadonlySet<string> = new Set(['png', 'jpg', 'jpeg']);
 
 /** Still-image formats converted to PNG on export (the first frame of an animation). */
-export const CONVERTED_EXTENSIONS: ReadonlySet<string> = new Set(['gif', 'webp', 'avif', 'bmp', 'tif', 'tiff']);
+const CONVERTED_EXTENSIONS: ReadonlySet<string> = new Set(['gif', 'webp', 'avif', 'bmp', 'tif', 'tiff']);
 
 /** The extension a post's file gets in the dataset: its own for png/jpg/jpeg, png for a converted one, else null. */
 export function datasetExtensionOf(sourceExt: string): string | null {
@@ -49,7 +49,7 @@ export function datasetExtensionOf(sourceExt: string): string | null {
  * DeepDanbooru's system tags for the ratings, appended to `tag_string` as its `make-training-database` does
  * (Danbooru's g/s/q/e); tags.txt lists them last, as its `download-tags` writes it.
  */
-export const RATING_SYSTEM_TAGS: Readonly<Record<Rating, string>> = {
+const RATING_SYSTEM_TAGS: Readonly<Record<Rating, string>> = {
   g: 'rating:general',
   s: 'rating:sensitive',
   q: 'rating:questionable',

@@ -31,7 +31,7 @@ import {
 export const DATASET_FILE = 'dataset.sqlite';
 
 /** The reads the export needs (DatasetRepository implements them). */
-export interface DatasetSource {
+interface DatasetSource {
   countPosts(filter: DatasetPostFilter): Promise<number>;
   listPosts(filter: DatasetPostFilter, afterId: number, limit: number): Promise<DatasetPost[]>;
   tagCategories(booruId: number, names: readonly string[]): Promise<Map<string, number>>;

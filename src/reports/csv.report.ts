@@ -11,7 +11,7 @@ import { csvNum } from './format.js';
 import { type Cell, reportTables } from './sections.js';
 
 /** The id of the tidy per-tag table, and the file name it gets in a CSV folder (`tags.csv`). */
-export const TIDY_TABLE = 'tags';
+const TIDY_TABLE = 'tags';
 
 /** The tidy table's columns, in order. */
 export const TIDY_COLUMNS = [

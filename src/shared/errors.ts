@@ -66,8 +66,3 @@ export function coerceError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
   return new Error(typeof thrown === 'string' ? thrown : JSON.stringify(thrown), { cause: thrown });
 }
-
-/** True when retrying the operation that threw may succeed. */
-export function isRetryable(thrown: unknown): boolean {
-  return thrown instanceof AppError ? thrown.retryable : false;
-}

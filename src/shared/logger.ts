@@ -34,7 +34,7 @@ const REDACT_PATHS = [
 const SECRET_PARAM = /pass|token|secret|key|session|auth|login|hash|csrf|cookie/i;
 
 /** A request URL fit for logs: the values of secret-looking query parameters replaced by `[redacted]`. */
-export function redactQuery(url: string): string {
+function redactQuery(url: string): string {
   const at = url.indexOf('?');
   if (at < 0) return url;
   const params = url

@@ -71,7 +71,7 @@ export interface MediaFacts {
 }
 
 /** Frames an APNG declares in its `acTL` chunk (before the first IDAT), or null when the PNG has none. */
-export function apngFrameCount(bytes: Uint8Array): number | null {
+function apngFrameCount(bytes: Uint8Array): number | null {
   const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (bytes.length < 8 || signature.some((b, i) => bytes[i] !== b)) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

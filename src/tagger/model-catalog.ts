@@ -6,7 +6,7 @@
  * → ONNX) by the same command.
  */
 
-export interface CatalogFile {
+interface CatalogFile {
   /** Name in the model folder. */
   name: string;
   url: string;

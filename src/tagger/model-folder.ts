@@ -83,7 +83,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** sha256 of a file, streamed so that a large model is never held in memory twice. */
-export async function sha256File(path: string): Promise<string> {
+async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(path), hash);
   return hash.digest('hex');

@@ -11,7 +11,7 @@ const KERNEL_ALIASES = { bilinear: 'linear', bicubic: 'cubic' } as const satisfi
 
 const rgbTriple = z.tuple([z.number(), z.number(), z.number()]);
 
-export const modelManifestSchema = z
+const modelManifestSchema = z
   .object({
     /** Display name. (Default: the folder name) */
     name: z.string().min(1).optional(),

@@ -1,18 +1,5 @@
-/** What a model's raw output rows become: probabilities (the recipe's output activation), and its rating scores. */
-import type { ModelLabel } from '../core/types.js';
+/** What a model's raw output rows become: probabilities (the recipe's output activation). */
 import type { PreprocessRecipe } from './recipe.js';
-
-/** Reads a model's rating outputs (category 9) as a distribution: the rating model's answer, or a tagger's. */
-export function ratingScores(
-  labels: readonly ModelLabel[],
-  scores: ArrayLike<number>,
-): Array<{ name: string; score: number }> {
-  const out: Array<{ name: string; score: number }> = [];
-  labels.forEach((label, i) => {
-    if (label.category === 9) out.push({ name: label.name, score: scores[i] ?? 0 });
-  });
-  return out.sort((a, b) => b.score - a.score);
-}
 
 /** Turns raw model outputs into probabilities in place, per the recipe. */
 export function applyOutputActivation(row: Float32Array, activation: PreprocessRecipe['outputActivation']): void {

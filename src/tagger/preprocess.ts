@@ -24,7 +24,7 @@ export interface PreprocessLimits {
 }
 
 /** A default for {@link PreprocessLimits.timeoutSeconds}. */
-export const DEFAULT_DECODE_TIMEOUT_SECONDS = 30;
+const DEFAULT_DECODE_TIMEOUT_SECONDS = 30;
 
 /** A default for {@link PreprocessLimits.maxPixels}: 8000 × 8000. */
 export const DEFAULT_MAX_PIXELS = 64_000_000;
@@ -43,7 +43,7 @@ export const MAX_SIDE = 50_000;
 export const MAX_ASPECT_RATIO = 100;
 
 /** The working side for a recipe: {@link MAX_WORKING_SIDE}, or the input size when a model's input is larger. */
-export function workingSideOf(recipe: Pick<PreprocessRecipe, 'inputSize'>): number {
+function workingSideOf(recipe: Pick<PreprocessRecipe, 'inputSize'>): number {
   return Math.max(MAX_WORKING_SIDE, recipe.inputSize);
 }
 
@@ -207,7 +207,7 @@ async function decodeToSquare(
  * Decodes `bytes` to packed RGB bytes at the image's own size (first frame, EXIF orientation applied, alpha dropped
  * or composited on white per the recipe), for paths that resize by themselves (the AREA path, `area-resize.ts`).
  */
-export async function decodeRgb(
+async function decodeRgb(
   bytes: Buffer,
   recipe: Pick<PreprocessRecipe, 'alpha'>,
   limits: PreprocessLimits,
@@ -237,11 +237,7 @@ export async function decodeRgb(
 }
 
 /** Image bytes → the recipe's float square (RGB 0–255) by the AREA path. MEDIA_* AppError as {@link decodeRgb}. */
-export async function areaLetterbox(
-  bytes: Buffer,
-  recipe: PreprocessRecipe,
-  limits: PreprocessLimits,
-): Promise<Float32Array> {
+async function areaLetterbox(bytes: Buffer, recipe: PreprocessRecipe, limits: PreprocessLimits): Promise<Float32Array> {
   const { data, width, height } = await decodeRgb(bytes, recipe, limits);
   return areaSquare(data, width, height, recipe);
 }

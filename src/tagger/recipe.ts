@@ -108,7 +108,7 @@ export const DEEPDANBOORU_RECIPE: Readonly<PreprocessRecipe> = Object.freeze({
  * convention (NCHW, RGB, 0–1) at 224, white pad, bicubic, raw outputs. The input size is taken from the graph when
  * the graph fixes it.
  */
-export const CUSTOM_RECIPE: Readonly<PreprocessRecipe> = Object.freeze({
+const CUSTOM_RECIPE: Readonly<PreprocessRecipe> = Object.freeze({
   inputSize: 224,
   layout: 'NCHW',
   channels: 'RGB',

@@ -126,7 +126,7 @@ export const TEST_MODEL_LABELS: readonly TestModelLabelSpec[] = [
 ];
 
 /** The logistic function, in float64. */
-export function sigmoid(x: number): number {
+function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 

@@ -22,7 +22,7 @@ import type { Logger } from '../shared/logger.js';
 
 export const POSTS_CURSOR = 'posts';
 /** How many ids below the cursor a crawl re-reads for skipped posts, where the re-scan cannot find them. */
-export const SKIP_WINDOW_IDS = 100;
+const SKIP_WINDOW_IDS = 100;
 
 export interface CrawlDeps {
   booru: BooruClient;
@@ -57,7 +57,7 @@ export interface CrawlSummary {
 }
 
 /** Why a post will not be tagged, or null when it will. Deleted, banned and pending posts are recorded, not fetched. */
-export function skipReasonOf(post: BooruPost, mediaSkip: string | null): string | null {
+function skipReasonOf(post: BooruPost, mediaSkip: string | null): string | null {
   if (post.isDeleted) return 'deleted';
   if (post.isBanned) return 'banned';
   if (post.isPending) return 'pending';

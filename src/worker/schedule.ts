@@ -26,7 +26,7 @@ export const SCHEDULE = {
   'build-report': '0 0 6 * * 1',
 } as const;
 
-export type JobName = keyof typeof SCHEDULE;
+type JobName = keyof typeof SCHEDULE;
 export type JobHandlers = Record<JobName, () => Promise<unknown>>;
 
 export interface RunningSchedule {

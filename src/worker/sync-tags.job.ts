@@ -20,7 +20,7 @@ import { type Clock, systemClock } from '../shared/clock.js';
 import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
-export type TagStream = 'tags' | 'aliases' | 'implications';
+type TagStream = 'tags' | 'aliases' | 'implications';
 
 export interface SyncTagsDeps {
   booru: BooruClient;
@@ -39,7 +39,7 @@ export interface SyncTagsOptions {
   full?: boolean;
 }
 
-export interface StreamSummary {
+interface StreamSummary {
   /** Rows read from the booru in this run. */
   read: number;
   /** Rows inserted or changed. */

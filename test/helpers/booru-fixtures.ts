@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const FIXTURE_ROOT = resolve('../shared/fixtures/booru-api');
+const FIXTURE_ROOT = resolve('../shared/fixtures/booru-api');
 
 /** The fixture files of one folder matching `pattern`, or [] when the folder is absent. */
 export function fixtureFiles(folder: string, pattern: RegExp): { name: string; path: string; text: string }[] {

@@ -54,7 +54,7 @@ function random(seed: number): () => number {
 }
 
 /** The layer graph and its weights. */
-export function buildModel(spec: ReleaseSpec): { defs: LayerDef[]; output: string } {
+function buildModel(spec: ReleaseSpec): { defs: LayerDef[]; output: string } {
   const next = random(spec.seed ?? 42);
   const uniform = (n: number, lo: number, hi: number) =>
     Float32Array.from({ length: n }, () => lo + (hi - lo) * next());

@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { type FakeRequest, FakeHttpHost, type FakeRequestLogEntry } from '../../src/demo/fake-booru-host.js';
+import { type FakeRequest, FakeHttpHost } from '../../src/demo/fake-booru-host.js';
 
 export interface FakeSzuruTag {
   names: string[];
@@ -46,8 +46,6 @@ export interface FakeSzuruPost {
   /** Fields of a recorded post the fake does not model, served as they were. */
   extra: Record<string, unknown>;
 }
-
-export type FakeSzuruRequest = FakeRequestLogEntry;
 
 class HttpError extends Error {
   constructor(

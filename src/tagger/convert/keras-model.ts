@@ -22,7 +22,7 @@ export interface WeightsManifestGroup {
 }
 
 /** `[layerName, nodeIndex, tensorIndex, kwargs]` as Keras writes inbound connections. */
-export type InboundRef = [string, number, number, Record<string, unknown>?];
+type InboundRef = [string, number, number, Record<string, unknown>?];
 
 export interface KerasLayer {
   name: string;
@@ -43,7 +43,7 @@ export interface KerasModelConfig {
 }
 
 /** A Sequential model's config: Keras ≤ 2.2 writes the layer list bare, later versions `{ name, layers }`. */
-export interface KerasSequentialConfig {
+interface KerasSequentialConfig {
   class_name: 'Sequential';
   config: SequentialLayer[] | { name?: string; layers: SequentialLayer[] };
 }

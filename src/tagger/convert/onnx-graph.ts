@@ -7,9 +7,9 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** Opset 13: Clip and Pad take their bounds as inputs, Softmax works along one axis. */
-export const OPSET = 13;
+const OPSET = 13;
 /** IR version 7 goes with opset 13; onnxruntime-node 1.30 reads up to 11. */
-export const IR_VERSION = 7;
+const IR_VERSION = 7;
 
 export type AttributeValue = number | number[] | string | { float: number };
 
