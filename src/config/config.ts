@@ -91,6 +91,12 @@ function redactIfSecret(key: Key, raw: string): string {
   return key === 'booruApiKey' || key === 'databaseUrl' || key === 'metricsToken' ? '[redacted]' : raw;
 }
 
+/** The value a setting has when the operator leaves it unset: its default, parsed (undefined when it has none). */
+export function defaultOf<K extends Key>(key: K): Config[K] {
+  const setting: Setting = SETTINGS[key];
+  return (setting.default === undefined ? undefined : setting.schema.parse(setting.default)) as Config[K];
+}
+
 /** The User-Agent to send: the configured one, else one that names the project and the account. */
 export function userAgentOf(config: Config): string {
   if (config.userAgent) return config.userAgent;

@@ -93,6 +93,13 @@ export const PIPELINE_SETTINGS = {
     default: '10000',
     doc: '/evaluate: longest wait for a free slot, ms (then 503)',
   },
+  /** The threshold /evaluate and the upload page list tags from when a request names none. (Default: 0.1, upstream's.) */
+  evaluateThreshold: {
+    env: 'TAGGER_EVALUATE_THRESHOLD',
+    schema: probability,
+    default: '0.1',
+    doc: '/evaluate and upload page: threshold when the request names none',
+  },
   /** Address the web server binds to. (Default: 127.0.0.1.) */
   host: { env: 'TAGGER_HOST', schema: z.string().min(1), default: '127.0.0.1', doc: 'address to bind' },
   /** Folder for the embedded database and other local state. (Default: ./data.) */

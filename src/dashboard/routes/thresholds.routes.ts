@@ -7,12 +7,12 @@ import type { FastifyInstance } from 'fastify';
 import { recommendThresholds } from '../../core/learned-thresholds.js';
 import type { ThresholdItem } from '../../core/report-stats.js';
 import { can } from '../policies.js';
-import type { RouteContext } from '../app.js';
-import { csrfUnlessToken, requireAccess } from '../app.js';
+import type { RouteContext } from '../route-context.js';
+import { csrfUnlessToken, requireAccess } from '../access.js';
 import type { QueryInput } from '../filters.js';
+import { reportDepsOf } from '../page-queries.js';
 import { html, type SafeHtml } from '../views/html.js';
 import { layout } from '../views/layout.js';
-import { reportDepsOf } from './reports.routes.js';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : String(Number(v.toFixed(3))));
 
