@@ -22,5 +22,6 @@ export function defaultThresholdsOf(config: Config): DefaultThresholds {
     remove: config.thresholdRemove,
     removeCategories: config.removeCategories,
     ratingMargin: config.ratingMargin,
+    rejectMargin: config.rejectMargin,
   };
 }

@@ -45,6 +45,8 @@ export interface DefaultThresholds {
   remove: number;
   removeCategories: readonly string[];
   ratingMargin: number;
+  /** How much stronger a rejected suggestion's new score must be before it is suggested again. */
+  rejectMargin: number;
 }
 
 export interface DashboardOptions {

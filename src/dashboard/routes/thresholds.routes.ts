@@ -80,6 +80,7 @@ export function registerThresholdRoutes(app: FastifyInstance, context: RouteCont
         <tr><td>category character</td><td>add</td><td>score ≥ ${d.character}</td><td><code>TAGGER_THRESHOLD_CHARACTER</code></td></tr>
         <tr><td>categories ${d.removeCategories.join(', ')}</td><td>remove</td><td>score ≤ ${d.remove}</td><td><code>TAGGER_THRESHOLD_REMOVE</code>, <code>TAGGER_REMOVE_CATEGORIES</code></td></tr>
         <tr><td>rating</td><td>rating</td><td>margin ${d.ratingMargin}</td><td><code>TAGGER_RATING_MARGIN</code></td></tr>
+        <tr><td>a rejected suggestion</td><td>suggest again</td><td>score beats the rejected one by ≥ ${d.rejectMargin}</td><td><code>TAGGER_REJECT_MARGIN</code></td></tr>
       </tbody></table>
       <h2>Learned from moderators' decisions</h2>
       <p>For each tag and action, the loosest threshold whose approved share, judged by the lower bound of its 95% Wilson
