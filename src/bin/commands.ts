@@ -7,9 +7,8 @@ import { AppError } from '../shared/errors.js';
 import { applyApproved, type ApplySummary } from '../worker/apply-approved.job.js';
 import { runOnce } from '../worker/run-once.js';
 import type { TimingReport } from '../worker/stage-timings.js';
-import { withLearnedPolicy } from '../worker/diff-context.js';
 import { readyBooru } from '../booru/booru-factory.js';
-import { createBooruClient, openRepositories, tagBudgetOf, policyOf, type Repositories } from './context.js';
+import { createBooruClient, openRepositories, tagBudgetOf, type Repositories } from './context.js';
 import { openService } from './service.js';
 
 export interface CycleSummary {
@@ -52,16 +51,13 @@ export async function runCycle(
   try {
     const { tagger } = service;
     const model = tagger.model;
-    // runOnce syncs tags first and builds the diff context itself.
-    const options = await service.tagOptions(hooks.signal ? { signal: hooks.signal } : {}, { judgeVocabulary: false });
+    // runOnce syncs tags first, then builds the diff context once (learned thresholds from repos.thresholds).
+    const options = service.pipelineOptions(hooks.signal ? { signal: hooks.signal } : {});
     const result = await runOnce(
       { ...repos, booru: service.booru, tagger, ratingModel: service.ratingModel, logger },
       {
         ...options,
-        policy: withLearnedPolicy(
-          policyOf(config, tagger.model, service.booru),
-          await repos.thresholds.loadActiveOverrides(service.booruId),
-        ),
+        policy: service.diffPolicy(),
         maxPosts: config.maxPosts,
         syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000,
         ...(hooks.onTagStart ? { onTagStart: hooks.onTagStart } : {}),

@@ -10,10 +10,10 @@ import type { BooruCapabilities, BooruClient } from '../booru/booru-client.js';
 import { AUTH_SCHEME, createBooruClientFor, dialectTransport } from '../booru/booru-factory.js';
 import type { TagBudget } from '../booru/rate-limiter.js';
 import { BooruHttp, type BooruRequestEvent, siteHosts } from '../booru/http.js';
-import { type Config, PACKAGE_ROOT, SETTINGS, userAgentOf } from '../config/config.js';
-import { MCUT_FLOORS, parseTagThresholds, type TagThresholdOverride } from '../core/thresholds.js';
-import { defaultDiffPolicy, type DiffPolicy } from '../core/tag-diff.js';
-import { TagCategory } from '../core/types.js';
+import { type Config, isSettingGiven, PACKAGE_ROOT, userAgentOf } from '../config/config.js';
+import { resolveDiffPolicy } from '../core/diff-policy.js';
+import type { DiffPolicy } from '../core/tag-diff.js';
+import { parseTagThresholds, type TagThresholdOverride } from '../core/thresholds.js';
 import { ApiTokenRepository } from '../db/api-token.repository.js';
 import { AppSecretRepository } from '../db/app-secret.repository.js';
 import { LoginAttemptRepository } from '../db/login-attempt.repository.js';
@@ -235,50 +235,48 @@ function onnxRuntimeVersion(): string {
 }
 
 /**
- * The diff policy from the configured thresholds. Per-tag thresholds: the model's manifest (`thresholds` keyed by
- * tag name), overridden by the operator's TAGGER_THRESHOLDS_FILE. A manifest's category thresholds (`general`,
- * `character`) replace the built-in defaults only while the operator leaves that setting at its default.
+ * The diff policy of the configuration before learned thresholds (src/core/diff-policy.ts has the precedence): the
+ * settings, the model's manifest thresholds, the booru's rating scale, and the operator's TAGGER_THRESHOLDS_FILE,
+ * read now (so an edited file takes effect at the next context). Learned thresholds are laid over it by
+ * `resolveDiffContext` (src/worker/diff-context.ts).
  */
 export function policyOf(
   config: Config,
   model?: { manifestThresholds?: Readonly<Record<string, number>> },
   booru?: { capabilities: BooruCapabilities },
 ): DiffPolicy {
-  const removable = new Set<number>(config.removeCategories.map((name) => TagCategory[name]));
-  const fromModel = model?.manifestThresholds ?? {};
-  const categoryThreshold = (name: 'general' | 'character', configured: number): number => {
-    const builtIn = Number(SETTINGS[name === 'general' ? 'thresholdGeneral' : 'thresholdCharacter'].default);
-    return configured === builtIn ? (fromModel[name] ?? configured) : configured;
-  };
-  const perTag = new Map<string, TagThresholdOverride>();
-  for (const [name, value] of Object.entries(fromModel)) {
-    if (!(name in TagCategory)) perTag.set(name, { add: value });
-  }
-  if (config.thresholdsFile) {
-    let text: string;
-    try {
-      text = readFileSync(config.thresholdsFile, 'utf8');
-    } catch (error) {
-      throw new ConfigError([`TAGGER_THRESHOLDS_FILE=${config.thresholdsFile}: ${(error as Error).message}`]);
-    }
-    try {
-      for (const [tag, override] of parseTagThresholds(text, config.thresholdsFile)) perTag.set(tag, override);
-    } catch (error) {
-      throw new ConfigError([`TAGGER_THRESHOLDS_FILE: ${(error as Error).message}`]);
-    }
-  }
-  return defaultDiffPolicy({
-    addThresholds: new Map([
-      [TagCategory.general, categoryThreshold('general', config.thresholdGeneral)],
-      [TagCategory.character, categoryThreshold('character', config.thresholdCharacter)],
-    ]),
-    removeThreshold: config.thresholdRemove,
-    removableCategories: removable,
-    ratingMargin: config.ratingMargin,
-    perTag,
-    mcut: new Map(config.mcut.map((name) => [TagCategory[name], MCUT_FLOORS[name]])),
-    ...(booru?.capabilities.ratingScale ? { ratingScale: booru.capabilities.ratingScale } : {}),
+  return resolveDiffPolicy({
+    settings: {
+      thresholdGeneral: config.thresholdGeneral,
+      thresholdCharacter: config.thresholdCharacter,
+      thresholdRemove: config.thresholdRemove,
+      removeCategories: config.removeCategories,
+      ratingMargin: config.ratingMargin,
+      rejectMargin: config.rejectMargin,
+      mcut: config.mcut,
+      given: {
+        thresholdGeneral: isSettingGiven(config, 'thresholdGeneral'),
+        thresholdCharacter: isSettingGiven(config, 'thresholdCharacter'),
+      },
+    },
+    manifestThresholds: model?.manifestThresholds,
+    tagFile: config.thresholdsFile ? readTagThresholdsFile(config.thresholdsFile) : undefined,
+    ratingScale: booru?.capabilities.ratingScale,
   });
+}
+
+function readTagThresholdsFile(path: string): Map<string, TagThresholdOverride> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`TAGGER_THRESHOLDS_FILE=${path}: ${(error as Error).message}`]);
+  }
+  try {
+    return parseTagThresholds(text, path);
+  } catch (error) {
+    throw new ConfigError([`TAGGER_THRESHOLDS_FILE: ${(error as Error).message}`]);
+  }
 }
 
 /** Identifies this process in leases and logs. */

@@ -14,7 +14,6 @@ import { rescanChangedPosts } from '../worker/rescan-posts.job.js';
 import { syncTags } from '../worker/sync-tags.job.js';
 import { type JobHandlers, type RunningSchedule, startSchedule } from '../worker/schedule.js';
 import { tagPendingPosts } from '../worker/tag-posts.job.js';
-import { withStoredLearnedThresholds } from '../worker/diff-context.js';
 import { buildScheduledReport, learnThresholds } from './report.command.js';
 import { type Repositories, tagBudgetOf } from './context.js';
 import type { Service } from './service.js';
@@ -41,11 +40,7 @@ export function buildJobHandlers(
     'apply-approved': () =>
       applyApproved({ ...repos, booru: service.booru, logger, budget }, { booruId: service.booruId }),
     'rediff-changed': async () => {
-      const context = await withStoredLearnedThresholds(
-        (await service.tagOptions()).context,
-        repos.thresholds,
-        service.booruId,
-      );
+      const context = await service.diffContext();
       return rediffChangedPosts(
         { tagging: repos.tagging, logger },
         {
@@ -143,12 +138,7 @@ export function startWorker(
                 tagged = taggedBefore + summary.tagged;
               },
             });
-            // Learned thresholds, when switched on, take effect at each (re)start of this loop.
-            tagOptions.context = await withStoredLearnedThresholds(
-              tagOptions.context,
-              repos.thresholds,
-              service.booruId,
-            );
+            // Learned thresholds, when switched on, take effect at each (re)start of this loop (in its diff context).
             if (tagOptions.context.generation === null) {
               tagOptions.maxRunMs = STALE_CONTEXT_REFRESH_MS;
               catchUp = true;

@@ -9,7 +9,8 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { judgeVocabulary, type VocabularyFreshness } from '../core/vocabulary-freshness.js';
-import { buildDiffContext } from '../worker/diff-context.js';
+import type { DiffPolicy } from '../core/tag-diff.js';
+import { type DiffContext, resolveDiffContext } from '../worker/diff-context.js';
 import type { RatingModel, TagOptions } from '../worker/tag-posts.job.js';
 import { isContentClassifier } from '../core/rating-classes.js';
 import { ConfigError } from '../shared/errors.js';
@@ -25,10 +26,12 @@ import {
   workerId,
 } from './context.js';
 import { InferenceBatcher } from '../tagger/inference-batcher.js';
-import { EVALUATE_BATCH_WINDOW_MS } from './evaluate-deps.js';
 import { checkEnsembleCombination, parseEnsembleCombination } from '../core/ensemble.js';
 import { EnsembleTagger } from '../tagger/ensemble-tagger.js';
 import type { EnsembleMembers } from '../worker/ensemble-votes.js';
+
+/** Window in which concurrent requests join one model run, ms: short, since an API caller waits on it. */
+export const EVALUATE_BATCH_WINDOW_MS = 5;
 
 export interface Service {
   booru: BooruClient;
@@ -48,11 +51,18 @@ export interface Service {
   batch: BatchDecision | null;
   /** onnxruntime intra-op threads and parallel decodes in use. */
   threads: { inference: number; decode: number };
+  /** The diff policy before learned thresholds: the settings, the model's manifest, the thresholds file (re-read). */
+  diffPolicy(): DiffPolicy;
   /**
-   * The options of the tag pipeline, with the diff context built from the tag facts stored now and the freshness of
-   * the latest tag sync (a stale one makes a context that diffs nothing; that is logged once per change).
+   * The diff context from the tag facts stored now, the policy with the learned thresholds in force, and the given
+   * vocabulary freshness (default: the latest tag sync's, judged now; a stale one makes a context that diffs nothing,
+   * logged once per change).
    */
-  tagOptions(extra?: Partial<TagOptions>, how?: { judgeVocabulary?: boolean }): Promise<TagOptions>;
+  diffContext(vocabulary?: VocabularyFreshness): Promise<DiffContext>;
+  /** The options of the tag pipeline without a diff context (`run --once` builds its own after its tag sync). */
+  pipelineOptions(extra?: Partial<TagOptions>): Omit<TagOptions, 'context'>;
+  /** The options of the tag pipeline with {@link diffContext}. */
+  tagOptions(extra?: Partial<TagOptions>): Promise<TagOptions>;
   close(): Promise<void>;
 }
 
@@ -202,6 +212,32 @@ export async function openService(
       lastWait = wait;
       return vocabulary;
     };
+    const diffPolicy = () => policyOf(config, loaded.model, client);
+    const diffContext = async (vocabulary?: VocabularyFreshness): Promise<DiffContext> =>
+      resolveDiffContext(repos, {
+        booruId: booru.id,
+        labels: loaded.labels,
+        policy: diffPolicy(),
+        vocabulary: vocabulary ?? (await vocabularyNow()),
+      });
+    const pipelineOptions = (extra: Partial<TagOptions> = {}): Omit<TagOptions, 'context'> => ({
+      booruId: booru.id,
+      modelId,
+      ensemble,
+      owner,
+      batchSize: config.batchSize,
+      leaseMs: config.leaseMs,
+      maxAttempts: config.maxAttempts,
+      maxMediaBytes: config.maxMediaBytes,
+      timeoutMs: config.httpTimeoutMs,
+      scoreFloor: config.scoreFloor,
+      topK: config.topK,
+      downloadConcurrency: config.downloadConcurrency,
+      decodeConcurrency,
+      maxBatchWaitMs: config.maxBatchWaitMs,
+      drainTimeoutMs: config.drainTimeoutMs,
+      ...extra,
+    });
     return {
       booru: client,
       tagger: loaded,
@@ -214,38 +250,11 @@ export async function openService(
       booruOkAt: () => booruOkAt,
       batch,
       threads: { inference: threads, decode: decodeConcurrency },
-      async tagOptions(extra = {}, how = {}) {
-        const { facts, implications } = await repos.tags.loadFacts(booru.id);
-        // `run --once` judges the vocabulary itself, after the tag sync it starts with.
-        const vocabulary: VocabularyFreshness =
-          how.judgeVocabulary === false
-            ? { fresh: false, generation: null, reason: 'not judged yet' }
-            : await vocabularyNow();
-        return {
-          booruId: booru.id,
-          modelId,
-          ensemble,
-          context: buildDiffContext(
-            loaded.labels,
-            facts,
-            implications,
-            policyOf(config, loaded.model, client),
-            vocabulary,
-          ),
-          owner,
-          batchSize: config.batchSize,
-          leaseMs: config.leaseMs,
-          maxAttempts: config.maxAttempts,
-          maxMediaBytes: config.maxMediaBytes,
-          timeoutMs: config.httpTimeoutMs,
-          scoreFloor: config.scoreFloor,
-          topK: config.topK,
-          downloadConcurrency: config.downloadConcurrency,
-          decodeConcurrency,
-          maxBatchWaitMs: config.maxBatchWaitMs,
-          drainTimeoutMs: config.drainTimeoutMs,
-          ...extra,
-        };
+      diffPolicy,
+      diffContext,
+      pipelineOptions,
+      async tagOptions(extra = {}) {
+        return { ...pipelineOptions(), context: await diffContext(), ...extra };
       },
       async close() {
         await loaded.close();

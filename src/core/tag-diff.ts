@@ -56,6 +56,11 @@ export interface DiffPolicy {
    * MCut threshold never goes below (core/thresholds.ts). Per-tag thresholds still win. (Default: none)
    */
   mcut?: ReadonlyMap<number, number>;
+  /**
+   * A rejected suggestion is raised again only when its new score beats the rejected one by at least this much
+   * (TAGGER_REJECT_MARGIN; applied where suggestions are stored). (Default: the store's, the setting's default.)
+   */
+  rejectMargin?: number;
 }
 
 /** The models' published defaults: general 0.35, character 0.85, removal ≤ 0.02, general tags removable. */

@@ -8,130 +8,31 @@ import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyRateLimit from '@fastify/rate-limit';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type HookHandlerDoneFunction,
-} from 'fastify';
-import type { ApiTokenRepository } from '../db/api-token.repository.js';
-import type { AuditRepository } from '../db/audit.repository.js';
-import type { ReportRepository } from '../db/report.repository.js';
-import type { ReviewRepository } from '../db/review.repository.js';
-import type { SuggestionRepository } from '../db/suggestion.repository.js';
-import type { ThresholdRepository } from '../db/threshold.repository.js';
-import type { UserRepository } from '../db/user.repository.js';
-import type { Logger } from '../shared/logger.js';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { loadConfig } from '../config/config.js';
+import { SESSION_COOKIE, TOKEN_PREFIX } from './access.js';
 import { hashSecret, newSecret } from './auth.js';
-import { type LoginAttemptStore, LoginThrottle, MemoryLoginAttempts } from './login-throttle.js';
-import { type Action, can, type Role } from './policies.js';
+import { LoginThrottle, MemoryLoginAttempts } from './login-throttle.js';
+import { defaultThresholdsOf } from './options.js';
+import type { DashboardDeps, DashboardOptions, RouteContext } from './route-context.js';
 import { registerAccountRoutes } from './routes/account.routes.js';
 import { registerAdminRoutes } from './routes/admin.routes.js';
 import { registerApiRoutes } from './routes/api.routes.js';
 import { registerAssetRoutes } from './routes/assets.routes.js';
 import { registerAuthRoutes } from './routes/auth.routes.js';
-import { type EvaluateDeps, registerEvaluateRoutes } from './routes/evaluate.routes.js';
-import { type HealthDeps, registerHealthRoutes } from './routes/health.routes.js';
+import { registerEvaluateRoutes } from './routes/evaluate.routes.js';
+import { registerHealthRoutes } from './routes/health.routes.js';
 import { registerPostRoutes } from './routes/post.routes.js';
 import { registerQueueRoutes } from './routes/queue.routes.js';
 import { registerReportRoutes } from './routes/reports.routes.js';
 import { registerTagRoutes } from './routes/tags.routes.js';
 import { registerThresholdRoutes } from './routes/thresholds.routes.js';
 import { registerUploadRoutes } from './routes/upload.routes.js';
-import { databaseStatusSource, type StatusSource } from './status-source.js';
+import { databaseStatusSource } from './status-source.js';
 
-export const SESSION_COOKIE = 'bt_session';
-/** Personal API tokens start with this, so a leaked one is easy to recognise (and to scan for). */
-export const TOKEN_PREFIX = 'btk_';
-
-export interface DashboardDeps {
-  users: UserRepository;
-  suggestions: SuggestionRepository;
-  review: ReviewRepository;
-  apiTokens: ApiTokenRepository;
-  audit: AuditRepository;
-  logger: Logger;
-  /** Worker facts for the status page. (Default: what the database knows, {@link databaseStatusSource}.) */
-  statusSource?: StatusSource;
-  /** Report rows for the reports page. (Default: none: the page says reports are unavailable.) */
-  reports?: ReportRepository;
-  /** Learned thresholds and their switch, for the thresholds page. (Default: none.) */
-  thresholds?: ThresholdRepository;
-  /** The model and limits behind /evaluate and the upload page. (Default: none: both answer 503.) */
-  evaluate?: EvaluateDeps;
-  /** Where sign-in attempts are counted. (Default: this process's memory; the service passes the database's.) */
-  loginAttempts?: LoginAttemptStore;
-  /** Where the cookie-signing key is kept. (Default: none: a random key per process.) */
-  secrets?: { getOrCreate(name: string, make: () => string): Promise<string> };
-  /** Readiness checks and the metrics scrape behind /readyz and /metrics. (Default: none: both refuse.) */
-  health?: HealthDeps;
-}
-
-/** The configured defaults the thresholds page shows beside stored thresholds. */
-export interface DefaultThresholds {
-  general: number;
-  character: number;
-  remove: number;
-  removeCategories: readonly string[];
-  ratingMargin: number;
-}
-
-export interface DashboardOptions {
-  /** Session lifetime in milliseconds. (Default: 12 hours.) */
-  sessionMs?: number;
-  /** Mark cookies Secure (behind HTTPS). (Default: false.) */
-  secureCookies?: boolean;
-  /** Failed sign-ins allowed per account name per window. (Default: 5.) */
-  loginMaxFailures?: number;
-  /** Login throttle window in milliseconds. (Default: 15 minutes.) */
-  loginWindowMs?: number;
-  /** What the thresholds page shows as configured defaults. (Default: DESIGN §3's.) */
-  defaultThresholds?: DefaultThresholds;
-  /** Days a new personal API token stays valid. (Default: 90.) */
-  tokenDays?: number;
-  /**
-   * Which proxies' `X-Forwarded-For` to believe for the client's address: their addresses or CIDRs, or the number of
-   * proxy hops in front. (Default: none: the address is the socket's.)
-   */
-  trustProxy?: readonly string[] | number;
-  /**
-   * Hosts (CSP host-sources) images may come from besides the dashboard itself: the boorus' media hosts. (Default: any
-   * http(s) host.)
-   */
-  imageHosts?: readonly string[];
-}
-
-export interface SessionUser {
-  id: number;
-  name: string;
-  role: Role;
-  /** The session row id, or null for an API token. */
-  sessionId: string | null;
-  /** How the caller authenticated: a session cookie (needs CSRF on writes) or a bearer token (does not). */
-  via: 'session' | 'token';
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    user: SessionUser | null;
-  }
-  interface FastifyInstance {
-    /** Every route this dashboard registered (method and URL pattern), for the route-policy test. */
-    dashboardRoutes: { method: string; url: string }[];
-  }
-}
-
-export interface RouteContext {
-  deps: DashboardDeps & { statusSource: StatusSource };
-  sessionMs: number;
-  secureCookies: boolean;
-  throttle: LoginThrottle;
-  tokenDays: number;
-  defaultThresholds: DefaultThresholds;
-  evaluate: EvaluateDeps | null;
-}
+export type { SessionUser } from './access.js';
+export { SESSION_COOKIE, TOKEN_PREFIX } from './access.js';
+export type { DashboardDeps, DashboardOptions, DefaultThresholds, RouteContext } from './route-context.js';
 
 export async function buildDashboard(deps: DashboardDeps, options: DashboardOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -227,13 +128,7 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
       ...(options.loginMaxFailures !== undefined ? { maxAttempts: options.loginMaxFailures } : {}),
       ...(options.loginWindowMs !== undefined ? { windowMs: options.loginWindowMs } : {}),
     }),
-    defaultThresholds: options.defaultThresholds ?? {
-      general: 0.35,
-      character: 0.85,
-      remove: 0.02,
-      removeCategories: ['general'],
-      ratingMargin: 0.4,
-    },
+    defaultThresholds: options.defaultThresholds ?? defaultThresholdsOf(loadConfig({})),
     evaluate: deps.evaluate ?? null,
   };
   registerAssetRoutes(app);
@@ -257,29 +152,4 @@ function trustProxyOf(
   // A hop count: believe that many proxies nearest the server (as proxy-addr counts hops).
   if (typeof setting === 'number') return setting > 0 ? (_address, hop) => hop < setting : false;
   return setting && setting.length > 0 ? [...setting] : false;
-}
-
-/** A preHandler that lets only a signed-in user allowed to `action` through (pages redirect, the API answers 401/403). */
-export function requireAccess(action: Action) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const isApi = request.url.startsWith('/api/');
-    if (!request.user) {
-      if (isApi) return reply.code(401).send({ error: 'unauthenticated', message: 'sign in or send a bearer token' });
-      return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
-    }
-    if (!can(request.user.role, action)) {
-      return reply.code(403).send({ error: 'forbidden', message: `your role may not ${action}` });
-    }
-  };
-}
-
-/**
- * CSRF for state changes made with a session cookie; a bearer-token call carries no ambient credential, so it needs
- * none. Anonymous callers are checked too (and refused).
- */
-export function csrfUnlessToken(app: FastifyInstance) {
-  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    if (request.user?.via === 'token') return done();
-    return app.csrfProtection.call(app, request, reply, done);
-  };
 }

@@ -1,4 +1,5 @@
 /** The OpenAPI 3.1 description of the JSON API (served at /api/openapi.json). */
+import { defaultOf } from '../config/config.js';
 
 const filterParams = [
   {
@@ -160,7 +161,7 @@ export const OPENAPI_DOCUMENT = {
                 required: ['file'],
                 properties: {
                   file: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'one or more' },
-                  threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.1 },
+                  threshold: { type: 'number', minimum: 0, maximum: 1, default: defaultOf('evaluateThreshold') },
                   limit: { type: 'integer', minimum: 1, default: 50 },
                   format: { enum: ['json', 'html'], default: 'html' },
                 },

@@ -1,7 +1,8 @@
 /** Deciding and undoing, shared by the form routes and the JSON API. */
 import { REPORT_ONLY_KINDS } from '../booru/dialects.js';
 import type { DecideResult } from '../db/suggestion.types.js';
-import type { RouteContext, SessionUser } from './app.js';
+import type { SessionUser } from './access.js';
+import type { RouteContext } from './route-context.js';
 import { can } from './policies.js';
 
 export type Verdict = 'approve' | 'reject' | 'undo';

@@ -44,6 +44,7 @@ export interface ApprovedChange {
 
 export interface PostByMd5 {
   id: number;
+  booruId: number;
   remoteId: number;
   booruName: string;
   rating: string | null;
@@ -139,10 +140,17 @@ export class DatasetRepository {
       // Boorus write md5 in lowercase hex; both cases are matched exactly so the posts_md5 index serves the lookup.
       where: { md5: { in: [md5.toLowerCase(), md5.toUpperCase()] } },
       orderBy: { id: 'desc' },
-      select: { id: true, remoteId: true, rating: true, tags: true, booru: { select: { name: true } } },
+      select: { id: true, booruId: true, remoteId: true, rating: true, tags: true, booru: { select: { name: true } } },
     });
     return row
-      ? { id: row.id, remoteId: row.remoteId, booruName: row.booru.name, rating: row.rating, tags: row.tags }
+      ? {
+          id: row.id,
+          booruId: row.booruId,
+          remoteId: row.remoteId,
+          booruName: row.booru.name,
+          rating: row.rating,
+          tags: row.tags,
+        }
       : null;
   }
 }

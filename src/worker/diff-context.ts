@@ -4,12 +4,15 @@
  * whose vocabulary is not fresh (src/core/vocabulary-freshness.ts) diffs nothing: posts are scored and stored, and
  * their diff waits for a fresh sync.
  */
+import { withLearnedPolicy } from '../core/diff-policy.js';
 import { ImplicationGraph } from '../core/implications.js';
 import { buildDiffIndex, computeTagDiff, type DiffIndex, type DiffPolicy } from '../core/tag-diff.js';
 import type { TagThresholdOverride } from '../core/thresholds.js';
 import { type BooruTagFacts, type LabelMapping, mapLabelsToBooru } from '../core/tag-vocabulary.js';
 import type { ModelLabel, Rating, SuggestionDraft } from '../core/types.js';
 import type { VocabularyFreshness } from '../core/vocabulary-freshness.js';
+
+export { withLearnedPolicy };
 
 export interface DiffContext {
   labels: readonly ModelLabel[];
@@ -48,17 +51,6 @@ export interface LearnedThresholdSource {
   loadActiveOverrides(booruId: number): Promise<ReadonlyMap<string, TagThresholdOverride>>;
 }
 
-/**
- * The policy with learned per-tag thresholds laid over it: for the tags and actions they cover, they replace the
- * category defaults and any configured per-tag value (moderators' decisions are the better evidence).
- */
-export function withLearnedPolicy(policy: DiffPolicy, learned: ReadonlyMap<string, TagThresholdOverride>): DiffPolicy {
-  if (learned.size === 0) return policy;
-  const perTag = new Map(policy.perTag);
-  for (const [tag, override] of learned) perTag.set(tag, { ...perTag.get(tag), ...override });
-  return { ...policy, perTag };
-}
-
 /** The context with learned thresholds laid over its policy (the label mapping and implications are reused). */
 export function withLearnedThresholds(
   context: DiffContext,
@@ -76,6 +68,38 @@ export async function withStoredLearnedThresholds(
   booruId: number,
 ): Promise<DiffContext> {
   return withLearnedThresholds(context, await source.loadActiveOverrides(booruId));
+}
+
+/** Where the tag facts of a booru come from (src/db/tag.repository.ts). */
+export interface TagFactsSource {
+  loadFacts(booruId: number): Promise<{ facts: BooruTagFacts; implications: Iterable<readonly [string, string]> }>;
+}
+
+/**
+ * The one way every diff gets its context (`run --once`, the tag loop, the re-diff and the upload page): the booru's
+ * tag facts as stored now, the policy (src/core/diff-policy.ts) with the learned thresholds in force laid over it
+ * when a source is given, and the vocabulary's freshness.
+ */
+export async function resolveDiffContext(
+  sources: { tags: TagFactsSource; thresholds?: LearnedThresholdSource | undefined },
+  input: {
+    booruId: number;
+    labels: readonly ModelLabel[];
+    policy: DiffPolicy;
+    vocabulary: VocabularyFreshness;
+  },
+): Promise<DiffContext> {
+  const [{ facts, implications }, learned] = await Promise.all([
+    sources.tags.loadFacts(input.booruId),
+    sources.thresholds?.loadActiveOverrides(input.booruId) ?? new Map<string, TagThresholdOverride>(),
+  ]);
+  return buildDiffContext(
+    input.labels,
+    facts,
+    implications,
+    withLearnedPolicy(input.policy, learned),
+    input.vocabulary,
+  );
 }
 
 export function diffPost(

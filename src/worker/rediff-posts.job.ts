@@ -60,6 +60,9 @@ export async function rediffChangedPosts(
       syncGeneration: generation,
       results,
       keepRatings: options.keepRatings ?? false,
+      ...(options.context.policy.rejectMargin === undefined
+        ? {}
+        : { rejectMargin: options.context.policy.rejectMargin }),
     });
     summary.posts += stale.length;
     summary.created += stored.created;

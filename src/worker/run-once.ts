@@ -18,7 +18,7 @@ import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { type CrawlSummary, crawlNewPosts } from './crawl-posts.job.js';
-import { buildDiffContext } from './diff-context.js';
+import { type LearnedThresholdSource, resolveDiffContext } from './diff-context.js';
 import type { EnsembleMembers } from './ensemble-votes.js';
 import { type RediffSummary, rediffChangedPosts } from './rediff-posts.job.js';
 import { newStageTimings, reportTimings, type TimingReport } from './stage-timings.js';
@@ -33,6 +33,8 @@ export interface RunOnceDeps {
   tags: TagRepository;
   tagger: Tagger;
   ratingModel?: RatingModel | null;
+  /** Learned per-tag thresholds, laid over `policy` when switched on. (Default: none.) */
+  thresholds?: LearnedThresholdSource;
   logger: Logger;
   clock?: Clock;
 }
@@ -43,6 +45,7 @@ export interface RunOnceOptions {
   /** Several models voting (see TagOptions.ensemble). */
   ensemble?: EnsembleMembers | null;
   owner: string;
+  /** The diff policy before learned thresholds (src/core/diff-policy.ts); the context is built once, after the sync. */
   policy: DiffPolicy;
   batchSize: number;
   leaseMs: number;
@@ -103,8 +106,12 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
   });
   const counts = await deps.posts.countByState(options.booruId);
   options.onTagStart?.(counts.new + counts.queued);
-  const { facts, implications } = await deps.tags.loadFacts(options.booruId);
-  const context = buildDiffContext(deps.tagger.labels, facts, implications, options.policy, vocabulary);
+  const context = await resolveDiffContext(deps, {
+    booruId: options.booruId,
+    labels: deps.tagger.labels,
+    policy: options.policy,
+    vocabulary,
+  });
   const timings = newStageTimings();
   const tag = await tagPendingPosts(deps, { ...options, context, timings });
   // Posts whose tags changed since they were scored (re-scan, write-back), or whose diff waited for a good sync,

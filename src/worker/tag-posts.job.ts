@@ -347,7 +347,12 @@ async function writeResults(
   summary: TagSummary,
   logger: Logger,
 ): Promise<void> {
-  const stored = await deps.tagging.storeResults({ modelId: options.modelId, owner: options.owner, results });
+  const stored = await deps.tagging.storeResults({
+    modelId: options.modelId,
+    owner: options.owner,
+    results,
+    ...(options.context.policy.rejectMargin === undefined ? {} : { rejectMargin: options.context.policy.rejectMargin }),
+  });
   summary.tagged += stored.tagged;
   deps.observer?.tagged(stored.tagged);
   summary.suggestions += stored.created;

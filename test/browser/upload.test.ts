@@ -13,6 +13,9 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBooruClientFor } from '../../src/booru/booru-factory.js';
 import { BooruHttp } from '../../src/booru/http.js';
+import { policyOf } from '../../src/bin/context.js';
+import { knownPostDiffer } from '../../src/bin/evaluate-deps.js';
+import { loadConfig } from '../../src/config/config.js';
 import { buildDashboard } from '../../src/dashboard/app.js';
 import { hashPassword } from '../../src/dashboard/auth.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
@@ -22,6 +25,7 @@ import { DatasetRepository } from '../../src/db/dataset.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
+import { TagRepository } from '../../src/db/tag.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { FakeDanbooruServer, type StartedFakeDanbooru } from '../../src/demo/fake-danbooru.server.js';
 import { InferenceBatcher } from '../../src/tagger/inference-batcher.js';
@@ -95,6 +99,16 @@ describe('Upload page in Chromium', () => {
         ratePerMinute: 0,
         fetchImage: (url) => client.downloadMedia(url, { maxBytes: 1024 * 1024, timeoutMs: 10_000 }),
         findPostByMd5: (hash) => dataset.findPostByMd5(hash),
+        // The queue's own diff, wired as the service wires it.
+        diffKnownPost: knownPostDiffer(
+          { tags: new TagRepository(prisma) },
+          {
+            labels: async () => batcher.labels,
+            policy: async () => policyOf(loadConfig({}), batcher.model),
+            syncMaxAgeMs: 0,
+            ratingByModel: false,
+          },
+        ),
       },
     });
     base = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -12,7 +12,7 @@ import { FormData, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../src/dashboard/app.js';
 import { hashSecret } from '../../src/dashboard/auth.js';
-import type { EvaluateDeps } from '../../src/dashboard/routes/evaluate.routes.js';
+import type { EvaluateDeps } from '../../src/dashboard/evaluate.service.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
 import { AuditRepository } from '../../src/db/audit.repository.js';
 import { ReviewRepository } from '../../src/db/review.repository.js';

@@ -12,7 +12,6 @@ import { loadConfig } from '../../src/config/config.js';
 import type { Database } from '../../src/db/database.js';
 import { FakeDanbooruServer, type StartedFakeDanbooru } from '../../src/demo/fake-danbooru.server.js';
 import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
-import { withStoredLearnedThresholds } from '../../src/worker/diff-context.js';
 import { tagPendingPosts } from '../../src/worker/tag-posts.job.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
@@ -92,9 +91,8 @@ describe('learned thresholds in the diff', () => {
           { booru: service.booru, posts: repos.posts, cursors: repos.cursors, logger: silentLogger },
           { booruId, minMediaSize: service.tagger.inputSize, maxPosts: 0 },
         );
+        // As the worker's loop does at the start of every round: the context carries the learned thresholds in force.
         const options = await service.tagOptions({ follow: true, pollMs: 50, maxRunMs: 500 });
-        // As the worker's loop does at the start of every round.
-        options.context = await withStoredLearnedThresholds(options.context, repos.thresholds, booruId);
         const started = Date.now();
         const summary = await tagPendingPosts(
           {

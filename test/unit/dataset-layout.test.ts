@@ -11,12 +11,8 @@ import {
   projectTagsOf,
   tagCountGeneral,
 } from '../../src/export/dataset-layout.js';
-import {
-  autotaggerJson,
-  evaluationOf,
-  parseEvaluateParams,
-  Slots,
-} from '../../src/dashboard/routes/evaluate.routes.js';
+import { parseEvaluateParams, Slots } from '../../src/dashboard/evaluate.service.js';
+import { autotaggerJson, evaluationOf } from '../../src/dashboard/routes/evaluate.routes.js';
 
 const MD5 = 'ABCDEF0123456789abcdef0123456789';
 

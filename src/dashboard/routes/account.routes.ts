@@ -1,6 +1,7 @@
 /** The signed-in user's page: personal API tokens (created, shown once, revoked). */
 import type { FastifyInstance } from 'fastify';
-import { csrfUnlessToken, type RouteContext, requireAccess, TOKEN_PREFIX } from '../app.js';
+import { csrfUnlessToken, requireAccess, TOKEN_PREFIX } from '../access.js';
+import type { RouteContext } from '../route-context.js';
 import { hashSecret, newSecret } from '../auth.js';
 import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';

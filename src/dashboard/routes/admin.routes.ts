@@ -1,22 +1,12 @@
 /** The audit log and status pages (thresholds and reports have their own route files). */
 import type { FastifyInstance } from 'fastify';
-import type { RouteContext } from '../app.js';
-import { requireAccess } from '../app.js';
+import type { RouteContext } from '../route-context.js';
+import { requireAccess } from '../access.js';
 import type { QueryInput } from '../filters.js';
+import { AUDIT_PAGE, parseAuditQuery } from '../page-queries.js';
 import { originFor } from '../review-actions.js';
 import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';
-
-export const AUDIT_PAGE = 100;
-
-export function parseAuditQuery(query: QueryInput): { beforeId?: number; actor?: string; action?: string } {
-  const out: { beforeId?: number; actor?: string; action?: string } = {};
-  const before = Number(query['before']);
-  if (Number.isInteger(before) && before > 0) out.beforeId = before;
-  if (typeof query['actor'] === 'string' && query['actor'] !== '') out.actor = query['actor'].slice(0, 100);
-  if (typeof query['action'] === 'string' && query['action'] !== '') out.action = query['action'].slice(0, 50);
-  return out;
-}
 
 export function registerAdminRoutes(app: FastifyInstance, context: RouteContext): void {
   const { review, statusSource: status } = context.deps;

@@ -4,7 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { SuggestionAction } from '../../core/types.js';
-import { csrfUnlessToken, type RouteContext, requireAccess } from '../app.js';
+import { csrfUnlessToken, requireAccess } from '../access.js';
+import type { RouteContext } from '../route-context.js';
 import {
   ACTIONS,
   idsOf,
@@ -16,8 +17,8 @@ import {
   type QueryInput,
 } from '../filters.js';
 import { OPENAPI_DOCUMENT } from '../openapi.js';
+import { AUDIT_PAGE, parseAuditQuery } from '../page-queries.js';
 import { decideAs, originFor, originOf } from '../review-actions.js';
-import { AUDIT_PAGE, parseAuditQuery } from './admin.routes.js';
 
 export function registerApiRoutes(app: FastifyInstance, context: RouteContext): void {
   const { review, statusSource: status } = context.deps;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { type RouteContext, SESSION_COOKIE } from '../app.js';
+import { SESSION_COOKIE } from '../access.js';
+import type { RouteContext } from '../route-context.js';
 import { hashSecret, newSecret, verifyPassword } from '../auth.js';
 import { safeBack } from '../filters.js';
 import { html } from '../views/html.js';

@@ -1,8 +1,8 @@
 /** One post's whole story: image, tags, every suggestion with its outcome, score history, decisions, write-backs. */
 import type { FastifyInstance } from 'fastify';
 import { postUrlOf } from '../../booru/dialects.js';
-import type { RouteContext } from '../app.js';
-import { requireAccess } from '../app.js';
+import type { RouteContext } from '../route-context.js';
+import { requireAccess } from '../access.js';
 import { can } from '../policies.js';
 import {
   actionLabel,

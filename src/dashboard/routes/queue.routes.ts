@@ -1,7 +1,8 @@
 /** The queue by post (the home page) and the form route that decides and undoes. */
 import type { FastifyInstance } from 'fastify';
 import type { QueuePost, QueueFilter } from '../../db/review.repository.js';
-import { csrfUnlessToken, type RouteContext, requireAccess } from '../app.js';
+import { csrfUnlessToken, requireAccess } from '../access.js';
+import type { RouteContext } from '../route-context.js';
 import {
   filterQuery,
   idsOf,
@@ -12,6 +13,7 @@ import {
   type QueryInput,
   safeBack,
 } from '../filters.js';
+import { loadNames } from '../page-queries.js';
 import { can } from '../policies.js';
 import { decideAs, originOf } from '../review-actions.js';
 import {
@@ -20,7 +22,6 @@ import {
   filterBar,
   imageOf,
   isReportOnly,
-  type NameMaps,
   ratingName,
   reportOnlyNote,
   scoreBar,
@@ -29,14 +30,6 @@ import {
 } from '../views/components.js';
 import { html, type SafeHtml } from '../views/html.js';
 import { layout } from '../views/layout.js';
-
-export async function loadNames(context: RouteContext): Promise<NameMaps> {
-  const { boorus, models } = await context.deps.review.listNames();
-  return {
-    boorus: new Map(boorus.map((b) => [String(b.id), b.name])),
-    models: new Map(models.map((m) => [String(m.id), `${m.name} ${m.version}`])),
-  };
-}
 
 function postCard(post: QueuePost, index: number, mayDecide: boolean, back: string, csrf: string): SafeHtml {
   const reportOnly = isReportOnly(post.booruKind);

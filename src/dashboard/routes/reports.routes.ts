@@ -5,25 +5,14 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseSince } from '../../core/report-stats.js';
 import type { ReportRepository } from '../../db/report.repository.js';
-import type { ThresholdRepository } from '../../db/threshold.repository.js';
 import { REPORT_CSS, renderHtmlBody } from '../../reports/html.report.js';
 import { CONTENT_TYPES, EXTENSIONS, isReportFormat, REPORT_FORMATS, renderReport } from '../../reports/render.js';
-import type { RouteContext } from '../app.js';
-import { requireAccess } from '../app.js';
+import type { RouteContext } from '../route-context.js';
+import { requireAccess } from '../access.js';
 import type { QueryInput } from '../filters.js';
+import { reportDepsOf } from '../page-queries.js';
 import { html, raw } from '../views/html.js';
 import { layout } from '../views/layout.js';
-
-/** What the reports and thresholds pages read; absent in a dashboard built without them (they then say so). */
-export interface ReportDeps {
-  reports: ReportRepository;
-  thresholds: ThresholdRepository;
-}
-
-export function reportDepsOf(context: RouteContext): ReportDeps | null {
-  const { reports, thresholds } = context.deps;
-  return reports && thresholds ? { reports, thresholds } : null;
-}
 
 /** The booru a page is about: `?booru=ID`, else the only one in the database, else all of them (null). */
 export async function booruOfQuery(reports: ReportRepository, query: QueryInput): Promise<number | null> {

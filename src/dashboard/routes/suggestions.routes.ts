@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { type RouteContext, requireAccess } from '../app.js';
+import { requireAccess } from '../access.js';
+import type { RouteContext } from '../route-context.js';
 import { can } from '../policies.js';
 import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';

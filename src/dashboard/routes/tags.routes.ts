@@ -1,9 +1,10 @@
 /** The queue by tag: every tag with pending suggestions, and one tag's suggestions as a grid of thumbnails. */
 import type { FastifyInstance } from 'fastify';
 import type { SuggestionAction } from '../../core/types.js';
-import type { RouteContext } from '../app.js';
-import { requireAccess } from '../app.js';
+import type { RouteContext } from '../route-context.js';
+import { requireAccess } from '../access.js';
 import { ACTIONS, filterQuery, PAGE_GRID, parseFilter, parsePage, type QueryInput } from '../filters.js';
+import { loadNames } from '../page-queries.js';
 import { can } from '../policies.js';
 import {
   actionLabel,
@@ -16,7 +17,6 @@ import {
 } from '../views/components.js';
 import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';
-import { loadNames } from './queue.routes.js';
 
 export function registerTagRoutes(app: FastifyInstance, context: RouteContext): void {
   const { review } = context.deps;

@@ -7,12 +7,12 @@ import type { FastifyInstance } from 'fastify';
 import { recommendThresholds } from '../../core/learned-thresholds.js';
 import type { ThresholdItem } from '../../core/report-stats.js';
 import { can } from '../policies.js';
-import type { RouteContext } from '../app.js';
-import { csrfUnlessToken, requireAccess } from '../app.js';
+import type { RouteContext } from '../route-context.js';
+import { csrfUnlessToken, requireAccess } from '../access.js';
 import type { QueryInput } from '../filters.js';
+import { reportDepsOf } from '../page-queries.js';
 import { html, type SafeHtml } from '../views/html.js';
 import { layout } from '../views/layout.js';
-import { reportDepsOf } from './reports.routes.js';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : String(Number(v.toFixed(3))));
 
@@ -80,6 +80,7 @@ export function registerThresholdRoutes(app: FastifyInstance, context: RouteCont
         <tr><td>category character</td><td>add</td><td>score ≥ ${d.character}</td><td><code>TAGGER_THRESHOLD_CHARACTER</code></td></tr>
         <tr><td>categories ${d.removeCategories.join(', ')}</td><td>remove</td><td>score ≤ ${d.remove}</td><td><code>TAGGER_THRESHOLD_REMOVE</code>, <code>TAGGER_REMOVE_CATEGORIES</code></td></tr>
         <tr><td>rating</td><td>rating</td><td>margin ${d.ratingMargin}</td><td><code>TAGGER_RATING_MARGIN</code></td></tr>
+        <tr><td>a rejected suggestion</td><td>suggest again</td><td>score beats the rejected one by ≥ ${d.rejectMargin}</td><td><code>TAGGER_REJECT_MARGIN</code></td></tr>
       </tbody></table>
       <h2>Learned from moderators' decisions</h2>
       <p>For each tag and action, the loosest threshold whose approved share, judged by the lower bound of its 95% Wilson

@@ -1,31 +1,34 @@
 /**
  * The upload page (`/upload`): drop, paste or choose an image, or give a URL on an allowed host, and read the
  * model's tags grouped by category with score bars, the rating, and, when the image is a known post (same md5), what
- * the model would change on it. The page script posts with the session's CSRF token and shows the HTML fragment the
+ * the review queue would suggest for it (the same diff, src/worker/diff-context.ts). The page script posts with the session's CSRF token and shows the HTML fragment the
  * server renders (escaping stays on the server).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ModelLabel, ScoreVector } from '../../core/types.js';
+import { defaultOf } from '../../config/config.js';
+import type { ModelLabel, ScoreVector, SuggestionDraft } from '../../core/types.js';
 import { coerceError } from '../../shared/errors.js';
-import { csrfUnlessToken, type DefaultThresholds, type RouteContext, requireAccess } from '../app.js';
-import { categoryName, ratingName, scoreBar } from '../views/components.js';
-import { html, type SafeHtml } from '../views/html.js';
-import { layout } from '../views/layout.js';
+import { csrfUnlessToken, requireAccess } from '../access.js';
 import {
   type EvaluateDeps,
   EvaluateError,
   evaluateTagName,
   type KnownPost,
+  type KnownPostDiff,
   parseEvaluateParams,
   rateLimitOf,
   readMultipart,
   Slots,
-  slotWaitsOf,
   scoreImages,
+  slotWaitsOf,
   type UploadedImage,
-} from './evaluate.routes.js';
+} from '../evaluate.service.js';
+import type { RouteContext } from '../route-context.js';
+import { categoryName, ratingName, scoreBar } from '../views/components.js';
+import { html, type SafeHtml } from '../views/html.js';
+import { layout } from '../views/layout.js';
 
 const UPLOAD_JS = readFileSync(new URL('../assets/upload.js', import.meta.url), 'utf8');
 
@@ -40,44 +43,12 @@ interface Scored {
   score: number;
 }
 
-/** What the model would change on a known post: additions, removals (by the configured thresholds) and rating. */
-export function diffAgainstPost(
-  post: Pick<KnownPost, 'tags' | 'rating'>,
-  labels: readonly ModelLabel[],
-  scores: ScoreVector,
-  thresholds: DefaultThresholds,
-): { add: Scored[]; remove: Scored[]; agree: Scored[]; rating: { name: string; score: number } | null } {
-  const current = new Set(post.tags);
-  const removable = new Set(
-    thresholds.removeCategories.map((name) => ({ general: 0, character: 4, copyright: 3 })[name]),
-  );
-  const add: Scored[] = [];
-  const remove: Scored[] = [];
-  const agree: Scored[] = [];
-  let rating: { name: string; score: number } | null = null;
-  labels.forEach((label, i) => {
-    const score = scores[i] ?? 0;
-    if (label.category === 9) {
-      const name = evaluateTagName(label);
-      if (name && (rating === null || score > rating.score)) rating = { name: name.slice('rating:'.length), score };
-      return;
-    }
-    const addAt = label.category === 4 ? thresholds.character : label.category === 0 ? thresholds.general : null;
-    const item = { name: label.name, category: label.category, score };
-    if (current.has(label.name)) {
-      if (score <= thresholds.remove && removable.has(label.category)) remove.push(item);
-      else if (addAt !== null && score >= addAt) agree.push(item);
-    } else if (addAt !== null && score >= addAt) {
-      add.push(item);
-    }
-  });
-  const byScore = (a: Scored, b: Scored) => b.score - a.score;
-  return {
-    add: add.sort(byScore),
-    remove: remove.sort((a, b) => a.score - b.score),
-    agree: agree.sort(byScore),
-    rating,
-  };
+/** The queue's suggestions for the known post, as the page lists them. */
+function itemsOf(drafts: readonly SuggestionDraft[], action: 'add' | 'remove'): Scored[] {
+  return drafts
+    .filter((d) => d.action === action)
+    .map((d) => ({ name: d.tag, category: d.category ?? 0, score: d.score }))
+    .sort((x, y) => (action === 'add' ? y.score - x.score : x.score - y.score));
 }
 
 function tagList(items: readonly Scored[]): SafeHtml {
@@ -95,7 +66,7 @@ function resultFragment(
   scores: ScoreVector,
   threshold: number,
   post: KnownPost | null,
-  thresholds: DefaultThresholds,
+  diff: KnownPostDiff | null,
 ): SafeHtml {
   const ratings: Scored[] = [];
   const byCategory = new Map<number, Scored[]>();
@@ -113,7 +84,11 @@ function resultFragment(
     (a, b) => (CATEGORY_ORDER.indexOf(a) + 1 || 99) - (CATEGORY_ORDER.indexOf(b) + 1 || 99) || a - b,
   );
   const top = ratings[0];
-  const diff = post ? diffAgainstPost(post, labels, scores, thresholds) : null;
+  const add = diff ? itemsOf(diff.drafts, 'add') : [];
+  const remove = diff ? itemsOf(diff.drafts, 'remove') : [];
+  const agree = diff ? itemsOf(diff.agree, 'add') : [];
+  const rating = diff?.drafts.find((d) => d.action === 'rating') ?? null;
+  const ratingTo = rating ? rating.tag.slice('rating:'.length) : null;
   return html`<section class="upload-result" data-md5="${md5}">
     <h2>${image.filename} <span class="muted">md5 ${md5} · ${modelName}</span></h2>
     ${
@@ -130,15 +105,17 @@ function resultFragment(
     ${
       post && diff
         ? html`<div class="known-post"><h2>Known post: <a href="/posts/${post.id}">#${post.remoteId}</a> <span class="muted">on ${post.booruName}, rating ${ratingName(post.rating)}</span></h2>
-          <h3>The model would add (${diff.add.length})</h3>${diff.add.length ? tagList(diff.add) : html`<p class="muted">nothing</p>`}
-          <h3>The model would remove (${diff.remove.length})</h3>${diff.remove.length ? tagList(diff.remove) : html`<p class="muted">nothing</p>`}
-          <h3>Agrees with (${diff.agree.length})</h3>${diff.agree.length ? tagList(diff.agree) : html`<p class="muted">nothing</p>`}
+          <h3>The model would add (${add.length})</h3>${add.length ? tagList(add) : html`<p class="muted">nothing</p>`}
+          <h3>The model would remove (${remove.length})</h3>${remove.length ? tagList(remove) : html`<p class="muted">nothing</p>`}
+          <h3>Agrees with (${agree.length})</h3>${agree.length ? tagList(agree) : html`<p class="muted">nothing</p>`}
           ${
-            diff.rating && post.rating && diff.rating.name !== post.rating
-              ? html`<p>Rating: the post says ${ratingName(post.rating)}, the model ${ratingName(diff.rating.name)} (${diff.rating.score.toFixed(3)}).</p>`
+            rating && ratingTo
+              ? html`<p>Rating: the post says ${ratingName(post.rating)}, the model ${ratingName(ratingTo)} (${rating.score.toFixed(3)}).</p>`
               : ''
           }
-          <p class="muted">Thresholds: add general ≥ ${thresholds.general}, character ≥ ${thresholds.character}; remove ≤ ${thresholds.remove}. Model labels are matched by name; the review queue's suggestions also resolve aliases and implications.</p></div>`
+          ${diff.ratingByModel ? html`<p class="muted">The rating model, not this one, suggests ratings in the queue.</p>` : ''}
+          ${diff.waitReason ? html`<p class="notice">The review queue holds these suggestions back until a fresh tag sync (${diff.waitReason}).</p>` : ''}
+          <p class="muted">These are the review queue's suggestions for this post: the booru's aliases, implications and deprecated tags, per-tag and learned thresholds, MCut and the rating margin apply. Thresholds: add general ≥ ${diff.thresholds.general ?? '—'}, character ≥ ${diff.thresholds.character ?? '—'}; remove ≤ ${diff.thresholds.remove}.</p></div>`
         : html`<p class="muted">No post in the database has this image’s md5.</p>`
     }
   </section>`;
@@ -180,7 +157,7 @@ export function registerUploadRoutes(app: FastifyInstance, context: RouteContext
         </div>
         <div class="upload-form">
           <label>or an image URL <input type="url" name="url" id="upload-url" placeholder="https://…" inputmode="url"></label>
-          <label>Threshold <input class="num" type="number" name="threshold" id="upload-threshold" min="0" max="1" step="0.01" value="0.1"></label>
+          <label>Threshold <input class="num" type="number" name="threshold" id="upload-threshold" min="0" max="1" step="0.01" value="${deps?.defaultThreshold ?? defaultOf('evaluateThreshold')}"></label>
           <button type="submit" id="upload-submit">Tag</button>
         </div>
         <p class="muted">URLs are fetched only from the booru's hosts (and TAGGER_MEDIA_HOSTS), on ports 80 and 443; files up to ${deps ? Math.round(deps.maxFileBytes / 1048576) : 0} MiB.</p>
@@ -213,24 +190,22 @@ export function registerUploadRoutes(app: FastifyInstance, context: RouteContext
     },
     async (request, reply) => {
       if (!deps) throw new EvaluateError(503, 'ServiceUnavailable', 'no tagging model is configured in this process');
-      return slots.run(() => tagUpload(request, reply, deps, context.defaultThresholds));
+      return slots.run(() => tagUpload(request, reply, deps));
     },
   );
 }
 
 /** Reads the upload (a file, else a URL fetched from an allowed host), scores it, renders the result fragment. */
-async function tagUpload(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  deps: EvaluateDeps,
-  thresholds: DefaultThresholds,
-) {
+async function tagUpload(request: FastifyRequest, reply: FastifyReply, deps: EvaluateDeps) {
   const { files, fields } = await readMultipart(request, {
     maxFileBytes: deps.maxFileBytes,
     maxFiles: 1,
     ...(deps.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: deps.bodyTimeoutMs }),
   });
-  const { threshold } = parseEvaluateParams({ threshold: fields['threshold'] || undefined, format: 'json' });
+  const { threshold } = parseEvaluateParams(
+    { threshold: fields['threshold'] || undefined, format: 'json' },
+    deps.defaultThreshold,
+  );
   let image = files[0];
   const url = fields['url']?.trim();
   if (!image && url) {
@@ -255,6 +230,7 @@ async function tagUpload(
   const model = await deps.model();
   const [scores] = await scoreImages(model, [image]);
   const post = (await deps.findPostByMd5?.(md5)) ?? null;
+  const diff = post && deps.diffKnownPost ? await deps.diffKnownPost(post, scores!) : null;
   return reply
     .type('text/html; charset=utf-8')
     .send(
@@ -266,7 +242,7 @@ async function tagUpload(
         scores!,
         threshold,
         post,
-        thresholds,
+        diff,
       ).value,
     );
 }

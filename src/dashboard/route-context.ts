@@ -1,0 +1,85 @@
+/**
+ * What every route of the dashboard is built from: the dependencies the entry point passes in, the options, and the
+ * context the routes share. Types only, so routes import them without importing `app.ts`.
+ */
+import type { ApiTokenRepository } from '../db/api-token.repository.js';
+import type { AuditRepository } from '../db/audit.repository.js';
+import type { ReportRepository } from '../db/report.repository.js';
+import type { ReviewRepository } from '../db/review.repository.js';
+import type { SuggestionRepository } from '../db/suggestion.repository.js';
+import type { ThresholdRepository } from '../db/threshold.repository.js';
+import type { UserRepository } from '../db/user.repository.js';
+import type { Logger } from '../shared/logger.js';
+import type { EvaluateDeps } from './evaluate.service.js';
+import type { LoginAttemptStore, LoginThrottle } from './login-throttle.js';
+import type { HealthDeps } from './routes/health.routes.js';
+import type { StatusSource } from './status-source.js';
+
+export interface DashboardDeps {
+  users: UserRepository;
+  suggestions: SuggestionRepository;
+  review: ReviewRepository;
+  apiTokens: ApiTokenRepository;
+  audit: AuditRepository;
+  logger: Logger;
+  /** Worker facts for the status page. (Default: what the database knows, {@link databaseStatusSource}.) */
+  statusSource?: StatusSource;
+  /** Report rows for the reports page. (Default: none: the page says reports are unavailable.) */
+  reports?: ReportRepository;
+  /** Learned thresholds and their switch, for the thresholds page. (Default: none.) */
+  thresholds?: ThresholdRepository;
+  /** The model and limits behind /evaluate and the upload page. (Default: none: both answer 503.) */
+  evaluate?: EvaluateDeps;
+  /** Where sign-in attempts are counted. (Default: this process's memory; the service passes the database's.) */
+  loginAttempts?: LoginAttemptStore;
+  /** Where the cookie-signing key is kept. (Default: none: a random key per process.) */
+  secrets?: { getOrCreate(name: string, make: () => string): Promise<string> };
+  /** Readiness checks and the metrics scrape behind /readyz and /metrics. (Default: none: both refuse.) */
+  health?: HealthDeps;
+}
+
+/** The configured defaults the thresholds page shows beside stored thresholds. */
+export interface DefaultThresholds {
+  general: number;
+  character: number;
+  remove: number;
+  removeCategories: readonly string[];
+  ratingMargin: number;
+  /** How much stronger a rejected suggestion's new score must be before it is suggested again. */
+  rejectMargin: number;
+}
+
+export interface DashboardOptions {
+  /** Session lifetime in milliseconds. (Default: 12 hours.) */
+  sessionMs?: number;
+  /** Mark cookies Secure (behind HTTPS). (Default: false.) */
+  secureCookies?: boolean;
+  /** Failed sign-ins allowed per account name per window. (Default: 5.) */
+  loginMaxFailures?: number;
+  /** Login throttle window in milliseconds. (Default: 15 minutes.) */
+  loginWindowMs?: number;
+  /** What the thresholds page shows as configured defaults. (Default: the settings' defaults, src/config.) */
+  defaultThresholds?: DefaultThresholds;
+  /** Days a new personal API token stays valid. (Default: 90.) */
+  tokenDays?: number;
+  /**
+   * Which proxies' `X-Forwarded-For` to believe for the client's address: their addresses or CIDRs, or the number of
+   * proxy hops in front. (Default: none: the address is the socket's.)
+   */
+  trustProxy?: readonly string[] | number;
+  /**
+   * Hosts (CSP host-sources) images may come from besides the dashboard itself: the boorus' media hosts. (Default: any
+   * http(s) host.)
+   */
+  imageHosts?: readonly string[];
+}
+
+export interface RouteContext {
+  deps: DashboardDeps & { statusSource: StatusSource };
+  sessionMs: number;
+  secureCookies: boolean;
+  throttle: LoginThrottle;
+  tokenDays: number;
+  defaultThresholds: DefaultThresholds;
+  evaluate: EvaluateDeps | null;
+}
