@@ -1,5 +1,5 @@
 /** Deciding and undoing, shared by the form routes and the JSON API. */
-import { REPORT_ONLY_KINDS } from '../booru/dialects.js';
+import { REPORT_ONLY_KINDS } from '../core/dialects.js';
 import type { DecideResult } from '../db/suggestion.types.js';
 import type { SessionUser } from './access.js';
 import type { RouteContext } from './route-context.js';

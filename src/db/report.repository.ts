@@ -14,7 +14,7 @@ import {
   type ThresholdSection,
 } from '../core/report-stats.js';
 import type { BooruKind, SuggestionAction } from '../core/types.js';
-import { postUrlOf } from '../booru/dialects.js';
+import { postUrlOf } from '../core/dialects.js';
 import { Prisma, type PrismaClient } from './generated/client.js';
 
 const sql = Prisma.sql;

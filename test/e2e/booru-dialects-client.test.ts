@@ -11,7 +11,7 @@ import {
   probeBooruKind,
   QUERY_AUTH,
 } from '../../src/booru/booru-factory.js';
-import { canEditTagsOf } from '../../src/booru/dialects.js';
+import { canEditTagsOf } from '../../src/core/dialects.js';
 import { e621ListItems } from '../../src/booru/e621.schemas.js';
 import { BooruHttp, type BooruHttpOptions } from '../../src/booru/http.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';

@@ -1,7 +1,7 @@
 /**
  * The rest of the system sees one booru client interface and its capabilities: no branch on a dialect's name
  * outside src/booru/. The demo's fake servers (which play the sites) and the config's list of kinds are the only
- * other places a dialect is named.
+ * other places a dialect is named (src/core/dialects.ts keys tables by kind and never branches on one).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { buildDiffIndex, computeTagDiff, defaultDiffPolicy } from '../../src/core/tag-diff.js';
 import { ImplicationGraph } from '../../src/core/implications.js';
 import { mapLabelsToBooru, NO_TAG_FACTS } from '../../src/core/tag-vocabulary.js';
-import { postUrlOf } from '../../src/booru/dialects.js';
+import { postUrlOf } from '../../src/core/dialects.js';
 import { median, parseSince, wilsonInterval } from '../../src/core/report-stats.js';
 import { dtextTag, escapeCsv, escapeDtext, escapeHtml, escapeMarkdown } from '../../src/reports/escape.js';
 import { buildDiffContext, diffPost, withLearnedPolicy, withLearnedThresholds } from '../../src/worker/diff-context.js';

@@ -1,6 +1,6 @@
 /** One post's whole story: image, tags, every suggestion with its outcome, score history, decisions, write-backs. */
 import type { FastifyInstance } from 'fastify';
-import { postUrlOf } from '../../booru/dialects.js';
+import { postUrlOf } from '../../core/dialects.js';
 import type { RouteContext } from '../route-context.js';
 import { requireAccess } from '../access.js';
 import { can } from '../policies.js';

@@ -1,5 +1,5 @@
 /** Pieces the pages share: tag lists in Danbooru's category colours, score bars, status badges, the filter form. */
-import { canEditTagsOf } from '../../booru/dialects.js';
+import { canEditTagsOf } from '../../core/dialects.js';
 import type { Facets, QueueFilter, ReviewPost, ReviewSuggestion } from '../../db/review.repository.js';
 import { SUGGESTION_STATUSES } from '../../db/suggestion.types.js';
 import { filterQuery } from '../filters.js';

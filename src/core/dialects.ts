@@ -2,7 +2,7 @@
  * What each dialect's API allows, known from a booru's kind alone: for the pages and queries that see a stored
  * booru row, not a client. Kept equal to every adapter's own `capabilities` (test/e2e/booru-dialects-client.test.ts).
  */
-import type { BooruKind } from '../core/types.js';
+import type { BooruKind } from './types.js';
 
 /** Whether the dialect has a tag-edit API (false: its suggestions are report-only). */
 const TAG_EDITING: Readonly<Record<BooruKind, boolean>> = {
