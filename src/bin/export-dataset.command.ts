@@ -31,10 +31,10 @@ export async function runExportDataset(
   logger: Logger,
   options: ExportCommandOptions,
 ): Promise<ExportSummary> {
-  const { db } = await openRepositories(config, logger);
+  const { db, repos } = await openRepositories(config, logger);
   try {
     const source = new DatasetRepository(db.prisma);
-    const boorus = await source.listBoorus();
+    const boorus = await repos.boorus.listBoorus();
     const booru = config.booruUrl
       ? boorus.find((b) => sameUrl(b.baseUrl, config.booruUrl!))
       : boorus.length === 1

@@ -18,8 +18,9 @@ import Fastify, {
 } from 'fastify';
 import type { ApiTokenRepository } from '../db/api-token.repository.js';
 import type { AuditRepository } from '../db/audit.repository.js';
+import type { BooruRepository } from '../db/booru.repository.js';
+import type { PostRepository } from '../db/post.repository.js';
 import type { ReportRepository } from '../db/report.repository.js';
-import type { ReviewRepository } from '../db/review.repository.js';
 import type { SuggestionRepository } from '../db/suggestion.repository.js';
 import type { ThresholdRepository } from '../db/threshold.repository.js';
 import type { UserRepository } from '../db/user.repository.js';
@@ -40,7 +41,7 @@ import { registerReportRoutes } from './routes/reports.routes.js';
 import { registerTagRoutes } from './routes/tags.routes.js';
 import { registerThresholdRoutes } from './routes/thresholds.routes.js';
 import { registerUploadRoutes } from './routes/upload.routes.js';
-import { databaseStatusSource, type StatusSource } from './status-source.js';
+import type { StatusSource } from './status-source.js';
 
 export const SESSION_COOKIE = 'bt_session';
 /** Personal API tokens start with this, so a leaked one is easy to recognise (and to scan for). */
@@ -49,16 +50,17 @@ export const TOKEN_PREFIX = 'btk_';
 export interface DashboardDeps {
   users: UserRepository;
   suggestions: SuggestionRepository;
-  review: ReviewRepository;
+  posts: PostRepository;
+  boorus: BooruRepository;
   apiTokens: ApiTokenRepository;
   audit: AuditRepository;
   logger: Logger;
-  /** Worker facts for the status page. (Default: what the database knows, {@link databaseStatusSource}.) */
-  statusSource?: StatusSource;
+  /** The status page's facts ({@link statusSourceOf}). */
+  statusSource: StatusSource;
   /** Report rows for the reports page. (Default: none: the page says reports are unavailable.) */
   reports?: ReportRepository;
-  /** Learned thresholds and their switch, for the thresholds page. (Default: none.) */
-  thresholds?: ThresholdRepository;
+  /** Stored thresholds, and the learned ones and their switch (shown with reports), for the thresholds page. */
+  thresholds: ThresholdRepository;
   /** The model and limits behind /evaluate and the upload page. (Default: none: both answer 503.) */
   evaluate?: EvaluateDeps;
   /** Where sign-in attempts are counted. (Default: this process's memory; the service passes the database's.) */
@@ -219,7 +221,7 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
       .send({ error: 'Internal Server Error', message: `internal error (request ${request.id})`, statusCode: status });
   });
   const context: RouteContext = {
-    deps: { ...deps, statusSource: deps.statusSource ?? databaseStatusSource(deps.review) },
+    deps,
     sessionMs: options.sessionMs ?? 12 * 3600_000,
     secureCookies,
     tokenDays: options.tokenDays ?? 90,

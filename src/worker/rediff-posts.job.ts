@@ -59,6 +59,7 @@ export async function rediffChangedPosts(
       modelId: options.modelId,
       syncGeneration: generation,
       results,
+      rejectMargin: 0.1, // TODO(lead): TAGGER_REJECT_MARGIN
       keepRatings: options.keepRatings ?? false,
     });
     summary.posts += stale.length;

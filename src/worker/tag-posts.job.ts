@@ -462,7 +462,12 @@ async function writeResults(
   summary: TagSummary,
   logger: Logger,
 ): Promise<void> {
-  const stored = await deps.tagging.storeResults({ modelId: options.modelId, owner: options.owner, results });
+  const stored = await deps.tagging.storeResults({
+    modelId: options.modelId,
+    owner: options.owner,
+    results,
+    rejectMargin: 0.1, // TODO(lead): TAGGER_REJECT_MARGIN
+  });
   summary.tagged += stored.tagged;
   deps.observer?.tagged(stored.tagged);
   summary.suggestions += stored.created;

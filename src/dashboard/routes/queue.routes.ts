@@ -1,6 +1,7 @@
 /** The queue by post (the home page) and the form route that decides and undoes. */
 import type { FastifyInstance } from 'fastify';
-import type { QueuePost, QueueFilter } from '../../db/review.repository.js';
+import type { QueuePost } from '../../db/post.types.js';
+import type { QueueFilter } from '../../db/suggestion.types.js';
 import { csrfUnlessToken, type RouteContext, requireAccess } from '../app.js';
 import {
   filterQuery,
@@ -31,7 +32,7 @@ import { html, type SafeHtml } from '../views/html.js';
 import { layout } from '../views/layout.js';
 
 export async function loadNames(context: RouteContext): Promise<NameMaps> {
-  const { boorus, models } = await context.deps.review.listNames();
+  const { boorus, models } = await context.deps.suggestions.listNames();
   return {
     boorus: new Map(boorus.map((b) => [String(b.id), b.name])),
     models: new Map(models.map((m) => [String(m.id), `${m.name} ${m.version}`])),
@@ -92,7 +93,7 @@ function postCard(post: QueuePost, index: number, mayDecide: boolean, back: stri
 }
 
 export function registerQueueRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { review } = context.deps;
+  const { suggestions } = context.deps;
 
   app.get('/', { preHandler: requireAccess('view') }, async (request, reply) => {
     const query = request.query as QueryInput;
@@ -100,8 +101,8 @@ export function registerQueueRoutes(app: FastifyInstance, context: RouteContext)
     const sort = parseSort(query);
     const page = parsePage(query);
     const [posts, facets, names] = await Promise.all([
-      review.listQueuePosts(filter, { sort, limit: PAGE_POSTS + 1, offset: page * PAGE_POSTS }),
-      review.facets(filter),
+      suggestions.listQueuePosts(filter, { sort, limit: PAGE_POSTS + 1, offset: page * PAGE_POSTS }),
+      suggestions.facets(filter),
       loadNames(context),
     ]);
     const hasMore = posts.length > PAGE_POSTS;
