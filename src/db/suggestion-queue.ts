@@ -9,7 +9,15 @@ import { Prisma, type PrismaClient } from './generated/client.js';
 import { loadReviewPosts } from './post-detail.js';
 import type { QueuePost } from './post.types.js';
 import { SUGGESTION_COLUMNS, type SuggestionSqlRow, toSuggestion } from './suggestion.mapper.js';
-import type { FacetKey, Facets, GridItem, QueueFilter, QueueSort, TagSummaryRow } from './suggestion.types.js';
+import type {
+  FacetKey,
+  Facets,
+  GridItem,
+  QueueFilter,
+  QueueSort,
+  SuggestionStatus,
+  TagSummaryRow,
+} from './suggestion.types.js';
 
 const sql = Prisma.sql;
 
@@ -165,6 +173,21 @@ export async function listSuggestions(
     SELECT ${SUGGESTION_COLUMNS}, p.remote_id FROM suggestions s JOIN posts p ON p.id = s.post_id
     LEFT JOIN users u ON u.id = s.decided_by_id
     WHERE ${whereOf(filter)} ORDER BY s.score DESC, s.id ASC LIMIT ${page.limit} OFFSET ${page.offset}`;
+  return rows.map((r) => ({ ...toSuggestion(r), remoteId: r.remote_id }));
+}
+
+/** Suggestions of any status (or one), of any booru (or one), highest score first (then by id). */
+export async function listAll(
+  prisma: PrismaClient,
+  query: { status?: SuggestionStatus; booruId?: number; limit: number; offset: number },
+): Promise<(ReviewSuggestion & { remoteId: number })[]> {
+  const parts: Prisma.Sql[] = [sql`TRUE`];
+  if (query.status) parts.push(sql`s.status = ${query.status}::"SuggestionStatus"`);
+  if (query.booruId !== undefined) parts.push(sql`p.booru_id = ${query.booruId}`);
+  const rows = await prisma.$queryRaw<(SuggestionSqlRow & { remote_id: number })[]>`
+    SELECT ${SUGGESTION_COLUMNS}, p.remote_id FROM suggestions s JOIN posts p ON p.id = s.post_id
+    LEFT JOIN users u ON u.id = s.decided_by_id
+    WHERE ${Prisma.join(parts, ' AND ')} ORDER BY s.score DESC, s.id ASC LIMIT ${query.limit} OFFSET ${query.offset}`;
   return rows.map((r) => ({ ...toSuggestion(r), remoteId: r.remote_id }));
 }
 

@@ -39,29 +39,7 @@ export class SuggestionRepository {
     limit: number;
     offset: number;
   }): Promise<SuggestionRow[]> {
-    const rows = await this.prisma.suggestion.findMany({
-      where: {
-        ...(query.status ? { status: query.status } : {}),
-        ...(query.booruId !== undefined ? { post: { booruId: query.booruId } } : {}),
-      },
-      orderBy: [{ score: 'desc' }, { id: 'asc' }],
-      take: query.limit,
-      skip: query.offset,
-      include: { post: { select: { remoteId: true } } },
-    });
-    return rows.map((r) => ({
-      id: r.id,
-      postId: r.postId,
-      remoteId: r.post.remoteId,
-      tag: r.tag,
-      action: r.action,
-      category: r.category,
-      score: r.score,
-      reason: r.reason,
-      status: r.status,
-      modelId: r.modelId,
-      createdAt: r.createdAt,
-    }));
+    return queue.listAll(this.prisma, query);
   }
 
   /** How many suggestions there are (of one status, of one booru). */
