@@ -285,7 +285,12 @@ async function sequentialPass(
     });
     time.diff += performance.now() - t;
     t = performance.now();
-    const stored = await repos.tagging.storeResults({ modelId, owner: 'bench', results: batch });
+    const stored = await repos.tagging.storeResults({
+      modelId,
+      owner: 'bench',
+      results: batch,
+      rejectMargin: context.policy.rejectMargin,
+    });
     time.store += performance.now() - t;
     done += stored.tagged;
     batches++;

@@ -8,12 +8,16 @@
 import { pino } from 'pino';
 import { buildDashboard } from '../src/dashboard/app.js';
 import { hashPassword } from '../src/dashboard/auth.js';
+import { statusSourceOf } from '../src/dashboard/status-source.js';
 import { ApiTokenRepository } from '../src/db/api-token.repository.js';
 import { AuditRepository } from '../src/db/audit.repository.js';
+import { BooruRepository } from '../src/db/booru.repository.js';
 import { openDatabase } from '../src/db/database.js';
-import { ReviewRepository } from '../src/db/review.repository.js';
+import { PostRepository } from '../src/db/post.repository.js';
 import { SuggestionRepository } from '../src/db/suggestion.repository.js';
+import { ThresholdRepository } from '../src/db/threshold.repository.js';
 import { UserRepository } from '../src/db/user.repository.js';
+import { WorkerRepository } from '../src/db/worker.repository.js';
 import { DEFAULT_BENCH_URL } from './seed-dashboard.js';
 
 const url = process.argv[2] ?? DEFAULT_BENCH_URL;
@@ -28,7 +32,10 @@ await users.create({ name, role: 'moderator', passwordHash: await hashPassword('
 const app = await buildDashboard({
   users,
   suggestions: new SuggestionRepository(prisma),
-  review: new ReviewRepository(prisma),
+  posts: new PostRepository(prisma),
+  boorus: new BooruRepository(prisma),
+  thresholds: new ThresholdRepository(prisma),
+  statusSource: statusSourceOf(() => new WorkerRepository(prisma).status()),
   apiTokens: new ApiTokenRepository(prisma),
   audit: new AuditRepository(prisma),
   logger,

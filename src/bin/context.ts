@@ -23,17 +23,15 @@ import { CursorRepository } from '../db/cursor.repository.js';
 import { type Database, openDatabase } from '../db/database.js';
 import { ModelRepository } from '../db/model.repository.js';
 import { PostRepository } from '../db/post.repository.js';
-import { PredictionRepository } from '../db/prediction.repository.js';
 import { ReadinessRepository } from '../db/readiness.repository.js';
 import { ReportRepository } from '../db/report.repository.js';
-import { ReviewRepository } from '../db/review.repository.js';
-import { StatusRepository } from '../db/status.repository.js';
 import { SuggestionRepository } from '../db/suggestion.repository.js';
 import { type SharedTagBudgetOptions, TagBudgetRepository } from '../db/tag-budget.repository.js';
 import { TagRepository } from '../db/tag.repository.js';
 import { TaggingRepository } from '../db/tagging.repository.js';
 import { ThresholdRepository } from '../db/threshold.repository.js';
 import { UserRepository } from '../db/user.repository.js';
+import { WorkerRepository } from '../db/worker.repository.js';
 import { AppError, ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { decideDeviceBatch } from '../tagger/batch-choice.js';
@@ -53,15 +51,14 @@ export interface Repositories {
   models: ModelRepository;
   posts: PostRepository;
   cursors: CursorRepository;
-  predictions: PredictionRepository;
   suggestions: SuggestionRepository;
   tags: TagRepository;
   tagging: TaggingRepository;
   users: UserRepository;
   audit: AuditRepository;
-  review: ReviewRepository;
   apiTokens: ApiTokenRepository;
-  statusRepo: StatusRepository;
+  /** Worker registrations and heartbeats, and the one status query. */
+  workers: WorkerRepository;
   readiness: ReadinessRepository;
   reports: ReportRepository;
   thresholds: ThresholdRepository;
@@ -93,18 +90,16 @@ export async function openRepositories(
       models: new ModelRepository(prisma),
       posts: new PostRepository(prisma),
       cursors: new CursorRepository(prisma),
-      predictions: new PredictionRepository(prisma),
       suggestions: new SuggestionRepository(prisma),
       tags: new TagRepository(prisma),
       tagging: new TaggingRepository(prisma),
       users: new UserRepository(prisma),
       audit: new AuditRepository(prisma),
-      review: new ReviewRepository(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       loginAttempts: new LoginAttemptRepository(prisma),
       secrets: new AppSecretRepository(prisma),
       tagBudgets: (options) => new TagBudgetRepository(prisma, options),
-      statusRepo: new StatusRepository(prisma),
+      workers: new WorkerRepository(prisma),
       readiness: new ReadinessRepository(prisma),
       reports: new ReportRepository(prisma),
       thresholds: new ThresholdRepository(prisma, {

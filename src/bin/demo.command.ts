@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Config, PACKAGE_ROOT } from '../config/config.js';
 import { buildDashboard } from '../dashboard/app.js';
+import { statusSourceOf } from '../dashboard/status-source.js';
 import { dashboardOptionsOf } from '../dashboard/options.js';
 import { generatePassword, hashPassword } from '../dashboard/auth.js';
 import { DEMO_ALIASES, DEMO_IMPLICATIONS, DEMO_TAGS, makeDemoPosts } from '../demo/demo-posts.js';
@@ -21,7 +22,6 @@ import { openService } from './service.js';
 import { createBooruClient, imageHostsOf, openRepositories, type Repositories } from './context.js';
 import { readyBooru } from '../booru/booru-factory.js';
 import { syncTags } from '../worker/sync-tags.job.js';
-import { workerStatusSource } from './status-source.js';
 
 export interface DemoOptions {
   once: boolean;
@@ -79,9 +79,9 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
     const web = await buildDashboard(
       {
         ...repos,
-        statusSource: workerStatusSource(repos.review, repos.statusRepo, {
-          syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000,
-        }),
+        statusSource: statusSourceOf(() =>
+          repos.workers.status(new Date(), { syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000 }),
+        ),
         logger,
         evaluate: evaluate.deps,
       },

@@ -20,10 +20,10 @@ interface ExportCommandOptions extends ExportFlags {
 const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 
 async function runExportDataset(config: Config, logger: Logger, options: ExportCommandOptions): Promise<ExportSummary> {
-  const { db } = await openRepositories(config, logger);
+  const { db, repos } = await openRepositories(config, logger);
   try {
     const source = new DatasetRepository(db.prisma);
-    const boorus = await source.listBoorus();
+    const boorus = await repos.boorus.listBoorus();
     const booru = config.booruUrl
       ? boorus.find((b) => sameUrl(b.baseUrl, config.booruUrl!))
       : boorus.length === 1

@@ -97,7 +97,7 @@ export function startWorker(
   let tagged = 0;
   // The count of earlier rounds of the loop (each round restarts its own summary).
   let taggedBefore = 0;
-  const report = () => repos.statusRepo.beatWorker(me.id, tagged, service.booruOkAt()).catch(() => {});
+  const report = () => repos.workers.beatWorker(me.id, tagged, service.booruOkAt()).catch(() => {});
   const beat = setInterval(report, 15_000);
   beat.unref();
   // A fresh process syncs tags (diffs wait for a fresh sync) and crawls at once instead of waiting for the first
@@ -116,7 +116,7 @@ export function startWorker(
     .catch((error) => logger.warn({ err: coerceError(error) }, 'first sync or crawl failed'));
   const loop = options.tag
     ? (async () => {
-        await repos.statusRepo
+        await repos.workers
           .registerWorker({
             ...me,
             model: `${service.tagger.model.name} ${service.tagger.model.version}`,
@@ -181,7 +181,7 @@ export function startWorker(
       await schedule.stop();
       await loop;
       await options.leader.release();
-      if (options.tag) await repos.statusRepo.removeWorker(me.id).catch(() => {});
+      if (options.tag) await repos.workers.removeWorker(me.id).catch(() => {});
     },
   };
 }

@@ -9,7 +9,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BooruRequestEvent } from '../booru/http.js';
 import type { MetricsRepository } from '../db/metrics.repository.js';
-import type { ServiceStatus } from '../db/status.repository.js';
+import type { ServiceStatus } from '../db/worker.repository.js';
 import type { CrawlSummary } from '../worker/crawl-posts.job.js';
 import type { PipelineObserver, PipelineStage } from '../worker/pipeline-observer.js';
 

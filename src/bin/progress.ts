@@ -2,7 +2,7 @@
  * Terminal output: a progress bar on a TTY (nothing otherwise: logs carry the progress), and the status table.
  */
 import cliProgress from 'cli-progress';
-import type { ServiceStatus } from '../db/status.repository.js';
+import type { ServiceStatus } from '../db/worker.repository.js';
 import { type BatchChoice, describeChoice } from '../tagger/batch-choice.js';
 
 export interface Progress {

@@ -30,8 +30,8 @@ function parseSince(value: string, now: Date): Date {
  * Which booru a report is about: the configured BOORU_URL's when it is in the database, else the only one; null (all
  * boorus together) when there are several and none is configured.
  */
-async function reportBooruOf(config: Config, repos: Pick<Repositories, 'reports'>): Promise<number | null> {
-  const boorus = await repos.reports.listBoorus();
+async function reportBooruOf(config: Config, repos: Pick<Repositories, 'boorus'>): Promise<number | null> {
+  const boorus = await repos.boorus.listBoorus();
   const configured = config.booruUrl ? boorus.find((b) => b.baseUrl === config.booruUrl) : undefined;
   if (configured) return configured.id;
   return boorus.length === 1 ? boorus[0]!.id : null;

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/config.js';
 import { buildDashboard } from '../dashboard/app.js';
+import { statusSourceOf } from '../dashboard/status-source.js';
 import { buildMetricsServer } from '../dashboard/routes/health.routes.js';
 import { MetricsRepository } from '../db/metrics.repository.js';
 import { dashboardOptionsOf } from '../dashboard/options.js';
@@ -12,7 +13,6 @@ import { createLeaderLock } from '../db/leader-lock.js';
 import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { imageHostsOf, openRepositories } from './context.js';
-import { workerStatusSource } from './status-source.js';
 import { type RunningWorker, startWorker } from './jobs.js';
 import { openService, type Service } from './service.js';
 import { type EvaluateWiring, evaluateDepsOf } from './evaluate-deps.js';
@@ -51,7 +51,7 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
   let metricsServer: Awaited<ReturnType<typeof buildMetricsServer>> | null = null;
   const metrics = new ProcessMetrics({
     database: new MetricsRepository(db.prisma),
-    status: () => repos.statusRepo.status(),
+    status: () => repos.workers.status(),
   });
   try {
     if (options.worker && config.booruUrl) {
@@ -80,9 +80,9 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
       ? await buildDashboard(
           {
             ...repos,
-            statusSource: workerStatusSource(repos.review, repos.statusRepo, {
-              syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000,
-            }),
+            statusSource: statusSourceOf(() =>
+              repos.workers.status(new Date(), { syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000 }),
+            ),
             logger,
             ...(evaluate ? { evaluate: evaluate.deps } : {}),
             health: {

@@ -25,7 +25,7 @@ export async function runStatus(
   try {
     const readiness = await checkReadiness(opened?.repos.readiness ?? null, config, null, openError);
     const queues = readiness.checks[0]?.ok
-      ? await opened?.repos.statusRepo.status(new Date(), { syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000 })
+      ? await opened?.repos.workers.status(new Date(), { syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000 })
       : undefined;
     // The device batches measured by workers sharing this data dir (model, device, threads → batch).
     const status = queues

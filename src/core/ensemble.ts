@@ -9,7 +9,9 @@
  *   for 2-of-3, two models must agree the tag is absent, as two must agree it is present.
  */
 
-import type { ModelLabel } from './types.js';
+import type { EnsembleVote, ModelLabel } from './types.js';
+
+export type { EnsembleVote, MemberVote } from './types.js';
 
 export type EnsembleCombination = { kind: 'mean' } | { kind: 'vote'; k: number };
 
@@ -91,21 +93,6 @@ export function alignEnsembleLabels(members: readonly (readonly ModelLabel[])[])
     for (const [m, i] of at.entries()) memberIndex[m]!.push(i!);
   }
   return { labels, memberIndex, dropped: members.map((m) => m.length - labels.length) };
-}
-
-/** One model's score in a suggestion's vote. */
-interface MemberVote {
-  /** `name@version` of the model. */
-  model: string;
-  score: number;
-}
-
-/** What a suggestion records of the vote that made it. */
-export interface EnsembleVote {
-  /** `mean` or `vote:K`. */
-  combination: string;
-  /** Every model's score of the label the suggestion came from, in the configured order. */
-  models: MemberVote[];
 }
 
 /**

@@ -58,24 +58,9 @@ export interface DiffPolicy {
   mcut?: ReadonlyMap<number, number>;
   /**
    * A rejected suggestion is raised again only when its new score beats the rejected one by at least this much
-   * (TAGGER_REJECT_MARGIN; applied where suggestions are stored). (Default: the store's, the setting's default.)
+   * (TAGGER_REJECT_MARGIN; applied where suggestions are stored).
    */
-  rejectMargin?: number;
-}
-
-/** The models' published defaults: general 0.35, character 0.85, removal ≤ 0.02, general tags removable. */
-export function defaultDiffPolicy(overrides: Partial<DiffPolicy> = {}): DiffPolicy {
-  return {
-    addThresholds: new Map([
-      [TagCategory.general, 0.35],
-      [TagCategory.character, 0.85],
-    ]),
-    removeThreshold: 0.02,
-    removableCategories: new Set([TagCategory.general]),
-    perTag: new Map(),
-    ratingMargin: 0.4,
-    ...overrides,
-  };
+  rejectMargin: number;
 }
 
 export interface DiffInput {

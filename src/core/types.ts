@@ -1,6 +1,7 @@
 /**
  * Pure domain types shared by every layer. Nothing here knows about HTTP, databases, images or ONNX.
  */
+import type { SuggestionStatus } from './states.js';
 
 /** Danbooru's ratings since 2022-05-22: general, sensitive, questionable, explicit. */
 export type Rating = 'g' | 's' | 'q' | 'e';
@@ -84,3 +85,59 @@ export interface TagChange {
 
 /** What became of one tag of an applied change. */
 export type ApplyOutcome = 'applied' | 'already_applied' | 'refused' | 'conflicted';
+
+/** One model's score in a suggestion's vote. */
+export interface MemberVote {
+  /** `name@version` of the model. */
+  model: string;
+  score: number;
+}
+
+/** What a suggestion records of the vote that made it. */
+export interface EnsembleVote {
+  /** `mean` or `vote:K`. */
+  combination: string;
+  /** Every model's score of the label the suggestion came from, in the configured order. */
+  models: MemberVote[];
+}
+
+/**
+ * A suggestion: the one shape every layer uses. Each use takes the view it needs ({@link ReviewSuggestion},
+ * {@link ApprovedSuggestion}, {@link PlannedSuggestion}); src/db/suggestion.mapper.ts maps a row onto it.
+ */
+export interface Suggestion {
+  id: number;
+  postId: number;
+  /** Canonical booru tag name; `rating:x` for a rating change. */
+  tag: string;
+  action: SuggestionAction;
+  /** Tag category (0 general, 4 character…); null when unknown. */
+  category: number | null;
+  score: number;
+  reason: string;
+  status: SuggestionStatus;
+  modelId: number;
+  /** The post's tagsVersion the diff saw. */
+  tagsVersion: number;
+  /** Who decided (a user's name), or null. */
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  applyOutcome: string | null;
+  applyError: string | null;
+  appliedAt: Date | null;
+  createdAt: Date;
+  /** Several models voting: each model's score and the combination; null for a single model's suggestion. */
+  votes: EnsembleVote | null;
+}
+
+/** A suggestion as the review pages and lists show it. */
+export type ReviewSuggestion = Omit<Suggestion, 'tagsVersion'>;
+
+/** An approved suggestion waiting to be written back. */
+export type ApprovedSuggestion = Pick<
+  Suggestion,
+  'id' | 'tag' | 'action' | 'category' | 'score' | 'reason' | 'modelId' | 'tagsVersion'
+>;
+
+/** What a new diff reads of a post's earlier suggestions (src/core/suggestion-rules.ts). */
+export type PlannedSuggestion = Pick<Suggestion, 'id' | 'tag' | 'action' | 'status' | 'score'>;

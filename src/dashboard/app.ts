@@ -28,7 +28,6 @@ import { registerReportRoutes } from './routes/reports.routes.js';
 import { registerTagRoutes } from './routes/tags.routes.js';
 import { registerThresholdRoutes } from './routes/thresholds.routes.js';
 import { registerUploadRoutes } from './routes/upload.routes.js';
-import { databaseStatusSource } from './status-source.js';
 
 export type { SessionUser } from './access.js';
 export { SESSION_COOKIE, TOKEN_PREFIX } from './access.js';
@@ -120,7 +119,7 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
       .send({ error: 'Internal Server Error', message: `internal error (request ${request.id})`, statusCode: status });
   });
   const context: RouteContext = {
-    deps: { ...deps, statusSource: deps.statusSource ?? databaseStatusSource(deps.review) },
+    deps,
     sessionMs: options.sessionMs ?? 12 * 3600_000,
     secureCookies,
     tokenDays: options.tokenDays ?? 90,

@@ -1,6 +1,10 @@
 /** Parsing the queue filters from a query string (pages and API alike), and writing them back into links. */
-import type { QueueFilter, QueueSort } from '../db/review.repository.js';
-import { SUGGESTION_STATUSES, type SuggestionStatus } from '../db/suggestion.types.js';
+import {
+  type QueueFilter,
+  type QueueSort,
+  SUGGESTION_STATUSES,
+  type SuggestionStatus,
+} from '../db/suggestion.types.js';
 
 export const ACTIONS = ['add', 'remove', 'rating'] as const;
 export const PAGE_POSTS = 20;

@@ -10,7 +10,7 @@ import type { NameMaps } from './views/components.js';
 
 /** The booru and model names by id, for filters and cards. */
 export async function loadNames(context: RouteContext): Promise<NameMaps> {
-  const { boorus, models } = await context.deps.review.listNames();
+  const { boorus, models } = await context.deps.suggestions.listNames();
   return {
     boorus: new Map(boorus.map((b) => [String(b.id), b.name])),
     models: new Map(models.map((m) => [String(m.id), `${m.name} ${m.version}`])),

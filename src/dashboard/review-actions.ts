@@ -18,11 +18,11 @@ export async function decideAs(
   verdict: Verdict,
   origin: string,
 ): Promise<DecideResult> {
-  const { suggestions, review } = context.deps;
+  const { suggestions } = context.deps;
   const decider = { id: user.id, name: user.name };
   if (verdict === 'undo') return suggestions.undo({ ids, user: decider, origin });
   const reportOnly =
-    verdict === 'approve' ? new Set(await review.listReportOnly(ids, REPORT_ONLY_KINDS)) : new Set<number>();
+    verdict === 'approve' ? new Set(await suggestions.listReportOnly(ids, REPORT_ONLY_KINDS)) : new Set<number>();
   const result = await suggestions.decide({
     ids: ids.filter((id) => !reportOnly.has(id)),
     verdict,

@@ -4,8 +4,9 @@
  */
 import type { ApiTokenRepository } from '../db/api-token.repository.js';
 import type { AuditRepository } from '../db/audit.repository.js';
+import type { BooruRepository } from '../db/booru.repository.js';
+import type { PostRepository } from '../db/post.repository.js';
 import type { ReportRepository } from '../db/report.repository.js';
-import type { ReviewRepository } from '../db/review.repository.js';
 import type { SuggestionRepository } from '../db/suggestion.repository.js';
 import type { ThresholdRepository } from '../db/threshold.repository.js';
 import type { UserRepository } from '../db/user.repository.js';
@@ -18,16 +19,17 @@ import type { StatusSource } from './status-source.js';
 export interface DashboardDeps {
   users: UserRepository;
   suggestions: SuggestionRepository;
-  review: ReviewRepository;
+  posts: PostRepository;
+  boorus: BooruRepository;
   apiTokens: ApiTokenRepository;
   audit: AuditRepository;
   logger: Logger;
-  /** Worker facts for the status page. (Default: what the database knows, {@link databaseStatusSource}.) */
-  statusSource?: StatusSource;
+  /** The status page's facts (`statusSourceOf` over the one status query). */
+  statusSource: StatusSource;
   /** Report rows for the reports page. (Default: none: the page says reports are unavailable.) */
   reports?: ReportRepository;
-  /** Learned thresholds and their switch, for the thresholds page. (Default: none.) */
-  thresholds?: ThresholdRepository;
+  /** Stored thresholds, and the learned ones and their switch (shown with reports), for the thresholds page. */
+  thresholds: ThresholdRepository;
   /** The model and limits behind /evaluate and the upload page. (Default: none: both answer 503.) */
   evaluate?: EvaluateDeps;
   /** Where sign-in attempts are counted. (Default: this process's memory; the service passes the database's.) */
@@ -75,7 +77,7 @@ export interface DashboardOptions {
 }
 
 export interface RouteContext {
-  deps: DashboardDeps & { statusSource: StatusSource };
+  deps: DashboardDeps;
   sessionMs: number;
   secureCookies: boolean;
   throttle: LoginThrottle;

@@ -1,10 +1,10 @@
 /**
- * What the status page shows, behind an interface: the worker (issue 5) can supply live facts (provider, throughput,
- * heartbeats); by default the dashboard reads what the database already knows.
+ * What the status page shows, behind an interface, from the one status query (`WorkerRepository.status`,
+ * src/db/worker.repository.ts): post and suggestion counts, problems by message, the execution provider and
+ * throughput the workers' heartbeats report, and whether each booru's tag sync lets diffs run.
  */
-import type { PostState } from '../db/post.types.js';
-import type { ReviewRepository } from '../db/review.repository.js';
-import type { SuggestionStatus } from '../db/suggestion.types.js';
+import { POST_STATES, type PostState, SUGGESTION_STATUSES, type SuggestionStatus } from '../core/states.js';
+import type { ServiceStatus } from '../db/worker.repository.js';
 
 export interface StatusReport {
   posts: Record<PostState, number>;
@@ -14,7 +14,7 @@ export interface StatusReport {
   provider: string | null;
   /** Posts tagged per minute, or null when unknown. */
   throughputPerMinute: number | null;
-  /** Workers known to be alive: an id and when it was last seen (or its lease end). */
+  /** Workers known to be alive: an id and when it was last seen. */
   workers: { id: string; lastSeen: Date; detail?: string }[];
   lastTaggedAt: Date | null;
   /** Per booru: whether diffs run against a fresh tag sync, or why suggestions wait (absent when not known). */
@@ -27,24 +27,36 @@ export interface StatusSource {
   getStatus(): Promise<StatusReport>;
 }
 
-/** The default: post and suggestion counts, failures grouped by last error, lease holders, tagged in the last hour. */
-export function databaseStatusSource(review: ReviewRepository): StatusSource {
+/** Every key of `keys`, zero when `counts` lacks it. */
+function countsOf<K extends string>(keys: readonly K[], counts: Record<string, number>): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, counts[k] ?? 0])) as Record<K, number>;
+}
+
+/** The status page's facts from the status query (`read`: e.g. `() => workers.status(new Date(), options)`). */
+export function statusSourceOf(read: () => Promise<ServiceStatus>): StatusSource {
   return {
     async getStatus() {
-      const facts = await review.readStatus();
+      const status = await read();
+      const providers = [...new Set(status.workers.map((w) => w.provider))];
       return {
-        posts: facts.posts,
-        suggestions: facts.suggestions,
-        failuresByReason: facts.failuresByReason,
-        provider: null,
-        throughputPerMinute: Math.round((facts.taggedLastHour / 60) * 10) / 10,
-        workers: facts.workers.map((w) => ({
-          id: w.id,
-          lastSeen: w.leaseExpiresAt,
-          detail: `${w.leased} post(s) leased until ${w.leaseExpiresAt.toISOString()}`,
+        posts: countsOf(POST_STATES, status.posts),
+        suggestions: countsOf(SUGGESTION_STATUSES, status.suggestions),
+        failuresByReason: status.problems,
+        provider: providers.length === 0 ? null : providers.join(', '),
+        throughputPerMinute: status.throughput.last10Minutes,
+        vocabulary: status.vocabulary.map((v) => ({
+          booru: v.booru,
+          fresh: v.fresh,
+          generation: v.generation,
+          waitReason: v.waitReason,
         })),
-        lastTaggedAt: facts.lastTaggedAt,
-        source: 'database (posts, leases, suggestions); the provider is reported by workers only',
+        workers: status.workers.map((w) => ({
+          id: w.id,
+          lastSeen: w.lastSeenAt,
+          detail: `${w.provider}, ${w.model}, ${w.tagged} tagged since ${w.startedAt.toISOString()}`,
+        })),
+        lastTaggedAt: status.lastTaggedAt,
+        source: 'worker heartbeats (provider, throughput) and the database (posts, suggestions, failures)',
       };
     },
   };

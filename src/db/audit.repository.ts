@@ -1,4 +1,4 @@
-import type { PrismaClient } from './generated/client.js';
+import { Prisma, type PrismaClient } from './generated/client.js';
 
 /** One audit entry: who did what, when, from where. */
 export interface AuditEntry {
@@ -19,7 +19,72 @@ export interface AuditRecord extends Required<AuditEntry> {
   at: Date;
 }
 
-/** The append-only audit log. Nothing here updates or deletes. */
+/** An audit entry as the audit page shows it: with the post's remote id and the suggestion's tag. */
+export interface AuditView {
+  id: number;
+  at: Date;
+  actor: string;
+  action: string;
+  suggestionId: number | null;
+  postId: number | null;
+  remoteId: number | null;
+  tag: string | null;
+  detail: unknown;
+  origin: string | null;
+}
+
+export interface AuditQuery {
+  /** Pages backwards: entries older than this id. */
+  beforeId?: number;
+  actor?: string;
+  action?: string;
+  postId?: number;
+  limit: number;
+}
+
+/** The audit log filtered, newest first (shared with the post detail, src/db/post-detail.ts). */
+export async function listAuditViews(prisma: PrismaClient, query: AuditQuery): Promise<AuditView[]> {
+  const sql = Prisma.sql;
+  const parts: Prisma.Sql[] = [sql`TRUE`];
+  if (query.beforeId !== undefined) parts.push(sql`d.id < ${query.beforeId}`);
+  if (query.actor) parts.push(sql`d.actor = ${query.actor}`);
+  if (query.action) parts.push(sql`d.action = ${query.action}`);
+  if (query.postId !== undefined) parts.push(sql`d.post_id = ${query.postId}`);
+  const rows = await prisma.$queryRaw<
+    {
+      id: number;
+      at: Date;
+      actor: string;
+      action: string;
+      suggestion_id: number | null;
+      post_id: number | null;
+      remote_id: number | null;
+      tag: string | null;
+      detail: unknown;
+      origin: string | null;
+    }[]
+  >`
+    SELECT d.id, d.at, d.actor, d.action, d.suggestion_id, d.post_id, p.remote_id, s.tag, d.detail, d.origin
+    FROM decisions d LEFT JOIN posts p ON p.id = d.post_id LEFT JOIN suggestions s ON s.id = d.suggestion_id
+    WHERE ${Prisma.join(parts, ' AND ')} ORDER BY d.id DESC LIMIT ${query.limit}`;
+  return rows.map((r) => ({
+    id: r.id,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    suggestionId: r.suggestion_id,
+    postId: r.post_id,
+    remoteId: r.remote_id,
+    tag: r.tag,
+    detail: r.detail,
+    origin: r.origin,
+  }));
+}
+
+/**
+ * The append-only audit log (the `decisions` table). Nothing here updates or deletes. The suggestion moves write their
+ * own rows in the same transaction (src/db/suggestion-moves.ts); this repository records the others and reads the log.
+ */
 export class AuditRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
@@ -58,5 +123,10 @@ export class AuditRepository {
       detail: (r.detail as Record<string, unknown> | null) ?? null,
       origin: r.origin,
     }));
+  }
+
+  /** The log filtered by actor, action or post, newest first; `beforeId` pages backwards. */
+  async listFiltered(query: AuditQuery): Promise<AuditView[]> {
+    return listAuditViews(this.prisma, query);
   }
 }

@@ -80,4 +80,12 @@ export class BooruRepository {
       data: purpose === 'tags' ? { activeModelId: modelId } : { activeRatingModelId: modelId },
     });
   }
+
+  /** Every booru, by id: what a report or an export can be about. */
+  async listBoorus(): Promise<{ id: number; name: string; kind: BooruKind; baseUrl: string }[]> {
+    return this.prisma.booru.findMany({
+      select: { id: true, name: true, kind: true, baseUrl: true },
+      orderBy: { id: 'asc' },
+    });
+  }
 }

@@ -6,13 +6,6 @@
 import type { Rating } from '../core/types.js';
 import { Prisma, type PrismaClient } from './generated/client.js';
 
-export interface DatasetBooru {
-  id: number;
-  name: string;
-  kind: string;
-  baseUrl: string;
-}
-
 /** Which posts an export takes. Dates compare with the booru's last update of the post, else our first crawl. */
 export interface DatasetPostFilter {
   booruId: number;
@@ -53,13 +46,6 @@ export interface PostByMd5 {
 
 export class DatasetRepository {
   constructor(private readonly prisma: PrismaClient) {}
-
-  async listBoorus(): Promise<DatasetBooru[]> {
-    return this.prisma.booru.findMany({
-      select: { id: true, name: true, kind: true, baseUrl: true },
-      orderBy: { id: 'asc' },
-    });
-  }
 
   /** How many posts {@link listPosts} would return in all (for a progress bar). */
   async countPosts(filter: DatasetPostFilter): Promise<number> {

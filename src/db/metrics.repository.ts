@@ -5,7 +5,7 @@
  */
 import type { PrismaClient } from './generated/client.js';
 import { LATEST_FINISHED_SYNC } from './readiness.repository.js';
-import { WORKER_STALE_MS } from './status.repository.js';
+import { WORKER_STALE_MS } from './worker.repository.js';
 
 export interface DatabaseMetrics {
   postsByState: { state: string; count: number }[];

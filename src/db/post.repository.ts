@@ -1,10 +1,13 @@
 import type { BooruPost, Rating } from '../core/types.js';
 import type { PrismaClient } from './generated/client.js';
+import { findPostDetail } from './post-detail.js';
+import { inList, POST_MOVES } from './state-guards.js';
 import {
   type ClaimedPost,
   type ClaimOptions,
   type MarkFailedOptions,
   POST_STATES,
+  type PostDetail,
   type PostState,
   type PostUpsert,
   type StoredPost,
@@ -96,15 +99,15 @@ export class PostRepository {
           -- A post the worker skipped (undecodable image…) has unchanged media: it must not bounce back to new on
           -- every crawl. Only a change of media or flags re-opens a skipped post.
           state = CASE
-            WHEN p.state IN ('tagged', 'failed', 'queued') AND EXCLUDED.skip_reason IS NULL
+            WHEN p.state IN (${inList(POST_MOVES.mediaChanged.from)}) AND EXCLUDED.skip_reason IS NULL
               AND p.md5 IS DISTINCT FROM EXCLUDED.md5
               THEN 'new'
-            WHEN p.state = 'skipped' AND EXCLUDED.skip_reason IS NULL
+            WHEN p.state IN (${inList(POST_MOVES.reopenSkipped.from)}) AND EXCLUDED.skip_reason IS NULL
               AND (p.md5, p.media_url, p.file_ext, p.is_deleted, p.is_banned, p.is_pending) IS DISTINCT FROM
                   (EXCLUDED.md5, EXCLUDED.media_url, EXCLUDED.file_ext, EXCLUDED.is_deleted, EXCLUDED.is_banned,
                    EXCLUDED.is_pending)
               THEN 'new'
-            WHEN p.state = 'new' AND EXCLUDED.skip_reason IS NOT NULL THEN 'skipped'
+            WHEN p.state IN (${inList(POST_MOVES.crawlSkip.from)}) AND EXCLUDED.skip_reason IS NOT NULL THEN 'skipped'
             ELSE p.state END::"PostState",
           skip_reason = CASE
             WHEN p.state IN ('new', 'skipped') AND EXCLUDED.skip_reason IS NOT NULL THEN EXCLUDED.skip_reason
@@ -158,8 +161,8 @@ export class PostRepository {
     await this.prisma.$executeRaw`
       UPDATE posts SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
         last_error = 'lease expired after attempt ' || attempts || ': the worker stopped or hung while holding this post'
-      WHERE booru_id = ${options.booruId} AND state = 'queued' AND lease_expires_at < now()
-        AND attempts >= ${maxAttempts}`;
+      WHERE booru_id = ${options.booruId} AND state IN (${inList(POST_MOVES.expireLease.from)})
+        AND lease_expires_at < now() AND attempts >= ${maxAttempts}`;
     const rows = await this.prisma.$queryRaw<
       {
         id: number;
@@ -178,6 +181,7 @@ export class PostRepository {
       WHERE id IN (
         SELECT id FROM posts
         WHERE booru_id = ${options.booruId}
+          -- POST_MOVES.claim: new (never tagged first) or queued with an expired lease.
           AND ((state = 'new' AND tagged_at IS NULL) OR (state = 'queued' AND lease_expires_at < now()))
         ORDER BY remote_id
         LIMIT ${options.limit}
@@ -224,7 +228,7 @@ export class PostRepository {
   async queueRescore(booruId: number, modelId: number): Promise<number> {
     return this.prisma.$executeRaw`
       UPDATE posts p SET state = 'new', attempts = 0, updated_at = now()
-      WHERE p.booru_id = ${booruId} AND p.state = 'tagged'
+      WHERE p.booru_id = ${booruId} AND p.state IN (${inList(POST_MOVES.rescore.from)})
         AND NOT EXISTS (SELECT 1 FROM predictions pr WHERE pr.post_id = p.id AND pr.model_id = ${modelId})`;
   }
 
@@ -245,13 +249,13 @@ export class PostRepository {
     return this.prisma.$executeRaw`
       UPDATE posts SET state = 'new', lease_owner = NULL, lease_expires_at = NULL,
         attempts = GREATEST(attempts - 1, 0), updated_at = now()
-      WHERE id = ANY(${[...ids]}::int[]) AND state = 'queued' AND lease_owner = ${owner}`;
+      WHERE id = ANY(${[...ids]}::int[]) AND state IN (${inList(POST_MOVES.release.from)}) AND lease_owner = ${owner}`;
   }
 
   /** Marks a leased post tagged. Returns false when the lease is no longer ours (expired and taken over). */
   async markTagged(id: number, owner: string): Promise<boolean> {
     const { count } = await this.prisma.post.updateMany({
-      where: { id, state: 'queued', leaseOwner: owner },
+      where: { id, state: { in: [...POST_MOVES.tag.from] }, leaseOwner: owner },
       data: { state: 'tagged', taggedAt: new Date(), lastError: null, leaseOwner: null, leaseExpiresAt: null },
     });
     return count === 1;
@@ -263,7 +267,7 @@ export class PostRepository {
    */
   async markSkipped(id: number, reason: string, owner?: string): Promise<boolean> {
     const { count } = await this.prisma.post.updateMany({
-      where: owner === undefined ? { id } : { id, state: 'queued', leaseOwner: owner },
+      where: owner === undefined ? { id } : { id, state: { in: [...POST_MOVES.skipOwned.from] }, leaseOwner: owner },
       data: { state: 'skipped', skipReason: reason, leaseOwner: null, leaseExpiresAt: null },
     });
     return count === 1;
@@ -279,7 +283,7 @@ export class PostRepository {
       UPDATE posts SET
         state = CASE WHEN ${options.retry} AND attempts < ${options.maxAttempts} THEN 'new' ELSE 'failed' END::"PostState",
         last_error = ${error}, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-      WHERE id = ${id} AND (${owner}::text IS NULL OR (state = 'queued' AND lease_owner = ${owner}::text))
+      WHERE id = ${id} AND (${owner}::text IS NULL OR (state IN (${inList(POST_MOVES.failOwned.from)}) AND lease_owner = ${owner}::text))
       RETURNING state::text AS state`;
     return rows[0]?.state ?? null;
   }
@@ -385,5 +389,10 @@ export class PostRepository {
     const counts = Object.fromEntries(POST_STATES.map((s) => [s, 0])) as Record<PostState, number>;
     for (const g of groups) counts[g.state] = g._count._all;
     return counts;
+  }
+
+  /** A post with every suggestion, score set, decision and write-back it ever had (the review pages). */
+  async findDetail(postId: number): Promise<PostDetail | null> {
+    return findPostDetail(this.prisma, postId);
   }
 }

@@ -1,9 +1,9 @@
 /** The domain shapes PostRepository takes and returns. */
-import type { BooruPost, Rating } from '../core/types.js';
+import type { PostState } from '../core/states.js';
+import type { BooruKind, BooruPost, Rating, ReviewSuggestion } from '../core/types.js';
+import type { AuditView } from './audit.repository.js';
 
-/** Where a post is in the pipeline. */
-export type PostState = 'new' | 'queued' | 'tagged' | 'skipped' | 'failed';
-export const POST_STATES: readonly PostState[] = ['new', 'queued', 'tagged', 'skipped', 'failed'];
+export { POST_STATES, type PostState } from '../core/states.js';
 
 /** A crawled post plus what the crawler decided: the image to tag, or why the post is not taggable. */
 export type PostUpsert = BooruPost & { mediaUrl: string | null; skipReason: string | null };
@@ -70,4 +70,60 @@ export interface MarkFailedOptions {
   maxAttempts: number;
   /** When given, only the lease owner may fail the post. */
   owner?: string;
+}
+
+/** A post as the review pages show it. */
+export interface ReviewPost {
+  id: number;
+  booruId: number;
+  booruName: string;
+  booruKind: BooruKind;
+  booruUrl: string;
+  remoteId: number;
+  rating: string | null;
+  tags: string[];
+  /** Category of each current tag the synced tag list knows (absent: unknown). */
+  tagCategories: Record<string, number>;
+  previewUrl: string | null;
+  /** The largest image worth showing in the queue: the booru's sample variant, else its preview. */
+  sampleUrl: string | null;
+  width: number | null;
+  height: number | null;
+  state: PostState;
+  lastError: string | null;
+  skipReason: string | null;
+}
+
+export interface QueuePost extends ReviewPost {
+  suggestions: ReviewSuggestion[];
+}
+
+export interface PredictionView {
+  modelId: number;
+  modelName: string;
+  modelVersion: string;
+  createdAt: Date;
+  tagsVersion: number;
+  /** Highest first. */
+  scores: { label: string; score: number }[];
+}
+
+export interface TagEditView {
+  id: number;
+  suggestionIds: number[];
+  oldTagString: string;
+  newTagString: string;
+  resultTags: string[];
+  outcome: string;
+  error: string | null;
+  createdAt: Date;
+}
+
+/** A post with every suggestion, score set, decision and write-back it ever had. */
+export interface PostDetail {
+  post: ReviewPost;
+  suggestions: ReviewSuggestion[];
+  predictions: PredictionView[];
+  decisions: AuditView[];
+  tagEdits: TagEditView[];
 }

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_MIGRATIONS_DIR, MIGRATIONS_TABLE, readMigrations } from './migrate.js';
 import type { PrismaClient } from './generated/client.js';
-import { WORKER_STALE_MS } from './status.repository.js';
+import { WORKER_STALE_MS } from './worker.repository.js';
 
 export interface MigrationState {
   /** On disk, not applied: this code needs a `db migrate` (or a start of the service) first. */

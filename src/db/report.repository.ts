@@ -284,9 +284,4 @@ export class ReportRepository {
   async listRuns(limit = 20): Promise<ReportRunRecord[]> {
     return this.prisma.reportRun.findMany({ orderBy: { id: 'desc' }, take: limit });
   }
-
-  /** The boorus a report can be about, by id. */
-  async listBoorus(): Promise<{ id: number; name: string; baseUrl: string }[]> {
-    return this.prisma.booru.findMany({ select: { id: true, name: true, baseUrl: true }, orderBy: { id: 'asc' } });
-  }
 }

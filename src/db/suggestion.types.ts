@@ -1,59 +1,22 @@
-/** The domain shapes SuggestionRepository takes and returns. */
-import type { Rating, SuggestionAction, SuggestionDraft } from '../core/types.js';
+/** The shapes SuggestionRepository takes and returns (the suggestion itself is src/core/types.ts's `Suggestion`). */
+import type {
+  ApprovedSuggestion,
+  BooruKind,
+  Rating,
+  ReviewSuggestion,
+  Suggestion,
+  SuggestionAction,
+} from '../core/types.js';
+import type { SuggestionStatus } from '../core/states.js';
 
-export type SuggestionStatus =
-  | 'pending'
-  | 'approved'
-  | 'rejected'
-  | 'applied'
-  | 'failed'
-  | 'superseded'
-  | 'already_applied';
-export const SUGGESTION_STATUSES: readonly SuggestionStatus[] = [
-  'pending',
-  'approved',
-  'rejected',
-  'applied',
-  'failed',
-  'superseded',
-  'already_applied',
-];
+export { SUGGESTION_STATUSES, type SuggestionStatus } from '../core/states.js';
+export type { ApprovedSuggestion, ReviewSuggestion, SuggestionAction };
 
-export interface ReplacePendingInput {
-  postId: number;
-  modelId: number;
-  /** The post's tagsVersion the diff saw. */
-  tagsVersion: number;
-  drafts: readonly SuggestionDraft[];
-  /** How much stronger a score must be to raise again what a moderator rejected on this post. (Default: 0.1.) */
-  rejectMargin?: number;
-}
-
-export interface ReplacePendingResult {
-  created: number;
-  /** Drafts that matched a pending suggestion, refreshed in place. */
-  kept: number;
-  /** Pending suggestions the new diff no longer proposes. */
-  superseded: number;
-  /** Drafts not raised: already decided (approved, applied) or rejected without a clearly stronger score. */
-  suppressed: number;
-}
-
-/** A suggestion as lists show it. */
-export interface SuggestionRow {
-  id: number;
-  postId: number;
-  /** The post's id on the booru. */
-  remoteId: number;
-  tag: string;
-  action: SuggestionAction;
-  category: number | null;
-  score: number;
-  reason: string;
-  status: SuggestionStatus;
-  modelId: number;
-  createdAt: Date;
-}
+/** A suggestion as lists show it: with the post's id on the booru. */
+export type SuggestionRow = Pick<
+  Suggestion,
+  'id' | 'postId' | 'tag' | 'action' | 'category' | 'score' | 'reason' | 'status' | 'modelId' | 'createdAt'
+> & { remoteId: number };
 
 export interface Decider {
   /** null for a decision made from the command line by a name with no account. */
@@ -72,19 +35,6 @@ export interface DecideInput {
 export interface DecideResult {
   changed: number[];
   skipped: { id: number; why: string }[];
-}
-
-/** An approved suggestion waiting to be written back. */
-export interface ApprovedSuggestion {
-  id: number;
-  tag: string;
-  action: SuggestionAction;
-  category: number | null;
-  score: number;
-  reason: string;
-  modelId: number;
-  /** The post's tagsVersion the diff saw. */
-  tagsVersion: number;
 }
 
 export interface ApprovedPostGroup {
@@ -116,4 +66,38 @@ export interface RecordApplyResult {
   updated: number[];
   /** Suggestions that were not approved (decided again meanwhile) or belong to another post: left alone. */
   skipped: number[];
+}
+
+/** What the queue shows. Every field narrows it; `status` defaults to pending. */
+export interface QueueFilter {
+  status?: SuggestionStatus;
+  action?: SuggestionAction;
+  /** Tag category of the suggestion (0 general, 4 character…). */
+  category?: number;
+  minScore?: number;
+  maxScore?: number;
+  /** Exact tag name. */
+  tag?: string;
+  modelId?: number;
+  booruId?: number;
+}
+
+export type FacetKey = 'action' | 'category' | 'modelId' | 'booruId';
+
+/** Counts per value of one filter, under all the other filters. */
+export type Facets = Record<FacetKey, { value: string; count: number }[]>;
+
+export type QueueSort = 'newest' | 'oldest' | 'score';
+
+export interface TagSummaryRow {
+  tag: string;
+  action: SuggestionAction;
+  category: number | null;
+  count: number;
+  maxScore: number;
+}
+
+export interface GridItem {
+  suggestion: ReviewSuggestion;
+  post: { id: number; remoteId: number; previewUrl: string | null; booruKind: BooruKind; tags: string[] };
 }

@@ -4,10 +4,11 @@
  * lease this worker no longer holds (it expired and another worker took the post) are dropped, so a post is never
  * scored twice into the suggestions.
  */
-import type { EnsembleVote } from '../core/ensemble.js';
-import type { SuggestionAction, SuggestionDraft } from '../core/types.js';
+import { PLANNED_STATUSES, planReplacement } from '../core/suggestion-rules.js';
+import type { EnsembleVote, PlannedSuggestion, SuggestionAction, SuggestionDraft } from '../core/types.js';
 import { Prisma, type PrismaClient } from './generated/client.js';
-import { type ExistingSuggestion, planReplacement } from './suggestion-plan.js';
+import { inList, POST_MOVES, SUGGESTION_MOVES } from './state-guards.js';
+import type { SuggestionSqlRow } from './suggestion.mapper.js';
 
 export interface TaggingResult {
   postId: number;
@@ -38,8 +39,8 @@ export interface StoreResultsInput {
   /** The lease owner: only posts still leased to it are written. */
   owner: string;
   results: readonly TaggingResult[];
-  /** How much stronger a score must be to raise again what a moderator rejected. (Default: 0.1.) */
-  rejectMargin?: number;
+  /** How much stronger a score must be to raise again what a moderator rejected (TAGGER_REJECT_MARGIN). */
+  rejectMargin: number;
 }
 
 export interface StoreResultsSummary {
@@ -74,7 +75,8 @@ export class TaggingRepository {
       // suggestions the new diff replaces.
       const rows = await tx.$queryRaw<(ExistingRow & { owned_id: number })[]>`
         WITH owned AS (
-          SELECT id FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'queued' AND lease_owner = ${input.owner}
+          SELECT id FROM posts WHERE id = ANY(${ids}::int[]) AND state IN (${inList(POST_MOVES.tag.from)})
+            AND lease_owner = ${input.owner}
           ORDER BY id FOR UPDATE)
         SELECT o.id AS owned_id, s.id, s.post_id, s.tag, s.action::text AS action, s.status::text AS status, s.score
         FROM owned o LEFT JOIN suggestions s ON s.post_id = o.id AND s.status IN (${REPLACEABLE})`;
@@ -89,7 +91,7 @@ export class TaggingRepository {
         existingByPost(rows.filter((r) => r.id !== null && diffed.has(r.post_id))),
         results.filter((r) => diffed.has(r.postId)),
         input.modelId,
-        input.rejectMargin ?? 0.1,
+        input.rejectMargin,
       );
       // Parallel arrays again; each post's index and score arrays travel as array literals and are cast back.
       const literal = (values: readonly number[]) => `{${values.join(',')}}`;
@@ -193,7 +195,8 @@ export class TaggingRepository {
     modelId: number;
     syncGeneration: number;
     results: readonly { postId: number; tagsVersion: number; drafts: readonly SuggestionDraft[] }[];
-    rejectMargin?: number;
+    /** How much stronger a score must be to raise again what a moderator rejected (TAGGER_REJECT_MARGIN). */
+    rejectMargin: number;
     /** Leave rating suggestions as they are (another model, whose scores this re-diff does not read, made them). */
     keepRatings?: boolean;
   }): Promise<Omit<StoreResultsSummary, 'lostLease'>> {
@@ -219,7 +222,7 @@ export class TaggingRepository {
         existingByPost(rows.filter((r) => r.id !== null)),
         scoped,
         input.modelId,
-        input.rejectMargin ?? 0.1,
+        input.rejectMargin,
       );
       const [counts] = await tx.$queryRaw<WriteCounts[]>`
         WITH ${suggestionWrites(writes)},
@@ -251,18 +254,10 @@ export interface StaleScores {
 }
 
 /** Suggestion statuses a new diff reads: pending ones it replaces, decided ones it must not raise again. */
-const REPLACEABLE = Prisma.raw(
-  ['pending', 'rejected', 'approved', 'applied', 'already_applied'].map((status) => `'${status}'`).join(', '),
-);
+const REPLACEABLE = inList(PLANNED_STATUSES);
 
-interface ExistingRow {
-  id: number | null;
-  post_id: number;
-  tag: string;
-  action: SuggestionAction;
-  status: string;
-  score: number;
-}
+/** A post's earlier suggestion as the locking read returns it (null id: the post has none). */
+type ExistingRow = Pick<SuggestionSqlRow, 'post_id' | 'tag' | 'action' | 'status' | 'score'> & { id: number | null };
 
 interface WriteCounts {
   tagged: number;
@@ -271,8 +266,8 @@ interface WriteCounts {
   scored: number;
 }
 
-function existingByPost(rows: readonly ExistingRow[]): Map<number, ExistingSuggestion[]> {
-  const byPost = new Map<number, ExistingSuggestion[]>();
+function existingByPost(rows: readonly ExistingRow[]): Map<number, PlannedSuggestion[]> {
+  const byPost = new Map<number, PlannedSuggestion[]>();
   for (const r of rows) {
     const list = byPost.get(r.post_id);
     const row = { id: r.id!, tag: r.tag, action: r.action, status: r.status, score: Number(r.score) };
@@ -315,7 +310,7 @@ const votesOf = (draft: SuggestionDraft): string | null => {
 };
 
 function planWrites(
-  existing: ReadonlyMap<number, readonly ExistingSuggestion[]>,
+  existing: ReadonlyMap<number, readonly PlannedSuggestion[]>,
   results: readonly Pick<TaggingResult, 'postId' | 'tagsVersion' | 'drafts'>[],
   modelId: number,
   rejectMargin: number,
@@ -364,7 +359,7 @@ function suggestionWrites(plan: SuggestionWritePlan): Prisma.Sql {
   return Prisma.sql`
     superseded AS (
       UPDATE suggestions SET status = 'superseded', is_open = NULL, updated_at = now()
-      WHERE id = ANY(${plan.supersede}::int[]) AND status = 'pending'
+      WHERE id = ANY(${plan.supersede}::int[]) AND status IN (${inList(SUGGESTION_MOVES.supersede.from)})
       RETURNING 1),
     refreshed AS (
       UPDATE suggestions AS s SET score = v.score, reason = v.reason, category = v.category,

@@ -5,6 +5,7 @@
  */
 import type { LearnOptions, ThresholdRecommendation } from '../core/learned-thresholds.js';
 import type { TagThresholdOverride } from '../core/thresholds.js';
+import type { SuggestionAction } from '../core/types.js';
 import type { PrismaClient } from './generated/client.js';
 
 /** What the operator configured (TAGGER_LEARNED_*): the switch's default and the learning targets. */
@@ -21,6 +22,19 @@ export interface LearnedThresholdView {
   tag: string;
   action: 'add' | 'remove';
   value: number;
+  enabled: boolean;
+  evidence: unknown;
+  updatedAt: Date;
+}
+
+/** A stored threshold as the thresholds page and the API show it. */
+export interface ThresholdView {
+  booruName: string;
+  scope: string;
+  key: string;
+  action: SuggestionAction;
+  value: number;
+  source: string;
   enabled: boolean;
   evidence: unknown;
   updatedAt: Date;
@@ -127,6 +141,24 @@ export class ThresholdRepository {
       tag: r.key,
       action: r.action as 'add' | 'remove',
       value: r.value,
+      enabled: r.enabled,
+      evidence: r.evidence,
+      updatedAt: r.updatedAt,
+    }));
+  }
+  /** Every stored threshold (per category and per tag), with the evidence that produced it. */
+  async listAll(): Promise<ThresholdView[]> {
+    const rows = await this.prisma.threshold.findMany({
+      include: { booru: { select: { name: true } } },
+      orderBy: [{ booruId: 'asc' }, { scope: 'asc' }, { key: 'asc' }, { action: 'asc' }],
+    });
+    return rows.map((r) => ({
+      booruName: r.booru.name,
+      scope: r.scope,
+      key: r.key,
+      action: r.action,
+      value: r.value,
+      source: r.source,
       enabled: r.enabled,
       evidence: r.evidence,
       updatedAt: r.updatedAt,

@@ -59,10 +59,8 @@ export async function rediffChangedPosts(
       modelId: options.modelId,
       syncGeneration: generation,
       results,
+      rejectMargin: options.context.policy.rejectMargin,
       keepRatings: options.keepRatings ?? false,
-      ...(options.context.policy.rejectMargin === undefined
-        ? {}
-        : { rejectMargin: options.context.policy.rejectMargin }),
     });
     summary.posts += stale.length;
     summary.created += stored.created;

@@ -351,7 +351,7 @@ async function writeResults(
     modelId: options.modelId,
     owner: options.owner,
     results,
-    ...(options.context.policy.rejectMargin === undefined ? {} : { rejectMargin: options.context.policy.rejectMargin }),
+    rejectMargin: options.context.policy.rejectMargin,
   });
   summary.tagged += stored.tagged;
   deps.observer?.tagged(stored.tagged);

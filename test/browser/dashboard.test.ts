@@ -16,7 +16,6 @@ import { AuditRepository } from '../../src/db/audit.repository.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
@@ -24,6 +23,7 @@ import { aDraft, aPostUpsert } from '../helpers/factories.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
+import { dashboardRepos, storeDiff } from '../helpers/seed.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'dashboard');
 const COLOURS: Rgb[] = [
@@ -85,7 +85,7 @@ describe('Dashboard in Chromium', () => {
       ]);
       const post = (await posts.findByRemoteId(booru.id, 5001 + i))!;
       postIds.push(post.id);
-      await suggestions.replacePending({
+      await storeDiff(database().prisma, {
         postId: post.id,
         modelId,
         tagsVersion: post.tagsVersion,
@@ -106,7 +106,7 @@ describe('Dashboard in Chromium', () => {
     app = await buildDashboard({
       users,
       suggestions,
-      review: new ReviewRepository(prisma),
+      ...dashboardRepos(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       audit: new AuditRepository(prisma),
       logger: silentLogger,

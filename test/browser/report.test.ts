@@ -14,7 +14,6 @@ import { hashPassword } from '../../src/dashboard/auth.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
 import { AuditRepository } from '../../src/db/audit.repository.js';
 import { ReportRepository } from '../../src/db/report.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { ThresholdRepository } from '../../src/db/threshold.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
@@ -22,6 +21,7 @@ import { renderReport } from '../../src/reports/render.js';
 import { EVIL_TAG, SEED_SINCE, SEED_UNTIL, seedReport } from '../helpers/report-seed.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 import { CHROMIUM, type LaunchedChromium, launchChromium } from '../helpers/browser.js';
+import { dashboardRepos } from '../helpers/seed.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'reports');
 
@@ -50,7 +50,7 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in Chromium', () => {
     app = await buildDashboard({
       users,
       suggestions: new SuggestionRepository(prisma),
-      review: new ReviewRepository(prisma),
+      ...dashboardRepos(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       audit: new AuditRepository(prisma),
       reports,

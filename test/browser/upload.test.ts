@@ -23,7 +23,6 @@ import { AuditRepository } from '../../src/db/audit.repository.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { DatasetRepository } from '../../src/db/dataset.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
@@ -34,6 +33,7 @@ import { aPostUpsert } from '../helpers/factories.js';
 import { makeSolidPng } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
+import { dashboardRepos } from '../helpers/seed.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'upload');
 
@@ -87,7 +87,7 @@ describe('Upload page in Chromium', () => {
     app = await buildDashboard({
       users,
       suggestions: new SuggestionRepository(prisma),
-      review: new ReviewRepository(prisma),
+      ...dashboardRepos(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       audit: new AuditRepository(prisma),
       logger: silentLogger,

@@ -13,16 +13,14 @@ import { BooruRepository } from '../../src/db/booru.repository.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { ReportRepository } from '../../src/db/report.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { ThresholdRepository } from '../../src/db/threshold.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
-import { workerStatusSource } from '../../src/bin/status-source.js';
-import { StatusRepository } from '../../src/db/status.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
 import { aDraft, aPostUpsert } from '../helpers/factories.js';
 import { Client as InjectClient } from '../helpers/inject-client.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { dashboardRepos, storeDiff } from '../helpers/seed.js';
 
 /**
  * Who may call each route. A route missing here fails the enumeration test. `metrics`: only with the bearer
@@ -117,7 +115,7 @@ describe('Dashboard routes', () => {
       [p11, [aDraft({ tag: 'cat_ears', score: 0.7 }), aDraft({ tag: 'solo', action: 'remove', score: 0.01 })]],
       [g10, [aDraft({ tag: 'cat_ears', score: 0.8 })]],
     ] as const) {
-      await suggestions.replacePending({ postId: post.id, modelId, tagsVersion: post.tagsVersion, drafts });
+      await storeDiff(database().prisma, { postId: post.id, modelId, tagsVersion: post.tagsVersion, drafts });
     }
     const all = await prisma.suggestion.findMany({ orderBy: { id: 'asc' } });
     gelbooruSuggestion = all.find((s) => s.postId === g10.id)!.id;
@@ -133,7 +131,7 @@ describe('Dashboard routes', () => {
       {
         users,
         suggestions,
-        review: new ReviewRepository(prisma),
+        ...dashboardRepos(prisma),
         apiTokens: new ApiTokenRepository(prisma),
         audit: new AuditRepository(prisma),
         reports: new ReportRepository(prisma),
@@ -244,17 +242,15 @@ describe('Dashboard routes', () => {
     it('should say on the status page why suggestions wait when the tag sync failed, and when it is fresh', async () => {
       const { prisma } = database();
       const tags = new TagRepository(prisma);
-      const review = new ReviewRepository(prisma);
       const statusApp = await buildDashboard(
         {
           users: new UserRepository(prisma),
           suggestions,
-          review,
+          ...dashboardRepos(prisma, { syncMaxAgeMs: 3_600_000 }),
           apiTokens: new ApiTokenRepository(prisma),
           audit: new AuditRepository(prisma),
           reports: new ReportRepository(prisma),
           thresholds: new ThresholdRepository(prisma),
-          statusSource: workerStatusSource(review, new StatusRepository(prisma), { syncMaxAgeMs: 3_600_000 }),
           logger: silentLogger,
         },
         {},

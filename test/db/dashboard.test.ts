@@ -11,11 +11,11 @@ import { AuditRepository } from '../../src/db/audit.repository.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { aDraft, aPostUpsert } from '../helpers/factories.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { dashboardRepos, storeDiff } from '../helpers/seed.js';
 
 /** A tiny cookie jar over injected requests. */
 class Browser {
@@ -82,7 +82,7 @@ describe('Dashboard', () => {
     const posts = new PostRepository(prisma);
     await posts.upsertMany(booru.id, [aPostUpsert({ remoteId: 77 })]);
     const post = (await posts.findByRemoteId(booru.id, 77))!;
-    await suggestions.replacePending({
+    await storeDiff(database().prisma, {
       postId: post.id,
       modelId,
       tagsVersion: post.tagsVersion,
@@ -97,7 +97,7 @@ describe('Dashboard', () => {
     app = await buildDashboard({
       users,
       suggestions,
-      review: new ReviewRepository(prisma),
+      ...dashboardRepos(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       audit: new AuditRepository(prisma),
       logger: silentLogger,

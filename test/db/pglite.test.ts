@@ -4,8 +4,8 @@ import { openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
-import { PredictionRepository } from '../../src/db/prediction.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
+import { TaggingRepository } from '../../src/db/tagging.repository.js';
 import { aDraft, aPostUpsert } from '../helpers/factories.js';
 import { createTestPgliteDatabase, silentLogger, type TestPgliteDatabase } from '../helpers/test-db.js';
 
@@ -46,7 +46,7 @@ describe('the embedded PGlite database', () => {
       });
       const sut = {
         posts: new PostRepository(prisma),
-        predictions: new PredictionRepository(prisma),
+        tagging: new TaggingRepository(prisma),
         suggestions: new SuggestionRepository(prisma),
       };
 
@@ -69,24 +69,26 @@ describe('the embedded PGlite database', () => {
         [2, 1],
       ]);
       const post = claimed[0]!;
-      await sut.predictions.upsert({
-        postId: post.id,
+      // The worker's write path: scores, suggestions and the tagged state in one statement.
+      const stored = await sut.tagging.storeResults({
         modelId,
-        labelIdx: [0],
-        scores: [0.9],
-        floor: 0.1,
-        tagsVersion: 2,
+        owner: 'w',
+        rejectMargin: 0.1,
+        results: [
+          {
+            postId: post.id,
+            tagsVersion: 2,
+            labelIdx: [0],
+            scores: [0.9],
+            floor: 0.1,
+            drafts: [aDraft({ tag: 'cat' }), aDraft({ tag: 'dog' })],
+            syncGeneration: 0,
+          },
+        ],
       });
-      expect(await sut.posts.markTagged(post.id, 'w')).toBe(true);
+      expect(stored).toMatchObject({ tagged: 1, lostLease: [], created: 2 });
+      expect(await prisma.prediction.count({ where: { postId: post.id, modelId } })).toBe(1);
       expect(await sut.posts.markFailed(claimed[1]!.id, 'x', { retry: true, maxAttempts: 3, owner: 'w' })).toBe('new');
-
-      const replaced = await sut.suggestions.replacePending({
-        postId: post.id,
-        modelId,
-        tagsVersion: 2,
-        drafts: [aDraft({ tag: 'cat' }), aDraft({ tag: 'dog' })],
-      });
-      expect(replaced.created).toBe(2);
       const pending = await sut.suggestions.list({ status: 'pending', limit: 10, offset: 0 });
       const decided = await sut.suggestions.decide({
         ids: pending.map((p) => p.id),

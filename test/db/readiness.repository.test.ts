@@ -6,7 +6,7 @@ import { PrismaClient } from '../../src/db/generated/client.js';
 import { readMigrations, DEFAULT_MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { ReadinessRepository } from '../../src/db/readiness.repository.js';
-import { StatusRepository } from '../../src/db/status.repository.js';
+import { WorkerRepository } from '../../src/db/worker.repository.js';
 import { createEmptyDatabase, useTestDatabase } from '../helpers/test-db.js';
 
 describe('ReadinessRepository', () => {
@@ -75,7 +75,7 @@ describe('ReadinessRepository', () => {
         { booru: 'dan', syncedAt: new Date('2026-12-07T09:41:00Z'), error: 'BOORU_HTTP: 502' },
       ]);
 
-      const status = new StatusRepository(prisma);
+      const status = new WorkerRepository(prisma);
       await status.registerWorker({ id: 'h:1', host: 'h', pid: 1, provider: 'cpu', model: 'm 1' });
       const ok = new Date('2026-12-07T10:00:00Z');
       await status.beatWorker('h:1', 3, ok);

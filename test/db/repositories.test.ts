@@ -4,7 +4,7 @@ import { BooruRepository } from '../../src/db/booru.repository.js';
 import { CursorRepository } from '../../src/db/cursor.repository.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
-import { PredictionRepository } from '../../src/db/prediction.repository.js';
+import { TaggingRepository } from '../../src/db/tagging.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import type { AppError } from '../../src/shared/errors.js';
 import { aPostUpsert } from '../helpers/factories.js';
@@ -118,10 +118,10 @@ describe('CursorRepository', () => {
   });
 });
 
-describe('PredictionRepository', () => {
+describe('stored scores (TaggingRepository.storeResults)', () => {
   const db = useTestDatabase();
 
-  describe('upsert', () => {
+  describe('storeResults', () => {
     it('should store scores per (post, model) and replace them on re-scoring', async () => {
       const booru = await new BooruRepository(db().prisma).ensure({
         name: 'p',
@@ -130,20 +130,42 @@ describe('PredictionRepository', () => {
       });
       const modelId = await new ModelRepository(db().prisma).ensure(aModel());
       const posts = new PostRepository(db().prisma);
+      const sut = new TaggingRepository(db().prisma);
+      const scoreOf = async (labelIdx: number[], scores: number[], floor: number) => {
+        const [claimed] = await posts.claimBatch({ booruId: booru.id, owner: 'w', limit: 1, leaseMs: 60_000 });
+        const stored = await sut.storeResults({
+          modelId,
+          owner: 'w',
+          rejectMargin: 0.1,
+          results: [
+            {
+              postId: claimed!.id,
+              tagsVersion: claimed!.tagsVersion,
+              labelIdx,
+              scores,
+              floor,
+              drafts: [],
+              syncGeneration: 0,
+            },
+          ],
+        });
+        expect(stored.tagged).toBe(1);
+        return claimed!.id;
+      };
       await posts.upsertMany(booru.id, [aPostUpsert({ remoteId: 1 })]);
-      const postId = (await posts.findByRemoteId(booru.id, 1))!.id;
-      const sut = new PredictionRepository(db().prisma);
+      const postId = await scoreOf([0, 1], [0.25, 0.875], 0.05);
+      expect(await db().prisma.prediction.findFirst({ where: { postId, modelId } })).toMatchObject({
+        labelIdx: [0, 1],
+        tagsVersion: 1,
+      });
+      // A new file on the booru sends the post back to be scored again.
+      await posts.upsertMany(booru.id, [aPostUpsert({ remoteId: 1, md5: 'another-file' })]);
+      await scoreOf([1], [0.5], 0.1);
 
-      expect(await sut.get(postId, modelId)).toBeNull();
-      await sut.upsert({ postId, modelId, labelIdx: [0, 1], scores: [0.25, 0.875], floor: 0.05, tagsVersion: 1 });
-      await sut.upsert({ postId, modelId, labelIdx: [1], scores: [0.5], floor: 0.1, tagsVersion: 2 });
-
-      expect(await sut.get(postId, modelId)).toMatchObject({ labelIdx: [1], scores: [0.5], tagsVersion: 2 });
-      expect((await sut.get(postId, modelId))!.floor).toBeCloseTo(0.1, 6);
+      const row = await db().prisma.prediction.findFirst({ where: { postId, modelId } });
+      expect(row).toMatchObject({ labelIdx: [1], scores: [0.5], tagsVersion: 1 });
+      expect(row!.floor).toBeCloseTo(0.1, 6);
       expect(await db().prisma.prediction.count({ where: { postId } })).toBe(1);
-      await expect(
-        sut.upsert({ postId, modelId, labelIdx: [1, 2], scores: [0.5], floor: 0, tagsVersion: 2 }),
-      ).rejects.toThrow(RangeError);
     });
   });
 });

@@ -22,12 +22,12 @@ import { AuditRepository } from '../../src/db/audit.repository.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { PrismaClient } from '../../src/db/generated/client.js';
 import { LoginAttemptRepository } from '../../src/db/login-attempt.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { makeSolidPng } from '../helpers/images.js';
 import { buildSecurityDashboard, Client, PASSWORDS, seedHostileData } from '../helpers/security-fixtures.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { dashboardRepos } from '../helpers/seed.js';
 
 /** Signs in as a browser behind a proxy would: every request carries `X-Forwarded-For: from`. */
 async function signInFrom(client: Client, from: string | null, name: string, password: string, next = '/') {
@@ -306,7 +306,7 @@ describe('Dashboard abuse', () => {
       return {
         users: new UserRepository(prisma),
         suggestions: new SuggestionRepository(prisma),
-        review: new ReviewRepository(prisma),
+        ...dashboardRepos(prisma),
         apiTokens: new ApiTokenRepository(prisma),
         audit: new AuditRepository(prisma),
         loginAttempts: new LoginAttemptRepository(prisma),

@@ -6,8 +6,10 @@ import { PrismaClient } from '../../src/db/generated/client.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
+import { TaggingRepository } from '../../src/db/tagging.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { aDraft, aPostUpsert } from '../helpers/factories.js';
+import { storeDiff } from '../helpers/seed.js';
 import { useTestDatabase } from '../helpers/test-db.js';
 
 describe('SuggestionRepository', () => {
@@ -39,13 +41,14 @@ describe('SuggestionRepository', () => {
     postIds = [(await posts.findByRemoteId(booruId, 10))!.id, (await posts.findByRemoteId(booruId, 20))!.id];
   });
 
+  // A diff stored the way the worker stores it (TaggingRepository.storeResults).
   const replace = (postId: number, drafts: ReturnType<typeof aDraft>[], tagsVersion = 1) =>
-    sut.replacePending({ postId, modelId, tagsVersion, drafts });
+    storeDiff(db().prisma, { postId, modelId, tagsVersion, drafts });
   const pendingOf = (postId: number) =>
     db().prisma.suggestion.findMany({ where: { postId, status: 'pending' }, orderBy: { tag: 'asc' } });
   const moderator = { id: null, name: 'mod' };
 
-  describe('replacePending', () => {
+  describe('a new diff of a post (storeResults, storeRediffs)', () => {
     it('should create pending suggestions for new drafts', async () => {
       const result = await replace(postIds[0]!, [
         aDraft({ tag: 'cat' }),
@@ -112,25 +115,43 @@ describe('SuggestionRepository', () => {
       });
     });
 
-    it('should let concurrent writers of one post end with a single pending row per tag', async () => {
-      // Separate clients stand for separate workers; each round starts them together on a post with no pending rows.
+    it('should let concurrent workers of one post end with a single pending row per tag', async () => {
+      // Separate clients stand for separate workers; each round they claim and store together while one post waits.
+      await new PostRepository(db().prisma).markSkipped(postIds[1]!, 'not this one');
       const clients = [0, 1, 2, 3].map(
         () => new PrismaClient({ adapter: new PrismaPg({ connectionString: db().url }) }),
       );
       try {
         for (let round = 0; round < 5; round++) {
+          await db().prisma.post.update({ where: { id: postIds[0]! }, data: { state: 'new', taggedAt: null } });
           const tags = [`cat${round}`, `dog${round}`];
           const results = await Promise.all(
-            clients.map((client) =>
-              new SuggestionRepository(client).replacePending({
-                postId: postIds[0]!,
+            clients.map(async (client, i) => {
+              const owner = `w${i}`;
+              const claimed = await new PostRepository(client).claimBatch({
+                booruId,
+                owner,
+                limit: 1,
+                leaseMs: 60_000,
+              });
+              return new TaggingRepository(client).storeResults({
                 modelId,
-                tagsVersion: 1,
-                drafts: tags.map((tag) => aDraft({ tag })),
-              }),
-            ),
+                owner,
+                rejectMargin: 0.1,
+                results: claimed.map((post) => ({
+                  postId: post.id,
+                  tagsVersion: post.tagsVersion,
+                  labelIdx: [],
+                  scores: [],
+                  floor: 0,
+                  drafts: tags.map((tag) => aDraft({ tag })),
+                  syncGeneration: 0,
+                })),
+              });
+            }),
           );
 
+          expect(results.reduce((n, r) => n + r.tagged, 0)).toBe(1);
           expect(results.reduce((n, r) => n + r.created, 0)).toBe(2);
           expect((await pendingOf(postIds[0]!)).map((r) => r.tag)).toEqual(tags);
         }

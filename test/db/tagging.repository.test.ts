@@ -5,7 +5,7 @@ import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TaggingRepository, type TaggingResult } from '../../src/db/tagging.repository.js';
-import { defaultDiffPolicy } from '../../src/core/tag-diff.js';
+import { defaultDiffPolicy } from '../helpers/policy.js';
 import { NO_TAG_FACTS } from '../../src/core/tag-vocabulary.js';
 import { buildDiffContext } from '../../src/worker/diff-context.js';
 import { rediffChangedPosts } from '../../src/worker/rediff-posts.job.js';
@@ -61,6 +61,7 @@ describe('TaggingRepository', () => {
     it('should store scores, suggestions and the tagged state of a whole batch', async () => {
       const batch = await claimed(50);
       const summary = await sut.storeResults({
+        rejectMargin: 0.1,
         modelId,
         owner: 'w1',
         results: batch.map((post, i) => resultOf(post, i % 2 === 0 ? ['cat_ears', 'smile'] : [])),
@@ -79,6 +80,7 @@ describe('TaggingRepository', () => {
       const { prisma } = database();
       await prisma.post.update({ where: { id: stolen!.id }, data: { leaseOwner: 'w2' } });
       const summary = await sut.storeResults({
+        rejectMargin: 0.1,
         modelId,
         owner: 'w1',
         results: [resultOf(mine!, ['a']), resultOf(stolen!, ['b'])],
@@ -91,7 +93,12 @@ describe('TaggingRepository', () => {
 
     it('should keep, supersede and suppress like the per-post replacement when a post is scored again', async () => {
       const [post] = await claimed(1);
-      await sut.storeResults({ modelId, owner: 'w1', results: [resultOf(post!, ['keep', 'drop', 'veto'])] });
+      await sut.storeResults({
+        rejectMargin: 0.1,
+        modelId,
+        owner: 'w1',
+        results: [resultOf(post!, ['keep', 'drop', 'veto'])],
+      });
       const veto = (await suggestions.list({ status: 'pending', limit: 100, offset: 0 })).find(
         (s) => s.postId === post!.id && s.tag === 'veto',
       );
@@ -102,6 +109,7 @@ describe('TaggingRepository', () => {
       const [again] = await posts.claimBatch({ booruId, owner: 'w1', limit: 100, leaseMs: 60_000 });
       expect(again?.id).toBe(post!.id);
       const summary = await sut.storeResults({
+        rejectMargin: 0.1,
         modelId,
         owner: 'w1',
         results: [resultOf(again!, ['keep', 'veto', 'new'])],
@@ -121,8 +129,8 @@ describe('TaggingRepository', () => {
       const batch = await claimed(20);
       const results = batch.map((post) => resultOf(post, ['x', 'y']));
       const [a, b] = await Promise.all([
-        sut.storeResults({ modelId, owner: 'w1', results }),
-        sut.storeResults({ modelId, owner: 'w1', results: [...results].reverse() }),
+        sut.storeResults({ rejectMargin: 0.1, modelId, owner: 'w1', results }),
+        sut.storeResults({ rejectMargin: 0.1, modelId, owner: 'w1', results: [...results].reverse() }),
       ]);
       // The first writer tags them all; the second finds the leases gone (the posts are tagged) and drops its copy.
       expect(a.tagged + b.tagged).toBe(20);
@@ -170,6 +178,7 @@ describe('TaggingRepository', () => {
       const [post] = await claimed(1);
       // Scored: cat_ears 0.9 (add), smile 0.001 (not on the post yet).
       await sut.storeResults({
+        rejectMargin: 0.1,
         modelId,
         owner: 'w1',
         results: [
@@ -208,7 +217,12 @@ describe('TaggingRepository', () => {
       const [post] = await claimed(1);
       // A crawl or re-scan sees a new md5 while the worker still scores the old file.
       await posts.upsertMany(booruId, [aPostUpsert({ remoteId: post!.remoteId, md5: 'f'.repeat(32) })]);
-      const summary = await sut.storeResults({ modelId, owner: 'w1', results: [resultOf(post!, ['stale'])] });
+      const summary = await sut.storeResults({
+        rejectMargin: 0.1,
+        modelId,
+        owner: 'w1',
+        results: [resultOf(post!, ['stale'])],
+      });
       expect(summary.lostLease).toEqual([post!.id]);
       expect(await prisma.prediction.count({ where: { postId: post!.id } })).toBe(0);
       expect(await prisma.suggestion.count({ where: { postId: post!.id } })).toBe(0);
@@ -239,12 +253,17 @@ describe('TaggingRepository', () => {
           { ...aDraft({ tag: 'rating:q', action: 'rating', score }), category: null, modelId: rater },
         ],
       });
-      await sut.storeResults({ modelId, owner: 'w1', results: [withRating(post!, 0.85)] });
+      await sut.storeResults({ rejectMargin: 0.1, modelId, owner: 'w1', results: [withRating(post!, 0.85)] });
       await posts.queueRescore(booruId, modelId + 999);
       const [again] = await posts
         .claimBatch({ booruId, owner: 'w1', limit: 1000, leaseMs: 60_000 })
         .then((rows) => rows.filter((p) => p.id === post!.id));
-      const summary = await sut.storeResults({ modelId, owner: 'w1', results: [withRating(again!, 0.95)] });
+      const summary = await sut.storeResults({
+        rejectMargin: 0.1,
+        modelId,
+        owner: 'w1',
+        results: [withRating(again!, 0.95)],
+      });
       expect(summary).toMatchObject({ tagged: 1, created: 0, kept: 2, superseded: 0 });
       const rating = await prisma.suggestion.findFirstOrThrow({ where: { postId: post!.id, action: 'rating' } });
       expect([rating.status, rating.score, rating.modelId]).toEqual(['pending', 0.95, rater]);
@@ -254,6 +273,7 @@ describe('TaggingRepository', () => {
       const { prisma } = database();
       const [post] = await claimed(1);
       await sut.storeResults({
+        rejectMargin: 0.1,
         modelId,
         owner: 'w1',
         results: [
@@ -264,6 +284,7 @@ describe('TaggingRepository', () => {
         ],
       });
       const summary = await sut.storeRediffs({
+        rejectMargin: 0.1,
         modelId,
         syncGeneration: 0,
         keepRatings: true,
@@ -283,7 +304,12 @@ describe('TaggingRepository', () => {
     it('should queue what the old model scored behind new posts, and keep suggestions the new model agrees with', async () => {
       const { prisma } = database();
       const [old] = await claimed(1);
-      await sut.storeResults({ modelId, owner: 'w1', results: [resultOf(old!, ['agreed', 'disputed'])] });
+      await sut.storeResults({
+        rejectMargin: 0.1,
+        modelId,
+        owner: 'w1',
+        results: [resultOf(old!, ['agreed', 'disputed'])],
+      });
       const newModel = await new ModelRepository(prisma).ensure({
         name: 'm',
         version: '2',
@@ -304,7 +330,12 @@ describe('TaggingRepository', () => {
       const rest = await posts.claimBatch({ booruId, owner: 'w1', limit: 1000, leaseMs: 60_000 });
       const again = rest.find((p) => p.id === old!.id)!;
       expect(again).toBeDefined();
-      await sut.storeResults({ modelId: newModel, owner: 'w1', results: [resultOf(again, ['agreed'])] });
+      await sut.storeResults({
+        rejectMargin: 0.1,
+        modelId: newModel,
+        owner: 'w1',
+        results: [resultOf(again, ['agreed'])],
+      });
       const rows = await prisma.suggestion.findMany({ where: { postId: old!.id }, orderBy: { id: 'asc' } });
       expect(rows.map((r) => [r.tag, r.status, r.modelId])).toEqual([
         ['agreed', 'pending', newModel],

@@ -16,13 +16,13 @@ import { hashPassword } from '../../src/dashboard/auth.js';
 import { buildDashboard } from '../../src/dashboard/app.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
 import { AuditRepository } from '../../src/db/audit.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { makeDemoPosts } from '../../src/demo/demo-posts.js';
 import { FakeDanbooruServer, type StartedFakeDanbooru } from '../../src/demo/fake-danbooru.server.js';
 import { Client } from '../helpers/inject-client.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { dashboardRepos } from '../helpers/seed.js';
 
 const run = promisify(execFile);
 /** The default add threshold of general tags. */
@@ -205,7 +205,7 @@ describe('several models voting (TAGGER_ENSEMBLE=vote:2)', () => {
     app = await buildDashboard({
       users,
       suggestions: new SuggestionRepository(prisma),
-      review: new ReviewRepository(prisma),
+      ...dashboardRepos(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       audit: new AuditRepository(prisma),
       logger: silentLogger,

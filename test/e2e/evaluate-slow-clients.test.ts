@@ -15,7 +15,6 @@ import type { EvaluateDeps } from '../../src/dashboard/evaluate.service.js';
 import { EVALUATE_SLOTS } from '../../src/dashboard/routes/evaluate.routes.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
 import { AuditRepository } from '../../src/db/audit.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { InferenceBatcher } from '../../src/tagger/inference-batcher.js';
@@ -23,6 +22,7 @@ import { OnnxTagger } from '../../src/tagger/onnx-tagger.js';
 import { Client } from '../helpers/inject-client.js';
 import { makeSolidPng } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { dashboardRepos } from '../helpers/seed.js';
 
 const BOUNDARY = 'slowclientboundary';
 
@@ -61,7 +61,7 @@ describe('/evaluate and /upload against slow clients', () => {
     const app = await buildDashboard({
       users: new UserRepository(prisma),
       suggestions: new SuggestionRepository(prisma),
-      review: new ReviewRepository(prisma),
+      ...dashboardRepos(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       audit: new AuditRepository(prisma),
       logger: silentLogger,

@@ -15,7 +15,6 @@ import { hashSecret } from '../../src/dashboard/auth.js';
 import type { EvaluateDeps } from '../../src/dashboard/evaluate.service.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
 import { AuditRepository } from '../../src/db/audit.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { InferenceBatcher } from '../../src/tagger/inference-batcher.js';
@@ -23,6 +22,7 @@ import { OnnxTagger } from '../../src/tagger/onnx-tagger.js';
 import { expectedTestModelScores } from '../../src/tagger/test-model-spec.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { dashboardRepos } from '../helpers/seed.js';
 
 const SHARED = join(process.cwd(), '..', 'shared', 'fixtures');
 const MIKU = join(SHARED, 'media', 'autotagger', 'hatsune_miku.jpg');
@@ -77,7 +77,7 @@ describe('POST /evaluate', () => {
     const app = await buildDashboard({
       users: new UserRepository(prisma),
       suggestions: new SuggestionRepository(prisma),
-      review: new ReviewRepository(prisma),
+      ...dashboardRepos(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       audit: new AuditRepository(prisma),
       logger: silentLogger,

@@ -14,7 +14,7 @@ import type { BooruClient } from '../../src/booru/booru-client.js';
 import { createBooruAdapter } from '../../src/booru/booru-factory.js';
 import { BooruHttp } from '../../src/booru/http.js';
 import { TagChangeBudget } from '../../src/booru/rate-limiter.js';
-import { defaultDiffPolicy } from '../../src/core/tag-diff.js';
+import { defaultDiffPolicy } from '../helpers/policy.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { CursorRepository } from '../../src/db/cursor.repository.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
@@ -32,6 +32,7 @@ import { runOnce } from '../../src/worker/run-once.js';
 import { uniqueBaseUrl } from '../helpers/factories.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { storeDiff } from '../helpers/seed.js';
 
 const MODEL_DIR = fileURLToPath(new URL('../../models/test-colors/', import.meta.url));
 /** The edge-case media corpus (see test/e2e/media-corpus.test.ts); its test skips when ../shared is absent. */
@@ -430,7 +431,7 @@ describe('fault matrix', () => {
       await ctx.crawl();
       const approve = async (remoteId: number, drafts: { tag: string; action: 'add' | 'remove' }[]) => {
         const post = (await ctx.posts.findByRemoteId(ctx.booruId, remoteId))!;
-        await ctx.suggestions.replacePending({
+        await storeDiff(database().prisma, {
           postId: post.id,
           modelId: ctx.modelId,
           tagsVersion: post.tagsVersion,
@@ -503,7 +504,7 @@ describe('fault matrix', () => {
       const ctx = await setup(server);
       await ctx.crawl();
       const post = (await ctx.posts.findByRemoteId(ctx.booruId, 1))!;
-      await ctx.suggestions.replacePending({
+      await storeDiff(database().prisma, {
         postId: post.id,
         modelId: ctx.modelId,
         tagsVersion: post.tagsVersion,

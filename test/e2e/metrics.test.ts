@@ -19,6 +19,7 @@ import { tagPendingPosts } from '../../src/worker/tag-posts.job.js';
 import { makeSolidPng } from '../helpers/images.js';
 import { type Exposition, parseExposition } from '../helpers/prometheus-text.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { statusSourceOf } from '../../src/dashboard/status-source.js';
 
 const TOKEN = 'metrics-token-0123456789';
 const POSTS = 6;
@@ -47,12 +48,17 @@ describe('/metrics', () => {
     const { repos } = opened;
     metrics = new ProcessMetrics({
       database: new MetricsRepository(opened.db.prisma),
-      status: () => repos.statusRepo.status(),
+      status: () => repos.workers.status(),
     });
     service = await openService(config, silentLogger, repos, started.url, {
       onBooruRequest: (event) => metrics.booruRequest(event),
     });
-    app = await buildDashboard({ ...repos, logger: silentLogger, health: { metrics, metricsToken: TOKEN } });
+    app = await buildDashboard({
+      ...repos,
+      statusSource: statusSourceOf(() => repos.workers.status()),
+      logger: silentLogger,
+      health: { metrics, metricsToken: TOKEN },
+    });
   });
 
   afterAll(async () => {

@@ -17,6 +17,7 @@ import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
 import { CHANGES_CURSOR, rescanChangedPosts } from '../../src/worker/rescan-posts.job.js';
 import { aDraft, uniqueBaseUrl } from '../helpers/factories.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { storeDiff } from '../helpers/seed.js';
 
 describe('rescanChangedPosts', () => {
   const database = useTestDatabase();
@@ -67,7 +68,7 @@ describe('rescanChangedPosts', () => {
     await crawlNewPosts(deps, { booruId: booru.id, minMediaSize: 300, maxPosts: 0 });
     const suggest = async (remoteId: number, drafts: Parameters<typeof aDraft>[0][]) => {
       const post = (await repos.posts.findByRemoteId(booru.id, remoteId))!;
-      await repos.suggestions.replacePending({
+      await storeDiff(database().prisma, {
         postId: post.id,
         modelId,
         tagsVersion: post.tagsVersion,

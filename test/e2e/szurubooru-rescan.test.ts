@@ -18,6 +18,7 @@ import { CHANGES_CURSOR, rescanChangedPosts } from '../../src/worker/rescan-post
 import { aDraft, uniqueBaseUrl } from '../helpers/factories.js';
 import { FakeSzurubooruServer } from '../helpers/fake-szurubooru.server.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { storeDiff } from '../helpers/seed.js';
 
 const PNG = Buffer.from('89504e470d0a1a0a', 'hex');
 
@@ -67,7 +68,7 @@ describe('rescanChangedPosts on szurubooru', () => {
     ]);
     const suggest = async (remoteId: number, drafts: Parameters<typeof aDraft>[0][]) => {
       const post = (await repos.posts.findByRemoteId(booru.id, remoteId))!;
-      await repos.suggestions.replacePending({
+      await storeDiff(database().prisma, {
         postId: post.id,
         modelId,
         tagsVersion: post.tagsVersion,

@@ -20,6 +20,7 @@ import { applyApproved } from '../../src/worker/apply-approved.job.js';
 import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
 import { uniqueBaseUrl } from '../helpers/factories.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { storeDiff } from '../helpers/seed.js';
 
 describe('tag-change budget shared across processes', () => {
   const database = useTestDatabase();
@@ -108,7 +109,7 @@ describe('tag-change budget shared across processes', () => {
         // Worker n approves one addition on three posts of its own.
         for (const remoteId of [1, 2, 3].map((i) => i + n * 3)) {
           const post = (await repos.posts.findByRemoteId(record.id, remoteId))!;
-          await repos.suggestions.replacePending({
+          await storeDiff(prisma, {
             postId: post.id,
             modelId,
             tagsVersion: post.tagsVersion,

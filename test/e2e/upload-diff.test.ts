@@ -16,6 +16,7 @@ import { openRepositories, type Repositories } from '../../src/bin/context.js';
 import { evaluateDepsOf, type EvaluateWiring } from '../../src/bin/evaluate-deps.js';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import { buildDashboard } from '../../src/dashboard/app.js';
+import { statusSourceOf } from '../../src/dashboard/status-source.js';
 import { hashPassword } from '../../src/dashboard/auth.js';
 import type { Database } from '../../src/db/database.js';
 import { FakeDanbooruServer, type StartedFakeDanbooru } from '../../src/demo/fake-danbooru.server.js';
@@ -98,7 +99,12 @@ describe('upload page diff of a known post', () => {
 
     wiring = evaluateDepsOf(config, silentLogger, database().prisma, null);
     await repos.users.create({ name: 'viewer', role: 'viewer', passwordHash: await hashPassword('viewer-pass-1') });
-    const app = await buildDashboard({ ...repos, logger: silentLogger, evaluate: wiring.deps });
+    const app = await buildDashboard({
+      ...repos,
+      statusSource: statusSourceOf(() => repos.workers.status()),
+      logger: silentLogger,
+      evaluate: wiring.deps,
+    });
     try {
       const base = await app.listen({ host: '127.0.0.1', port: 0 });
       const client = new Client(app);

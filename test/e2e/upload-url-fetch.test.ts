@@ -12,7 +12,6 @@ import { buildDashboard } from '../../src/dashboard/app.js';
 import { hashPassword } from '../../src/dashboard/auth.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
 import { AuditRepository } from '../../src/db/audit.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { FakeDanbooruServer } from '../../src/demo/fake-danbooru.server.js';
@@ -20,6 +19,7 @@ import { AppError } from '../../src/shared/errors.js';
 import { makeSolidPng } from '../helpers/images.js';
 import { Client } from '../helpers/inject-client.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { dashboardRepos } from '../helpers/seed.js';
 
 describe('upload page URL fetch', () => {
   const database = useTestDatabase();
@@ -78,7 +78,7 @@ describe('upload page URL fetch', () => {
     const app = await buildDashboard({
       users,
       suggestions: new SuggestionRepository(prisma),
-      review: new ReviewRepository(prisma),
+      ...dashboardRepos(prisma),
       apiTokens: new ApiTokenRepository(prisma),
       audit: new AuditRepository(prisma),
       logger: silentLogger,

@@ -20,6 +20,7 @@ import { applyApproved } from '../../src/worker/apply-approved.job.js';
 import { crawlNewPosts } from '../../src/worker/crawl-posts.job.js';
 import { uniqueBaseUrl } from '../helpers/factories.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
+import { storeDiff } from '../helpers/seed.js';
 
 describe('applyApproved against the fake boorus', () => {
   const database = useTestDatabase();
@@ -66,7 +67,7 @@ describe('applyApproved against the fake boorus', () => {
     );
     const approve = async (remoteId: number, drafts: { tag: string; action: 'add' | 'remove' }[]) => {
       const post = (await repos.posts.findByRemoteId(record.id, remoteId))!;
-      await repos.suggestions.replacePending({
+      await storeDiff(database().prisma, {
         postId: post.id,
         modelId,
         tagsVersion: post.tagsVersion,

@@ -16,11 +16,11 @@ import type { PrismaClient } from '../../src/db/generated/client.js';
 import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { ReportRepository } from '../../src/db/report.repository.js';
-import { ReviewRepository } from '../../src/db/review.repository.js';
 import { ThresholdRepository } from '../../src/db/threshold.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { UserRepository } from '../../src/db/user.repository.js';
 import { aDraft, aPostUpsert } from './factories.js';
+import { dashboardRepos, storeDiff } from './seed.js';
 
 /** Markup that runs script if a page ever emits it unescaped; each calls alert() so a browser test can see it. */
 export const PAYLOADS = {
@@ -55,7 +55,7 @@ export async function buildSecurityDashboard(
   const deps = {
     users: new UserRepository(prisma),
     suggestions: new SuggestionRepository(prisma),
-    review: new ReviewRepository(prisma),
+    ...dashboardRepos(prisma),
     apiTokens: new ApiTokenRepository(prisma),
     audit: new AuditRepository(prisma),
     reports: new ReportRepository(prisma),
@@ -106,8 +106,7 @@ export async function seedHostileData(prisma: PrismaClient): Promise<{ postId: n
     data: { lastError: `MEDIA_FETCH: ${PAYLOADS.script}`, skipReason: PAYLOADS.attribute },
   });
   const other = (await posts.findByRemoteId(booru.id, 2))!;
-  const suggestions = new SuggestionRepository(prisma);
-  await suggestions.replacePending({
+  await storeDiff(prisma, {
     postId: post.id,
     modelId,
     tagsVersion: post.tagsVersion,
@@ -118,7 +117,7 @@ export async function seedHostileData(prisma: PrismaClient): Promise<{ postId: n
       aDraft({ tag: 'cat_ears', score: 0.8, reason: PAYLOADS.textarea }),
     ],
   });
-  await suggestions.replacePending({
+  await storeDiff(prisma, {
     postId: other.id,
     modelId,
     tagsVersion: other.tagsVersion,

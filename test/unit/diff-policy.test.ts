@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type PolicySettings, resolveDiffPolicy, withLearnedPolicy } from '../../src/core/diff-policy.js';
-import { defaultDiffPolicy } from '../../src/core/tag-diff.js';
+import { defaultDiffPolicy } from '../helpers/policy.js';
 import { TagCategory } from '../../src/core/types.js';
 
 const aSettings = (overrides: Partial<PolicySettings> = {}): PolicySettings => ({

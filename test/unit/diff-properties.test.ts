@@ -10,13 +10,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ImplicationGraph } from '../../src/core/implications.js';
-import {
-  AUTOMATIC_TAGS,
-  buildDiffIndex,
-  computeTagDiff,
-  type DiffInput,
-  defaultDiffPolicy,
-} from '../../src/core/tag-diff.js';
+import { AUTOMATIC_TAGS, buildDiffIndex, computeTagDiff, type DiffInput } from '../../src/core/tag-diff.js';
+import { defaultDiffPolicy } from '../helpers/policy.js';
 import { buildSnapshotEdit } from '../../src/core/tag-edit.js';
 import { mapLabelsToBooru } from '../../src/core/tag-vocabulary.js';
 import { type ModelLabel, RATINGS, type Rating, TagCategory } from '../../src/core/types.js';

@@ -1,7 +1,8 @@
 /** Report statistics, escapes and the learned-threshold overlay of the diff: pure, table-driven. */
 import { UNRECORDED_VOCABULARY } from '../../src/core/vocabulary-freshness.js';
 import { describe, expect, it } from 'vitest';
-import { buildDiffIndex, computeTagDiff, defaultDiffPolicy } from '../../src/core/tag-diff.js';
+import { buildDiffIndex, computeTagDiff } from '../../src/core/tag-diff.js';
+import { defaultDiffPolicy } from '../helpers/policy.js';
 import { ImplicationGraph } from '../../src/core/implications.js';
 import { mapLabelsToBooru, NO_TAG_FACTS } from '../../src/core/tag-vocabulary.js';
 import { postUrlOf } from '../../src/core/dialects.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ImplicationGraph } from '../../src/core/implications.js';
-import { computeTagDiff, type DiffInput, defaultDiffPolicy, ratingOfLabel } from '../../src/core/tag-diff.js';
+import { computeTagDiff, type DiffInput, ratingOfLabel } from '../../src/core/tag-diff.js';
+import { defaultDiffPolicy } from '../helpers/policy.js';
 import { type BooruTagFacts, mapLabelsToBooru, NO_TAG_FACTS } from '../../src/core/tag-vocabulary.js';
 import type { ModelLabel, Rating, SuggestionDraft } from '../../src/core/types.js';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ImplicationGraph } from '../../src/core/implications.js';
-import { computeTagDiff, defaultDiffPolicy } from '../../src/core/tag-diff.js';
+import { computeTagDiff } from '../../src/core/tag-diff.js';
+import { defaultDiffPolicy } from '../helpers/policy.js';
 import { mapLabelsToBooru, NO_TAG_FACTS } from '../../src/core/tag-vocabulary.js';
 import {
   MCUT_FLOORS,

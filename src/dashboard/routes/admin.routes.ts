@@ -9,11 +9,11 @@ import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';
 
 export function registerAdminRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { review, statusSource: status } = context.deps;
+  const { audit, statusSource: status } = context.deps;
 
   app.get('/audit', { preHandler: requireAccess('view') }, async (request, reply) => {
     const query = parseAuditQuery(request.query as QueryInput);
-    const rows = await review.listAudit({ ...query, limit: AUDIT_PAGE + 1 });
+    const rows = await audit.listFiltered({ ...query, limit: AUDIT_PAGE + 1 });
     const shown = rows.slice(0, AUDIT_PAGE);
     const csrf = reply.generateCsrf();
     const next = rows.length > AUDIT_PAGE ? shown[shown.length - 1]?.id : undefined;

@@ -21,7 +21,7 @@ import { AUDIT_PAGE, parseAuditQuery } from '../page-queries.js';
 import { decideAs, originFor, originOf } from '../review-actions.js';
 
 export function registerApiRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { review, statusSource: status } = context.deps;
+  const { suggestions, posts, audit, thresholds, statusSource: status } = context.deps;
   const view = { preHandler: requireAccess('view') };
   const decide = { preHandler: [csrfUnlessToken(app), requireAccess('decide')] };
 
@@ -38,8 +38,8 @@ export function registerApiRoutes(app: FastifyInstance, context: RouteContext): 
     const limit = Math.min(1000, Math.max(1, Number(query['limit'] ?? 100) || 100));
     const offset = Math.max(0, Number(query['offset'] ?? 0) || 0);
     const [rows, total] = await Promise.all([
-      review.listSuggestions(filter, { limit, offset }),
-      review.countSuggestions(filter),
+      suggestions.listSuggestions(filter, { limit, offset }),
+      suggestions.countSuggestions(filter),
     ]);
     return {
       total,
@@ -60,13 +60,13 @@ export function registerApiRoutes(app: FastifyInstance, context: RouteContext): 
     };
   });
 
-  app.get('/api/facets', view, async (request) => review.facets(parseFilter(request.query as QueryInput)));
+  app.get('/api/facets', view, async (request) => suggestions.facets(parseFilter(request.query as QueryInput)));
 
   app.get('/api/queue', view, async (request) => {
     const query = request.query as QueryInput;
     const filter = parseFilter(query);
     const page = parsePage(query);
-    const posts = await review.listQueuePosts(filter, {
+    const posts = await suggestions.listQueuePosts(filter, {
       sort: parseSort(query),
       limit: PAGE_POSTS + 1,
       offset: page * PAGE_POSTS,
@@ -75,7 +75,7 @@ export function registerApiRoutes(app: FastifyInstance, context: RouteContext): 
   });
 
   app.get('/api/tags', view, async (request) => ({
-    tags: await review.listTagSummary(parseFilter(request.query as QueryInput), 300),
+    tags: await suggestions.listTagSummary(parseFilter(request.query as QueryInput), 300),
   }));
 
   app.get('/api/tags/grid', view, async (request, reply) => {
@@ -84,7 +84,7 @@ export function registerApiRoutes(app: FastifyInstance, context: RouteContext): 
     if (!filter.tag) return reply.code(400).send({ error: 'bad_request', message: 'tag is required' });
     const action: SuggestionAction = filter.action ?? 'add';
     const page = parsePage(query);
-    const items = await review.listTagGrid(filter.tag, action, filter, {
+    const items = await suggestions.listTagGrid(filter.tag, action, filter, {
       direction: query['dir'] === 'asc' ? 'asc' : 'desc',
       limit: PAGE_GRID + 1,
       offset: page * PAGE_GRID,
@@ -94,13 +94,13 @@ export function registerApiRoutes(app: FastifyInstance, context: RouteContext): 
 
   app.get('/api/posts/:id', view, async (request, reply) => {
     const id = Number((request.params as { id: string }).id);
-    const detail = Number.isInteger(id) && id > 0 && id < 2 ** 31 ? await review.findPostDetail(id) : null;
+    const detail = Number.isInteger(id) && id > 0 && id < 2 ** 31 ? await posts.findDetail(id) : null;
     if (!detail) return reply.code(404).send({ error: 'not_found', message: `no post ${id}` });
     return detail;
   });
 
   app.get('/api/audit', view, async (request) => {
-    const rows = await review.listAudit({ ...parseAuditQuery(request.query as QueryInput), limit: AUDIT_PAGE });
+    const rows = await audit.listFiltered({ ...parseAuditQuery(request.query as QueryInput), limit: AUDIT_PAGE });
     const role = request.user!.role;
     return {
       entries: rows.map((row) => ({ ...row, origin: originFor(role, row.origin) })),
@@ -110,7 +110,7 @@ export function registerApiRoutes(app: FastifyInstance, context: RouteContext): 
 
   app.get('/api/thresholds', view, async () => ({
     defaults: context.defaultThresholds,
-    stored: await review.listThresholds(),
+    stored: await thresholds.listAll(),
   }));
 
   app.get('/api/status', view, async () => status.getStatus());

@@ -20,11 +20,11 @@ import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';
 
 export function registerPostRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { review } = context.deps;
+  const { posts } = context.deps;
 
   app.get('/posts/:id', { preHandler: requireAccess('view') }, async (request, reply) => {
     const id = Number((request.params as { id: string }).id);
-    const detail = Number.isInteger(id) && id > 0 && id < 2 ** 31 ? await review.findPostDetail(id) : null;
+    const detail = Number.isInteger(id) && id > 0 && id < 2 ** 31 ? await posts.findDetail(id) : null;
     const user = request.user!;
     const csrf = reply.generateCsrf();
     if (!detail) {

@@ -1,6 +1,7 @@
 /** The queue by post (the home page) and the form route that decides and undoes. */
 import type { FastifyInstance } from 'fastify';
-import type { QueuePost, QueueFilter } from '../../db/review.repository.js';
+import type { QueuePost } from '../../db/post.types.js';
+import type { QueueFilter } from '../../db/suggestion.types.js';
 import { csrfUnlessToken, requireAccess } from '../access.js';
 import type { RouteContext } from '../route-context.js';
 import {
@@ -85,7 +86,7 @@ function postCard(post: QueuePost, index: number, mayDecide: boolean, back: stri
 }
 
 export function registerQueueRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { review } = context.deps;
+  const { suggestions } = context.deps;
 
   app.get('/', { preHandler: requireAccess('view') }, async (request, reply) => {
     const query = request.query as QueryInput;
@@ -93,8 +94,8 @@ export function registerQueueRoutes(app: FastifyInstance, context: RouteContext)
     const sort = parseSort(query);
     const page = parsePage(query);
     const [posts, facets, names] = await Promise.all([
-      review.listQueuePosts(filter, { sort, limit: PAGE_POSTS + 1, offset: page * PAGE_POSTS }),
-      review.facets(filter),
+      suggestions.listQueuePosts(filter, { sort, limit: PAGE_POSTS + 1, offset: page * PAGE_POSTS }),
+      suggestions.facets(filter),
       loadNames(context),
     ]);
     const hasMore = posts.length > PAGE_POSTS;

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseSince } from '../../core/report-stats.js';
+import type { BooruRepository } from '../../db/booru.repository.js';
 import type { ReportRepository } from '../../db/report.repository.js';
 import { REPORT_CSS, renderHtmlBody } from '../../reports/html.report.js';
 import { CONTENT_TYPES, EXTENSIONS, isReportFormat, REPORT_FORMATS, renderReport } from '../../reports/render.js';
@@ -15,11 +16,14 @@ import { html, raw } from '../views/html.js';
 import { layout } from '../views/layout.js';
 
 /** The booru a page is about: `?booru=ID`, else the only one in the database, else all of them (null). */
-export async function booruOfQuery(reports: ReportRepository, query: QueryInput): Promise<number | null> {
-  const boorus = await reports.listBoorus();
+export async function booruOfQuery(
+  boorus: Pick<BooruRepository, 'listBoorus'>,
+  query: QueryInput,
+): Promise<number | null> {
+  const known = await boorus.listBoorus();
   const asked = Number(query['booru']);
-  if (Number.isInteger(asked) && boorus.some((b) => b.id === asked)) return asked;
-  return boorus.length === 1 ? boorus[0]!.id : null;
+  if (Number.isInteger(asked) && known.some((b) => b.id === asked)) return asked;
+  return known.length === 1 ? known[0]!.id : null;
 }
 
 const SINCE_CHOICES: [string, string][] = [
@@ -51,11 +55,11 @@ export function registerReportRoutes(app: FastifyInstance, context: RouteContext
     if (!deps) {
       body = html`<h1>Reports</h1><p>Reports are not available in this dashboard (it was started without a database).</p>`;
     } else {
-      const booruId = await booruOfQuery(deps.reports, query);
+      const booruId = await booruOfQuery(context.deps.boorus, query);
       const [model, runs, boorus] = await Promise.all([
         deps.reports.loadFullReport({ booruId, since: since.date, until: new Date() }, deps.thresholds),
         deps.reports.listRuns(10),
-        deps.reports.listBoorus(),
+        context.deps.boorus.listBoorus(),
       ]);
       const keep = (extra: Record<string, string>) =>
         new URLSearchParams({
@@ -109,7 +113,7 @@ export function registerReportRoutes(app: FastifyInstance, context: RouteContext
     }
     const since = sinceOf(query);
     if (since === 'bad') return badSince(reply);
-    const booruId = await booruOfQuery(deps.reports, query);
+    const booruId = await booruOfQuery(context.deps.boorus, query);
     const until = new Date();
     const model = await deps.reports.loadFullReport({ booruId, since: since.date, until }, deps.thresholds);
     const name = `report-${booruId ?? 'all'}-${until.toISOString().slice(0, 10)}.${EXTENSIONS[format]}`;

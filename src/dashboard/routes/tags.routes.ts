@@ -19,13 +19,13 @@ import { html } from '../views/html.js';
 import { layout } from '../views/layout.js';
 
 export function registerTagRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { review } = context.deps;
+  const { suggestions } = context.deps;
 
   app.get('/tags', { preHandler: requireAccess('view') }, async (request, reply) => {
     const filter = parseFilter(request.query as QueryInput);
     const [rows, facets, names] = await Promise.all([
-      review.listTagSummary(filter, 300),
-      review.facets(filter),
+      suggestions.listTagSummary(filter, 300),
+      suggestions.facets(filter),
       loadNames(context),
     ]);
     const csrf = reply.generateCsrf();
@@ -56,12 +56,12 @@ export function registerTagRoutes(app: FastifyInstance, context: RouteContext): 
     const action: SuggestionAction = filter.action ?? 'add';
     const direction = query['dir'] === 'asc' ? 'asc' : 'desc';
     const page = parsePage(query);
-    const items = await review.listTagGrid(tag, action, filter, {
+    const items = await suggestions.listTagGrid(tag, action, filter, {
       direction,
       limit: PAGE_GRID + 1,
       offset: page * PAGE_GRID,
     });
-    const total = await review.countSuggestions({ ...filter, tag, action });
+    const total = await suggestions.countSuggestions({ ...filter, tag, action });
     const hasMore = items.length > PAGE_GRID;
     const shown = items.slice(0, PAGE_GRID);
     const user = request.user!;

@@ -26,10 +26,10 @@ function evidenceTable(item: ThresholdItem): SafeHtml {
 }
 
 export function registerThresholdRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { review } = context.deps;
+  const { thresholds, boorus } = context.deps;
 
   app.get('/thresholds', { preHandler: requireAccess('view') }, async (request, reply) => {
-    const rows = (await review.listThresholds()).filter((t) => t.scope !== 'switch');
+    const rows = (await thresholds.listAll()).filter((t) => t.scope !== 'switch');
     const d = context.defaultThresholds;
     const csrf = reply.generateCsrf();
     const query = request.query as QueryInput;
@@ -39,7 +39,7 @@ export function registerThresholdRoutes(app: FastifyInstance, context: RouteCont
     const learned: SafeHtml[] = [];
     if (deps) {
       const { target, minSamples } = deps.thresholds.settings;
-      for (const booru of await deps.reports.listBoorus()) {
+      for (const booru of await boorus.listBoorus()) {
         const section = await deps.reports.loadThresholdSection(booru.id, deps.thresholds);
         const stored = new Map(
           (await deps.thresholds.listLearned(booru.id)).map((t) => [`${t.tag}\u0000${t.action}`, t.value]),
@@ -113,8 +113,8 @@ export function registerThresholdRoutes(app: FastifyInstance, context: RouteCont
       const form = (request.body ?? {}) as Record<string, unknown>;
       const booruId = Number(form['booru']);
       const enabled = form['enabled'] === 'on' ? true : form['enabled'] === 'off' ? false : null;
-      const boorus = await deps.reports.listBoorus();
-      if (enabled === null || !boorus.some((b) => b.id === booruId)) {
+      const known = await boorus.listBoorus();
+      if (enabled === null || !known.some((b) => b.id === booruId)) {
         return reply.code(400).send({ error: 'bad_request', message: 'expected booru=<id> and enabled=on|off' });
       }
       const user = request.user!;

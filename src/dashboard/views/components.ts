@@ -1,7 +1,12 @@
 /** Pieces the pages share: tag lists in Danbooru's category colours, score bars, status badges, the filter form. */
 import { canEditTagsOf } from '../../core/dialects.js';
-import type { Facets, QueueFilter, ReviewPost, ReviewSuggestion } from '../../db/review.repository.js';
-import { SUGGESTION_STATUSES } from '../../db/suggestion.types.js';
+import type { ReviewPost } from '../../db/post.types.js';
+import {
+  type Facets,
+  type QueueFilter,
+  type ReviewSuggestion,
+  SUGGESTION_STATUSES,
+} from '../../db/suggestion.types.js';
 import { filterQuery } from '../filters.js';
 import { html, type SafeHtml } from './html.js';
 

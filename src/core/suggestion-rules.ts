@@ -1,17 +1,20 @@
 /**
- * What replacing one post's pending suggestions with a new diff means, as a pure plan: which pending rows are kept
- * (refreshed), which are superseded, which drafts are created, and which are suppressed because a moderator already
- * decided them. Shared by the per-post and the batched writers so the rule exists once.
+ * The review rules a new diff follows, pure: what replacing one post's pending suggestions with a new diff means
+ * (which pending rows are kept and refreshed, which are superseded, which drafts are created, which are suppressed
+ * because a moderator already decided them), and when a rejected suggestion may be raised again (only when clearly
+ * stronger). src/db/tagging.repository.ts carries the plan out in SQL.
  */
-import type { SuggestionAction, SuggestionDraft } from '../core/types.js';
+import type { SuggestionStatus } from './states.js';
+import type { PlannedSuggestion, SuggestionDraft } from './types.js';
 
-export interface ExistingSuggestion {
-  id: number;
-  tag: string;
-  action: SuggestionAction;
-  status: string;
-  score: number;
-}
+/** The statuses a new diff reads: pending ones it replaces, decided ones it must not raise again. */
+export const PLANNED_STATUSES: readonly SuggestionStatus[] = [
+  'pending',
+  'rejected',
+  'approved',
+  'applied',
+  'already_applied',
+];
 
 export interface ReplacementPlan {
   keep: { id: number; draft: SuggestionDraft }[];
@@ -28,7 +31,7 @@ export function isClearlyStronger(draft: SuggestionDraft, rejectedScore: number,
 }
 
 export function planReplacement(
-  existing: readonly ExistingSuggestion[],
+  existing: readonly PlannedSuggestion[],
   drafts: readonly SuggestionDraft[],
   rejectMargin: number,
 ): ReplacementPlan {

@@ -1,6 +1,8 @@
 /**
- * What the service is doing, from the database: queue depths, throughput, failures by reason, the worker processes
- * and their execution providers. Feeds `booru-tagger status`, the status page and /metrics (src/bin/metrics.ts).
+ * The workers aggregate: the worker processes' registrations and heartbeats, and what the service is doing as the
+ * database knows it (queue depths, throughput, failures by reason, live workers and their execution providers, the
+ * tag-sync verdict per booru). `status()` is the one status query: it feeds `booru-tagger status`, the dashboard's
+ * status page (src/dashboard/status-source.ts) and /metrics (src/bin/metrics.ts).
  */
 import { judgeVocabulary } from '../core/vocabulary-freshness.js';
 import type { PrismaClient } from './generated/client.js';
@@ -23,6 +25,13 @@ export interface ServiceStatus {
   throughput: { lastMinute: number; last10Minutes: number; lastHour: number };
   /** Failed posts grouped by error code (the part of last_error before the first colon). */
   failuresByReason: { reason: string; count: number }[];
+  /**
+   * Posts with a problem grouped by the whole message: failed or skipped ones, and ones waiting for a retry after an
+   * error (the status page lists these).
+   */
+  problems: { reason: string; count: number }[];
+  /** When the latest post was tagged, or null. */
+  lastTaggedAt: Date | null;
   skippedByReason: { reason: string; count: number }[];
   /** Workers seen in the last two minutes. */
   workers: WorkerInfo[];
@@ -44,7 +53,7 @@ export interface VocabularyStatus {
 /** A worker that has not reported for this long is considered gone. */
 export const WORKER_STALE_MS = 120_000;
 
-export class StatusRepository {
+export class WorkerRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   async registerWorker(worker: {
@@ -76,17 +85,22 @@ export class StatusRepository {
 
   /** @param options.syncMaxAgeMs TAGGER_SYNC_MAX_AGE_HOURS in ms (0: any age). (Default: 24 h.) */
   async status(now = new Date(), options: { syncMaxAgeMs?: number } = {}): Promise<ServiceStatus> {
-    const [posts, suggestions, throughput, failures, skipped, workers, vocabulary] = await Promise.all([
+    const [posts, suggestions, throughput, failures, problems, skipped, workers, vocabulary] = await Promise.all([
       this.prisma.post.groupBy({ by: ['state'], _count: { _all: true } }),
       this.prisma.suggestion.groupBy({ by: ['status'], _count: { _all: true } }),
-      this.prisma.$queryRaw<{ m1: bigint; m10: bigint; h1: bigint }[]>`
+      this.prisma.$queryRaw<{ m1: bigint; m10: bigint; h1: bigint; last: Date | null }[]>`
         SELECT count(*) FILTER (WHERE tagged_at > ${now}::timestamptz - interval '1 minute') AS m1,
                count(*) FILTER (WHERE tagged_at > ${now}::timestamptz - interval '10 minutes') AS m10,
-               count(*) AS h1
-        FROM posts WHERE tagged_at > ${now}::timestamptz - interval '1 hour'`,
+               count(*) FILTER (WHERE tagged_at > ${now}::timestamptz - interval '1 hour') AS h1,
+               max(tagged_at) AS last
+        FROM posts WHERE tagged_at IS NOT NULL`,
       this.prisma.$queryRaw<{ reason: string; count: bigint }[]>`
         SELECT coalesce(split_part(last_error, ':', 1), 'unknown') AS reason, count(*) AS count
         FROM posts WHERE state = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20`,
+      this.prisma.$queryRaw<{ reason: string; count: number }[]>`
+        SELECT coalesce(last_error, skip_reason, 'unknown') AS reason, count(*)::int AS count FROM posts
+        WHERE state IN ('failed', 'skipped') OR (last_error IS NOT NULL AND state IN ('new', 'queued'))
+        GROUP BY 1 ORDER BY 2 DESC LIMIT 30`,
       this.prisma.$queryRaw<{ reason: string; count: bigint }[]>`
         SELECT coalesce(skip_reason, 'unknown') AS reason, count(*) AS count
         FROM posts WHERE state = 'skipped' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20`,
@@ -106,6 +120,8 @@ export class StatusRepository {
         lastHour: Math.round((Number(t?.h1 ?? 0) / 60) * 10) / 10,
       },
       failuresByReason: failures.map((f) => ({ reason: f.reason, count: Number(f.count) })),
+      problems,
+      lastTaggedAt: t?.last ?? null,
       skippedByReason: skipped.map((s) => ({ reason: s.reason, count: Number(s.count) })),
       workers,
       vocabulary,
