@@ -42,7 +42,7 @@ import type { ExecutionProvider } from '../tagger/tagger.js';
 /** The bundled test model, used when MODEL_DIR is unset. */
 export const DEFAULT_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'test-colors');
 
-export function modelDirOf(config: Config): string {
+function modelDirOf(config: Config): string {
   return config.modelDir ? resolve(config.modelDir) : DEFAULT_MODEL_DIR;
 }
 

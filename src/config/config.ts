@@ -21,7 +21,7 @@ export const PACKAGE_VERSION = '0.1.0';
 export const SETTINGS = { ...PIPELINE_SETTINGS, ...SERVICE_SETTINGS } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;
-export type SettingKey = keyof Settings;
+type SettingKey = keyof Settings;
 type Key = SettingKey;
 type ValueOf<K extends Key> = z.output<Settings[K]['schema']>;
 

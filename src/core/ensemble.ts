@@ -11,7 +11,7 @@
 
 import type { EnsembleVote, ModelLabel } from './types.js';
 
-export type { EnsembleVote, MemberVote } from './types.js';
+export type { EnsembleVote } from './types.js';
 
 export type EnsembleCombination = { kind: 'mean' } | { kind: 'vote'; k: number };
 

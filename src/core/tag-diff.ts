@@ -32,8 +32,6 @@ export const AUTOMATIC_TAGS: ReadonlySet<string> = new Set([
   'tagme',
 ]);
 
-export type { TagThresholdOverride } from './thresholds.js';
-
 export interface DiffPolicy {
   /** Add threshold per category; a category without one is never proposed for addition (artist, meta). */
   addThresholds: ReadonlyMap<number, number>;

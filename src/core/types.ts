@@ -16,7 +16,6 @@ export const TagCategory = {
   meta: 5,
   rating: 9,
 } as const;
-export type TagCategoryName = keyof typeof TagCategory;
 
 export type BooruKind = 'danbooru' | 'e621' | 'moebooru' | 'gelbooru' | 'szurubooru';
 
@@ -87,7 +86,7 @@ export interface TagChange {
 export type ApplyOutcome = 'applied' | 'already_applied' | 'refused' | 'conflicted';
 
 /** One model's score in a suggestion's vote. */
-export interface MemberVote {
+interface MemberVote {
   /** `name@version` of the model. */
   model: string;
   score: number;

@@ -29,9 +29,8 @@ import { registerTagRoutes } from './routes/tags.routes.js';
 import { registerThresholdRoutes } from './routes/thresholds.routes.js';
 import { registerUploadRoutes } from './routes/upload.routes.js';
 
-export type { SessionUser } from './access.js';
 export { SESSION_COOKIE, TOKEN_PREFIX } from './access.js';
-export type { DashboardDeps, DashboardOptions, DefaultThresholds, RouteContext } from './route-context.js';
+export type { DashboardDeps, DashboardOptions } from './route-context.js';
 
 export async function buildDashboard(deps: DashboardDeps, options: DashboardOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({

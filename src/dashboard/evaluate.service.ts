@@ -84,7 +84,7 @@ export class EvaluateError extends Error {
 }
 
 /** Upstream's default `limit`: part of the autotagger protocol, not a setting. */
-export const DEFAULT_LIMIT = 50;
+const DEFAULT_LIMIT = 50;
 
 /** The label name Danbooru expects: `rating:g|s|q|e` for rating rows, null for other category-9 rows. */
 export function evaluateTagName(label: ModelLabel): string | null {

@@ -68,7 +68,7 @@ export class LoginThrottle {
   }
 }
 
-export function nameKey(name: string): string {
+function nameKey(name: string): string {
   return `name:${name.toLowerCase()}`;
 }
 

@@ -6,7 +6,7 @@
 import { POST_STATES, type PostState, SUGGESTION_STATUSES, type SuggestionStatus } from '../core/states.js';
 import type { ServiceStatus } from '../db/worker.repository.js';
 
-export interface StatusReport {
+interface StatusReport {
   posts: Record<PostState, number>;
   suggestions: Record<SuggestionStatus, number>;
   failuresByReason: { reason: string; count: number }[];

@@ -5,9 +5,7 @@ import { AppError, coerceError } from '../shared/errors.js';
 import { PrismaClient } from './generated/client.js';
 import { migrate } from './migrate.js';
 
-export type { PrismaClient };
-
-export type DatabaseKind = 'postgres' | 'pglite';
+type DatabaseKind = 'postgres' | 'pglite';
 
 export interface OpenDatabaseOptions {
   /** PostgreSQL connection URL; absent ⇒ the embedded PGlite database in `dataDir`. */

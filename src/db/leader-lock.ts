@@ -8,7 +8,7 @@ import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
 /** The advisory lock key of the schedule (an arbitrary constant: "booru-tagger schedule"). */
-export const SCHEDULE_LOCK_KEY = 0x6274_7363;
+const SCHEDULE_LOCK_KEY = 0x6274_7363;
 
 export interface LeaderLock {
   /** True when this process holds the lock now, taking it if it is free. */

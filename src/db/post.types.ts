@@ -98,7 +98,7 @@ export interface QueuePost extends ReviewPost {
   suggestions: ReviewSuggestion[];
 }
 
-export interface PredictionView {
+interface PredictionView {
   modelId: number;
   modelName: string;
   modelVersion: string;
@@ -108,7 +108,7 @@ export interface PredictionView {
   scores: { label: string; score: number }[];
 }
 
-export interface TagEditView {
+interface TagEditView {
   id: number;
   suggestionIds: number[];
   oldTagString: string;

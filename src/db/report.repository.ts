@@ -33,9 +33,9 @@ export interface ReportQuery {
 }
 
 /** The daily chart covers the period, at most this many days back from its end. */
-export const MAX_DAILY_DAYS = 90;
+const MAX_DAILY_DAYS = 90;
 /** Without a start, the daily chart shows this many days. */
-export const DEFAULT_DAILY_DAYS = 30;
+const DEFAULT_DAILY_DAYS = 30;
 
 const DECIDED = sql`s.status IN ('approved', 'applied', 'failed', 'rejected')`;
 const APPROVED = sql`s.status IN ('approved', 'applied', 'failed')`;

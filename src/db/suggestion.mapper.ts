@@ -31,7 +31,7 @@ export const SUGGESTION_COLUMNS = Prisma.sql`s.id, s.post_id, s.tag, s.action::t
   s.applied_at, s.created_at, s.votes`;
 
 /** The stored vote, when it has the shape the worker writes (anything else is shown as none). */
-export function voteOf(value: unknown): EnsembleVote | null {
+function voteOf(value: unknown): EnsembleVote | null {
   if (typeof value !== 'object' || value === null) return null;
   const { combination, models } = value as { combination?: unknown; models?: unknown };
   if (typeof combination !== 'string' || !Array.isArray(models)) return null;

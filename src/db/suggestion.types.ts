@@ -10,7 +10,7 @@ import type {
 import type { SuggestionStatus } from '../core/states.js';
 
 export { SUGGESTION_STATUSES, type SuggestionStatus } from '../core/states.js';
-export type { ApprovedSuggestion, ReviewSuggestion, SuggestionAction };
+export type { ReviewSuggestion, SuggestionAction };
 
 /** A suggestion as lists show it: with the post's id on the booru. */
 export type SuggestionRow = Pick<
@@ -18,7 +18,7 @@ export type SuggestionRow = Pick<
   'id' | 'postId' | 'tag' | 'action' | 'category' | 'score' | 'reason' | 'status' | 'modelId' | 'createdAt'
 > & { remoteId: number };
 
-export interface Decider {
+interface Decider {
   /** null for a decision made from the command line by a name with no account. */
   id: number | null;
   name: string;
@@ -43,7 +43,7 @@ export interface ApprovedPostGroup {
 }
 
 /** What became of one suggestion of a write-back. */
-export interface ApplyOutcomeInput {
+interface ApplyOutcomeInput {
   suggestionId: number;
   status: 'applied' | 'failed' | 'already_applied';
   /** The finer verdict (applied, already_applied, refused, conflicted…). */

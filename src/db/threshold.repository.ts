@@ -14,7 +14,7 @@ export interface LearnedSettings extends LearnOptions {
   enabledByDefault: boolean;
 }
 
-export const DEFAULT_LEARNED_SETTINGS: LearnedSettings = { enabledByDefault: false, target: 0.9, minSamples: 30 };
+const DEFAULT_LEARNED_SETTINGS: LearnedSettings = { enabledByDefault: false, target: 0.9, minSamples: 30 };
 
 const SWITCH = { scope: 'switch', key: 'learned' } as const;
 

@@ -7,7 +7,7 @@
 import { judgeVocabulary } from '../core/vocabulary-freshness.js';
 import type { PrismaClient } from './generated/client.js';
 
-export interface WorkerInfo {
+interface WorkerInfo {
   id: string;
   host: string;
   pid: number;

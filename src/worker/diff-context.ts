@@ -61,15 +61,6 @@ export function withLearnedThresholds(
   return { ...context, policy, index: buildDiffIndex(context.labels, context.mapping, policy) };
 }
 
-/** {@link withLearnedThresholds} with the overrides the source holds for the booru now. */
-export async function withStoredLearnedThresholds(
-  context: DiffContext,
-  source: LearnedThresholdSource,
-  booruId: number,
-): Promise<DiffContext> {
-  return withLearnedThresholds(context, await source.loadActiveOverrides(booruId));
-}
-
 /** Where the tag facts of a booru come from (src/db/tag.repository.ts). */
 export interface TagFactsSource {
   loadFacts(booruId: number): Promise<{ facts: BooruTagFacts; implications: Iterable<readonly [string, string]> }>;

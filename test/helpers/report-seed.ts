@@ -33,7 +33,7 @@ interface SeedSuggestion {
 }
 
 /** Suggestions made in the period unless `created` says otherwise; decided a day later. */
-export const SEED_SUGGESTIONS: SeedSuggestion[] = [
+const SEED_SUGGESTIONS: SeedSuggestion[] = [
   { post: 1, tag: 'cat_ears', action: 'add', score: 0.9, status: 'applied' },
   { post: 2, tag: 'cat_ears', action: 'add', score: 0.8, status: 'approved' },
   { post: 3, tag: 'cat_ears', action: 'add', score: 0.7, status: 'approved' },

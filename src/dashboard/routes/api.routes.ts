@@ -7,7 +7,6 @@ import type { SuggestionAction } from '../../core/types.js';
 import { csrfUnlessToken, requireAccess } from '../access.js';
 import type { RouteContext } from '../route-context.js';
 import {
-  ACTIONS,
   idsOf,
   PAGE_GRID,
   PAGE_POSTS,
@@ -125,5 +124,3 @@ export function registerApiRoutes(app: FastifyInstance, context: RouteContext): 
     });
   }
 }
-
-export { ACTIONS };

@@ -56,7 +56,7 @@ export function autotaggerJson(results: readonly { filename: string; tags: reado
 }
 
 /** Sends an error as `{"error", "message"}`; anything unexpected is a 500 InternalServerError (and logged). */
-export function sendEvaluateError(request: FastifyRequest, reply: FastifyReply, thrown: unknown) {
+function sendEvaluateError(request: FastifyRequest, reply: FastifyReply, thrown: unknown) {
   const error = thrown as FastifyError & { statusCode?: number };
   if (thrown instanceof EvaluateError) {
     return reply

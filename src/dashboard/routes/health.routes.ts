@@ -55,7 +55,7 @@ export function registerHealthRoutes(app: FastifyInstance, health: HealthDeps): 
 }
 
 /** Writes one scrape (shared with the token-free listener on TAGGER_METRICS_PORT). */
-export async function sendMetrics(reply: FastifyReply, metrics: MetricsScrape): Promise<FastifyReply> {
+async function sendMetrics(reply: FastifyReply, metrics: MetricsScrape): Promise<FastifyReply> {
   const text = await metrics.scrape();
   return reply.type(metrics.contentType).header('cache-control', 'no-store').send(text);
 }

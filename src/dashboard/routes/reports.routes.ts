@@ -5,7 +5,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseSince } from '../../core/report-stats.js';
 import type { BooruRepository } from '../../db/booru.repository.js';
-import type { ReportRepository } from '../../db/report.repository.js';
 import { REPORT_CSS, renderHtmlBody } from '../../reports/html.report.js';
 import { CONTENT_TYPES, EXTENSIONS, isReportFormat, REPORT_FORMATS, renderReport } from '../../reports/render.js';
 import type { RouteContext } from '../route-context.js';
@@ -16,10 +15,7 @@ import { html, raw } from '../views/html.js';
 import { layout } from '../views/layout.js';
 
 /** The booru a page is about: `?booru=ID`, else the only one in the database, else all of them (null). */
-export async function booruOfQuery(
-  boorus: Pick<BooruRepository, 'listBoorus'>,
-  query: QueryInput,
-): Promise<number | null> {
+async function booruOfQuery(boorus: Pick<BooruRepository, 'listBoorus'>, query: QueryInput): Promise<number | null> {
   const known = await boorus.listBoorus();
   const asked = Number(query['booru']);
   if (Number.isInteger(asked) && known.some((b) => b.id === asked)) return asked;

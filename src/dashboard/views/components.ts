@@ -10,7 +10,7 @@ import {
 import { filterQuery } from '../filters.js';
 import { html, type SafeHtml } from './html.js';
 
-export const CATEGORY_NAMES: Record<number, string> = {
+const CATEGORY_NAMES: Record<number, string> = {
   0: 'general',
   1: 'artist',
   3: 'copyright',
