@@ -8,7 +8,13 @@ import { applyApproved, type ApplySummary } from '../worker/apply-approved.job.j
 import { runOnce } from '../worker/run-once.js';
 import type { TimingReport } from '../worker/stage-timings.js';
 import { readyBooru } from '../booru/booru-factory.js';
-import { createBooruClient, openRepositories, tagBudgetOf, type Repositories } from './context.js';
+import {
+  createBooruClient,
+  openRepositories,
+  type Repositories,
+  type ServiceRepositories,
+  tagBudgetOf,
+} from './context.js';
 import { openService } from './service.js';
 
 export interface CycleSummary {
@@ -43,7 +49,7 @@ export interface CycleSummary {
 export async function runCycle(
   config: Config,
   logger: Logger,
-  repos: Repositories,
+  repos: ServiceRepositories & Pick<Repositories, 'cursors' | 'tagging' | 'suggestions'>,
   baseUrl: string,
   hooks: { signal?: AbortSignal; onTagStart?: (total: number) => void; onBatch?: (tagged: number) => void } = {},
 ): Promise<CycleSummary> {
@@ -54,7 +60,17 @@ export async function runCycle(
     // runOnce syncs tags first, then builds the diff context once (learned thresholds from repos.thresholds).
     const options = service.pipelineOptions(hooks.signal ? { signal: hooks.signal } : {});
     const result = await runOnce(
-      { ...repos, booru: service.booru, tagger, ratingModel: service.ratingModel, logger },
+      {
+        booru: service.booru,
+        posts: repos.posts,
+        cursors: repos.cursors,
+        tagging: repos.tagging,
+        tags: repos.tags,
+        thresholds: repos.thresholds,
+        tagger,
+        ratingModel: service.ratingModel,
+        logger,
+      },
       {
         ...options,
         policy: service.diffPolicy(),
@@ -108,7 +124,7 @@ export async function runCycle(
 export async function applyCycle(
   config: Config,
   logger: Logger,
-  repos: Repositories,
+  repos: Pick<Repositories, 'boorus' | 'posts' | 'suggestions' | 'tags' | 'tagBudgets'>,
   baseUrl: string,
 ): Promise<ApplySummary> {
   const { client, http } = createBooruClient(config, logger, baseUrl);
@@ -119,7 +135,14 @@ export async function applyCycle(
       baseUrl,
     });
     return await applyApproved(
-      { ...repos, booru: client, logger, budget: tagBudgetOf(config, repos, baseUrl) },
+      {
+        booru: client,
+        posts: repos.posts,
+        suggestions: repos.suggestions,
+        tags: repos.tags,
+        logger,
+        budget: tagBudgetOf(config, repos, baseUrl),
+      },
       { booruId: booru.id },
     );
   } finally {
@@ -166,7 +189,10 @@ export async function withRepositories<T>(
 }
 
 /** The user a CLI decision is recorded under (`--as`); an unknown name is recorded by name only. */
-export async function actorOf(repos: Repositories, name: string): Promise<{ id: number | null; name: string }> {
+export async function actorOf(
+  repos: Pick<Repositories, 'users'>,
+  name: string,
+): Promise<{ id: number | null; name: string }> {
   if (!/^[\w.@-]{1,64}$/.test(name))
     throw new AppError('USAGE', `--as ${JSON.stringify(name)} is not a valid user name`);
   const user = await repos.users.findByName(name);

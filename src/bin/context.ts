@@ -70,6 +70,15 @@ export interface Repositories {
   tagBudgets: (options: SharedTagBudgetOptions) => TagBudgetRepository;
 }
 
+/** What the tagging service (src/bin/service.ts) reads and writes. */
+export type ServiceRepositories = Pick<Repositories, 'boorus' | 'models' | 'posts' | 'tags' | 'thresholds'>;
+
+/** The repositories the dashboard reads (its `DashboardDeps`), picked from the bag. */
+export function dashboardRepositoriesOf(repos: Repositories) {
+  const { users, suggestions, posts, boorus, apiTokens, audit, reports, thresholds, loginAttempts, secrets } = repos;
+  return { users, suggestions, posts, boorus, apiTokens, audit, reports, thresholds, loginAttempts, secrets };
+}
+
 export async function openRepositories(
   config: Config,
   logger: Logger,

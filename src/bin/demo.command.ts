@@ -19,7 +19,13 @@ import { startWorker } from './jobs.js';
 import { untilSignal } from './serve.command.js';
 import { evaluateDepsOf } from './evaluate-deps.js';
 import { openService } from './service.js';
-import { createBooruClient, imageHostsOf, openRepositories, type Repositories } from './context.js';
+import {
+  createBooruClient,
+  dashboardRepositoriesOf,
+  imageHostsOf,
+  openRepositories,
+  type Repositories,
+} from './context.js';
 import { readyBooru } from '../booru/booru-factory.js';
 import { syncTags } from '../worker/sync-tags.job.js';
 
@@ -78,7 +84,7 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
     const evaluate = evaluateDepsOf(config, logger, db.prisma, service);
     const web = await buildDashboard(
       {
-        ...repos,
+        ...dashboardRepositoriesOf(repos),
         statusSource: statusSourceOf(() =>
           repos.workers.status(new Date(), { syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000 }),
         ),
@@ -106,12 +112,17 @@ export async function runDemo(baseConfig: Config, logger: Logger, options: DemoO
 }
 
 /** `sync-tags` against the demo booru, on the demo's open database (the embedded database takes one connection). */
-async function syncDemoTags(config: Config, logger: Logger, repos: Repositories, baseUrl: string): Promise<void> {
+async function syncDemoTags(
+  config: Config,
+  logger: Logger,
+  repos: Pick<Repositories, 'boorus' | 'tags' | 'cursors'>,
+  baseUrl: string,
+): Promise<void> {
   const { client, http } = createBooruClient(config, logger, baseUrl);
   try {
     const booru = await readyBooru(client);
     const record = await repos.boorus.ensure({ name: new URL(baseUrl).host, kind: booru.kind, baseUrl });
-    await syncTags({ ...repos, booru, logger }, { booruId: record.id });
+    await syncTags({ booru, tags: repos.tags, cursors: repos.cursors, logger }, { booruId: record.id });
   } finally {
     await http.close();
   }

@@ -16,13 +16,19 @@ import { type JobHandlers, type RunningSchedule, startSchedule } from '../worker
 import { tagPendingPosts } from '../worker/tag-posts.job.js';
 import { buildScheduledReport, learnThresholds } from './report.command.js';
 import { type Repositories, tagBudgetOf } from './context.js';
+
+/** What the scheduled jobs and the tag loop read and write. */
+export type JobRepositories = Pick<
+  Repositories,
+  'posts' | 'cursors' | 'suggestions' | 'tags' | 'tagging' | 'reports' | 'thresholds' | 'workers' | 'tagBudgets'
+>;
 import type { Service } from './service.js';
 import type { ProcessMetrics } from './metrics.js';
 
 export function buildJobHandlers(
   config: Config,
   logger: Logger,
-  repos: Repositories,
+  repos: JobRepositories,
   service: Service,
   metrics: ProcessMetrics | null = null,
 ): JobHandlers {
@@ -38,7 +44,10 @@ export function buildJobHandlers(
       return summary;
     },
     'apply-approved': () =>
-      applyApproved({ ...repos, booru: service.booru, logger, budget }, { booruId: service.booruId }),
+      applyApproved(
+        { booru: service.booru, posts: repos.posts, suggestions: repos.suggestions, tags: repos.tags, logger, budget },
+        { booruId: service.booruId },
+      ),
     'rediff-changed': async () => {
       const context = await service.diffContext();
       return rediffChangedPosts(
@@ -54,14 +63,25 @@ export function buildJobHandlers(
     },
     'rescan-changed': () =>
       rescanChangedPosts(
-        { ...repos, booru: service.booru, logger },
+        {
+          booru: service.booru,
+          posts: repos.posts,
+          suggestions: repos.suggestions,
+          tags: repos.tags,
+          cursors: repos.cursors,
+          logger,
+        },
         {
           booruId: service.booruId,
           minMediaSize: service.tagger.inputSize,
           windowMs: config.rescanWindowHours * 3_600_000,
         },
       ),
-    'sync-tags': () => syncTags({ ...repos, booru: service.booru, logger }, { booruId: service.booruId }),
+    'sync-tags': () =>
+      syncTags(
+        { booru: service.booru, tags: repos.tags, cursors: repos.cursors, logger },
+        { booruId: service.booruId },
+      ),
     'learn-thresholds': () => learnThresholds(repos, service.booruId),
     'build-report': () => buildScheduledReport(config, repos, logger, service.booruId),
   };
@@ -84,7 +104,7 @@ const STALE_CONTEXT_REFRESH_MS = 15_000;
 export function startWorker(
   config: Config,
   logger: Logger,
-  repos: Repositories,
+  repos: JobRepositories,
   service: Service,
   options: { leader: LeaderLock; tag: boolean; metrics?: ProcessMetrics },
 ): RunningWorker {
@@ -156,8 +176,9 @@ export function startWorker(
             }
             await tagPendingPosts(
               {
-                ...repos,
                 booru: service.booru,
+                posts: repos.posts,
+                tagging: repos.tagging,
                 tagger: service.tagger,
                 ratingModel: service.ratingModel,
                 logger,

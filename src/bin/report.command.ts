@@ -84,7 +84,7 @@ export async function reportCommand(
 /** `booru-tagger report`: builds one report; returns its text when no `--out` is given (the CLI prints it). */
 async function runReport(
   config: Config,
-  repos: Repositories,
+  repos: Pick<Repositories, 'boorus' | 'reports' | 'thresholds'>,
   options: ReportCommandOptions,
 ): Promise<{ text: string | null; path: string | null; runId: number }> {
   const until = options.now ?? new Date();
@@ -136,7 +136,7 @@ function reportDirOf(config: Config): string {
  */
 export async function buildScheduledReport(
   config: Config,
-  repos: Repositories,
+  repos: Pick<Repositories, 'reports' | 'thresholds'>,
   logger: Logger,
   booruId: number,
   now = new Date(),

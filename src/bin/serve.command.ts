@@ -12,7 +12,7 @@ import { dashboardOptionsOf } from '../dashboard/options.js';
 import { createLeaderLock } from '../db/leader-lock.js';
 import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { imageHostsOf, openRepositories } from './context.js';
+import { dashboardRepositoriesOf, imageHostsOf, openRepositories } from './context.js';
 import { type RunningWorker, startWorker } from './jobs.js';
 import { openService, type Service } from './service.js';
 import { type EvaluateWiring, evaluateDepsOf } from './evaluate-deps.js';
@@ -79,7 +79,7 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
     const web = options.dashboard
       ? await buildDashboard(
           {
-            ...repos,
+            ...dashboardRepositoriesOf(repos),
             statusSource: statusSourceOf(() =>
               repos.workers.status(new Date(), { syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000 }),
             ),

@@ -22,7 +22,7 @@ import {
   decodeConcurrencyOf,
   loadTagger,
   policyOf,
-  type Repositories,
+  type ServiceRepositories,
   workerId,
 } from './context.js';
 import { InferenceBatcher } from '../tagger/inference-batcher.js';
@@ -69,7 +69,7 @@ export interface Service {
 export async function openService(
   config: Config,
   logger: Logger,
-  repos: Repositories,
+  repos: ServiceRepositories,
   baseUrl: string,
   hooks: { onBooruRequest?: (event: BooruRequestEvent) => void } = {},
 ): Promise<Service> {

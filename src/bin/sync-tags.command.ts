@@ -26,7 +26,10 @@ async function runSyncTags(
     return await withRepositories(config, logger, async (repos) => {
       const booru = await readyBooru(client);
       const record = await repos.boorus.ensure({ name: new URL(baseUrl).host, kind: booru.kind, baseUrl });
-      const summary = await syncTags({ ...repos, booru, logger }, { booruId: record.id, full: options.full });
+      const summary = await syncTags(
+        { booru, tags: repos.tags, cursors: repos.cursors, logger },
+        { booruId: record.id, full: options.full },
+      );
       return { booru: baseUrl, ...summary, stored: await repos.tags.counts(record.id) };
     });
   } finally {

@@ -6,15 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { SuggestionAction } from '../../core/types.js';
 import { csrfUnlessToken, requireAccess } from '../access.js';
 import type { RouteContext } from '../route-context.js';
-import {
-  idsOf,
-  PAGE_GRID,
-  PAGE_POSTS,
-  parseFilter,
-  parsePage,
-  parseSort,
-  type QueryInput,
-} from '../filters.js';
+import { idsOf, PAGE_GRID, PAGE_POSTS, parseFilter, parsePage, parseSort, type QueryInput } from '../filters.js';
 import { OPENAPI_DOCUMENT } from '../openapi.js';
 import { AUDIT_PAGE, parseAuditQuery } from '../page-queries.js';
 import { decideAs, originFor, originOf } from '../review-actions.js';
