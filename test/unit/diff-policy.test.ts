@@ -20,13 +20,22 @@ const aSettings = (overrides: Partial<PolicySettings> = {}): PolicySettings => (
 });
 
 describe('resolveDiffPolicy', () => {
-  it('should equal the built-in default policy for default settings and no other source', () => {
-    const sut = resolveDiffPolicy({ settings: aSettings() });
+  it('should make DESIGN §3’s published policy from the configuration’s defaults and no other source', () => {
+    const sut = defaultDiffPolicy();
 
-    const { rejectMargin, mcut, ...rest } = sut;
-    expect(rest).toEqual(defaultDiffPolicy());
-    expect(rejectMargin).toBe(0.1);
-    expect(mcut).toEqual(new Map());
+    expect(sut.addThresholds).toEqual(
+      new Map([
+        [TagCategory.general, 0.35],
+        [TagCategory.character, 0.85],
+      ]),
+    );
+    expect(sut.removeThreshold).toBe(0.02);
+    expect(sut.removableCategories).toEqual(new Set([TagCategory.general]));
+    expect(sut.perTag).toEqual(new Map());
+    expect(sut.ratingMargin).toBe(0.4);
+    expect(sut.rejectMargin).toBe(0.1);
+    expect(sut.mcut).toEqual(new Map());
+    expect(resolveDiffPolicy({ settings: aSettings() })).toEqual(sut);
   });
 
   it.each([
