@@ -13,7 +13,7 @@ import { loadConfig } from '../config/config.js';
 import { SESSION_COOKIE, TOKEN_PREFIX } from './access.js';
 import { hashSecret, newSecret } from './auth.js';
 import { LoginThrottle, MemoryLoginAttempts } from './login-throttle.js';
-import { defaultThresholdsOf } from './options.js';
+import { dashboardOptionsOf } from './options.js';
 import type { DashboardDeps, DashboardOptions, RouteContext } from './route-context.js';
 import { registerAccountRoutes } from './routes/account.routes.js';
 import { registerAdminRoutes } from './routes/admin.routes.js';
@@ -43,7 +43,9 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
     // polling of /readyz): close every connection once the server stops accepting.
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
-  const secureCookies = options.secureCookies ?? false;
+  // What an option left out means: the setting's default (src/config), never a second copy of it here.
+  const defaults = dashboardOptionsOf(loadConfig({}));
+  const secureCookies = options.secureCookies ?? defaults.secureCookies;
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
       directives: {
@@ -119,14 +121,14 @@ export async function buildDashboard(deps: DashboardDeps, options: DashboardOpti
   });
   const context: RouteContext = {
     deps,
-    sessionMs: options.sessionMs ?? 12 * 3600_000,
+    sessionMs: options.sessionMs ?? defaults.sessionMs,
     secureCookies,
-    tokenDays: options.tokenDays ?? 90,
+    tokenDays: options.tokenDays ?? defaults.tokenDays,
     throttle: new LoginThrottle(deps.loginAttempts ?? new MemoryLoginAttempts(), {
-      ...(options.loginMaxFailures !== undefined ? { maxAttempts: options.loginMaxFailures } : {}),
-      ...(options.loginWindowMs !== undefined ? { windowMs: options.loginWindowMs } : {}),
+      maxAttempts: options.loginMaxFailures ?? defaults.loginMaxFailures,
+      windowMs: options.loginWindowMs ?? defaults.loginWindowMs,
     }),
-    defaultThresholds: options.defaultThresholds ?? defaultThresholdsOf(loadConfig({})),
+    defaultThresholds: options.defaultThresholds ?? defaults.defaultThresholds,
     evaluate: deps.evaluate ?? null,
   };
   registerAssetRoutes(app);

@@ -23,10 +23,10 @@ export interface LoginAttemptStore {
 }
 
 export interface LoginThrottleOptions {
-  /** Attempts allowed per account name within the window. (Default: 5.) */
-  maxAttempts?: number;
-  /** Window length in milliseconds. (Default: 15 minutes.) */
-  windowMs?: number;
+  /** Attempts allowed per account name within the window (TAGGER_LOGIN_MAX_FAILURES). */
+  maxAttempts: number;
+  /** Window length in milliseconds (TAGGER_LOGIN_WINDOW_MINUTES). */
+  windowMs: number;
   now?: () => number;
 }
 
@@ -37,10 +37,10 @@ export class LoginThrottle {
 
   constructor(
     private readonly store: LoginAttemptStore,
-    options: LoginThrottleOptions = {},
+    options: LoginThrottleOptions,
   ) {
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.windowMs = options.windowMs ?? 15 * 60_000;
+    this.maxAttempts = options.maxAttempts;
+    this.windowMs = options.windowMs;
     this.now = options.now ?? Date.now;
   }
 

@@ -2,7 +2,16 @@
 import type { Config } from '../config/config.js';
 import type { DashboardOptions, DefaultThresholds } from './route-context.js';
 
-export function dashboardOptionsOf(config: Config): DashboardOptions {
+/** The options every dashboard has a value for (a config with no settings given yields the settings' defaults). */
+export type SettledOptions = DashboardOptions &
+  Required<
+    Pick<
+      DashboardOptions,
+      'sessionMs' | 'secureCookies' | 'loginMaxFailures' | 'loginWindowMs' | 'tokenDays' | 'defaultThresholds'
+    >
+  >;
+
+export function dashboardOptionsOf(config: Config): SettledOptions {
   return {
     sessionMs: config.sessionHours * 3600_000,
     secureCookies: config.secureCookies,

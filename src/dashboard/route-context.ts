@@ -52,17 +52,17 @@ export interface DefaultThresholds {
 }
 
 export interface DashboardOptions {
-  /** Session lifetime in milliseconds. (Default: 12 hours.) */
+  /** Session lifetime in milliseconds. (Default: TAGGER_SESSION_HOURS's.) */
   sessionMs?: number;
-  /** Mark cookies Secure (behind HTTPS). (Default: false.) */
+  /** Mark cookies Secure (behind HTTPS). (Default: the setting's.) */
   secureCookies?: boolean;
-  /** Failed sign-ins allowed per account name per window. (Default: 5.) */
+  /** Failed sign-ins allowed per account name per window. (Default: the setting's.) */
   loginMaxFailures?: number;
-  /** Login throttle window in milliseconds. (Default: 15 minutes.) */
+  /** Login throttle window in milliseconds. (Default: the setting's.) */
   loginWindowMs?: number;
   /** What the thresholds page shows as configured defaults. (Default: the settings' defaults, src/config.) */
   defaultThresholds?: DefaultThresholds;
-  /** Days a new personal API token stays valid. (Default: 90.) */
+  /** Days a new personal API token stays valid. (Default: TAGGER_TOKEN_DAYS's.) */
   tokenDays?: number;
   /**
    * Which proxies' `X-Forwarded-For` to believe for the client's address: their addresses or CIDRs, or the number of

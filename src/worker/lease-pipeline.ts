@@ -4,6 +4,7 @@
  * `drainTimeoutMs` to finish, then releases whatever is still leased back to the pool untouched. It knows nothing of
  * what the stages do with a post: `tag-posts.job.ts` supplies them and tells the engine when posts leave.
  */
+import { defaultOf } from '../config/config.js';
 import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { BoundedQueue } from './bounded-queue.js';
@@ -30,13 +31,13 @@ export interface LeaseOptions {
   claimSize: number;
   /** Keep polling for new work instead of returning when none is left. */
   follow?: boolean;
-  /** Poll interval when following and idle, in ms. (Default: 2000.) */
+  /** Poll interval when following and idle, in ms. (Default: TAGGER_POLL_MS's.) */
   pollMs?: number;
   /** Stop claiming after this long. (Default: never.) */
   maxRunMs?: number;
   /** Stops claiming; in-flight work finishes or is released. */
   signal?: AbortSignal;
-  /** After an abort, how long in-flight work may take before it is released, in ms. (Default: 30000.) */
+  /** After an abort, how long in-flight work may take before it is released, in ms. (Default: TAGGER_DRAIN_TIMEOUT_MS's.) */
   drainTimeoutMs?: number;
 }
 
@@ -115,7 +116,7 @@ export class LeasePipeline<P extends { id: number }> {
     let released = 0;
     try {
       if (options.signal)
-        await drainOrTimeout(running, options.signal, options.drainTimeoutMs ?? 30_000, () => {
+        await drainOrTimeout(running, options.signal, options.drainTimeoutMs ?? defaultOf('drainTimeoutMs'), () => {
           this.stopping = true;
         });
       else await running;
@@ -150,7 +151,7 @@ export class LeasePipeline<P extends { id: number }> {
             await sleep(50, options.signal);
             continue;
           }
-          await sleep(options.pollMs ?? 2000, options.signal);
+          await sleep(options.pollMs ?? defaultOf('pollMs'), options.signal);
           continue;
         }
         for (const post of batch) {

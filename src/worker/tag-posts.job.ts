@@ -13,6 +13,7 @@
  * crash is simply done again; a result whose lease was lost meanwhile is dropped by the writer. The leases (claims,
  * heartbeat, release on abort after `drainTimeoutMs`) are `lease-pipeline.ts`'s.
  */
+import { defaultOf } from '../config/config.js';
 import type { BooruClient } from '../booru/booru-client.js';
 import type { PostRepository } from '../db/post.repository.js';
 import { type RatingClassPolicy, suggestRatingFromClasses } from '../core/rating-classes.js';
@@ -63,15 +64,15 @@ export interface TagOptions {
   timeoutMs: number;
   scoreFloor: number;
   topK: number;
-  /** Parallel downloads. (Default: 8.) */
+  /** Parallel downloads. (Default: TAGGER_DOWNLOAD_CONCURRENCY's.) */
   downloadConcurrency?: number;
   /** Parallel decodes. (Default: 2.) */
   decodeConcurrency?: number;
-  /** Longest wait for a full batch before inferring a partial one, in ms. (Default: 100.) */
+  /** Longest wait for a full batch before inferring a partial one, in ms. (Default: TAGGER_MAX_BATCH_WAIT_MS's.) */
   maxBatchWaitMs?: number;
   /** Keep polling for new work instead of returning when none is left (the long-running worker). */
   follow?: boolean;
-  /** Poll interval when following and idle, in ms. (Default: 2000.) */
+  /** Poll interval when following and idle, in ms. (Default: TAGGER_POLL_MS's.) */
   pollMs?: number;
   /**
    * When following, stop claiming after this long and return once what is in flight is written, so the caller can
@@ -80,7 +81,7 @@ export interface TagOptions {
   maxRunMs?: number;
   /** Stops claiming; in-flight work finishes or is released. */
   signal?: AbortSignal;
-  /** After an abort, how long in-flight work may take before it is released, in ms. (Default: 30000.) */
+  /** After an abort, how long in-flight work may take before it is released, in ms. (Default: TAGGER_DRAIN_TIMEOUT_MS's.) */
   drainTimeoutMs?: number;
   /** Called after each written batch (progress output). */
   onBatch?: (summary: TagSummary) => void;
@@ -199,7 +200,7 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
   };
 
   const batcher = async () => {
-    const waitMs = options.maxBatchWaitMs ?? 100;
+    const waitMs = options.maxBatchWaitMs ?? defaultOf('maxBatchWaitMs');
     for (;;) {
       const first = await toInfer.pull();
       if (!first) break;
@@ -280,7 +281,10 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
   summary.released += await leases.run(
     toDownload,
     [
-      () => runConcurrently(options.downloadConcurrency ?? 8, downloader).finally(() => toDecode.close()),
+      () =>
+        runConcurrently(options.downloadConcurrency ?? defaultOf('downloadConcurrency'), downloader).finally(() =>
+          toDecode.close(),
+        ),
       () => runConcurrently(options.decodeConcurrency ?? 2, decoder).finally(() => toInfer.close()),
       () => batcher().finally(() => toDiff.close()),
       () => differ().finally(() => toWrite.close()),
