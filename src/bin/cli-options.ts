@@ -7,7 +7,7 @@
 import { type Command, Option } from 'commander';
 import { type Config, flagOf, loadConfig, SETTINGS } from '../config/config.js';
 import type { Rating } from '../core/types.js';
-import type { SuggestionStatus } from '../db/suggestion.types.js';
+import { SUGGESTION_STATUSES, type SuggestionStatus } from '../core/states.js';
 import { AppError, ConfigError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 
@@ -104,24 +104,14 @@ export async function parseExportFlags(options: ParsedOptions): Promise<ExportFl
   };
 }
 
-const LISTED_STATUSES: readonly SuggestionStatus[] = [
-  'pending',
-  'approved',
-  'rejected',
-  'applied',
-  'failed',
-  'superseded',
-  'already_applied',
-];
-
 /** `suggestions --status S --limit N`. */
 export function parseListFlags(options: ParsedOptions): { status: SuggestionStatus; limit: number } {
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1)
     throw new ConfigError([`--limit=${options.limit}: expected a positive integer`]);
   const status = String(options.status);
-  if (!LISTED_STATUSES.includes(status as SuggestionStatus))
-    throw new ConfigError([`--status=${status}: expected one of ${LISTED_STATUSES.join(', ')}`]);
+  if (!SUGGESTION_STATUSES.includes(status as SuggestionStatus))
+    throw new ConfigError([`--status=${status}: expected one of ${SUGGESTION_STATUSES.join(', ')}`]);
   return { status: status as SuggestionStatus, limit };
 }
 

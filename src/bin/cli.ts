@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { describeSettings, PACKAGE_VERSION } from '../config/config.js';
+import { SUGGESTION_STATUSES } from '../core/states.js';
 import { AppError, ConfigError, coerceError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import {
@@ -167,11 +168,7 @@ export function buildProgram(): Command {
     program
       .command('suggestions')
       .description('list suggestions (approve / reject them with the subcommands)')
-      .option(
-        '--status <status>',
-        'pending, approved, rejected, applied, failed, superseded, already_applied',
-        'pending',
-      )
+      .option('--status <status>', SUGGESTION_STATUSES.join(', '), 'pending')
       .option('--limit <n>', 'at most this many rows', '100')
       .option('--json', 'print JSON rows'),
   ).action(async (options) => {

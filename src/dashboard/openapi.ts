@@ -1,11 +1,12 @@
 /** The OpenAPI 3.1 description of the JSON API (served at /api/openapi.json). */
 import { defaultOf } from '../config/config.js';
+import { SUGGESTION_STATUSES } from '../core/states.js';
 
 const filterParams = [
   {
     name: 'status',
     in: 'query',
-    schema: { enum: ['pending', 'approved', 'rejected', 'applied', 'failed', 'superseded', 'already_applied'] },
+    schema: { enum: SUGGESTION_STATUSES },
   },
   { name: 'action', in: 'query', schema: { enum: ['add', 'remove', 'rating'] } },
   {
