@@ -204,26 +204,23 @@ export class TaggingRepository {
     if (input.results.length === 0) return summary;
     return this.prisma.$transaction(async (tx) => {
       const ids = input.results.map((r) => r.postId);
-      const rows = await tx.$queryRaw<(ExistingRow & { locked_id: number; tags_version: number })[]>`
-        WITH locked AS (
-          SELECT id, tags_version FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'tagged' ORDER BY id FOR UPDATE)
-        SELECT l.id AS locked_id, l.tags_version, s.id, s.post_id, s.tag, s.action::text AS action,
-          s.status::text AS status, s.score
-        FROM locked l LEFT JOIN suggestions s ON s.post_id = l.id AND s.status IN (${REPLACEABLE})
-          ${input.keepRatings ? Prisma.sql`AND s.action <> 'rating'` : Prisma.empty}`;
+      // The lock first, in its own statement: a re-diff that waited for another one's lock must then read the
+      // suggestions that one wrote (a statement reads as of its start, so one statement would plan from the old ones).
+      const locked = await tx.$queryRaw<{ id: number; tags_version: number }[]>`
+        SELECT id, tags_version FROM posts WHERE id = ANY(${ids}::int[]) AND state = 'tagged' ORDER BY id FOR UPDATE`;
       // A post edited again since it was read is left for the next pass.
-      const current = new Map(rows.map((r) => [r.locked_id, r.tags_version]));
+      const current = new Map(locked.map((r) => [r.id, r.tags_version]));
       const results = input.results.filter((r) => current.get(r.postId) === r.tagsVersion);
       if (results.length === 0) return summary;
+      const rows = await tx.$queryRaw<ExistingRow[]>`
+        SELECT s.id, s.post_id, s.tag, s.action::text AS action, s.status::text AS status, s.score
+        FROM suggestions s
+        WHERE s.post_id = ANY(${results.map((r) => r.postId)}::int[]) AND s.status IN (${REPLACEABLE})
+          ${input.keepRatings ? Prisma.sql`AND s.action <> 'rating'` : Prisma.empty}`;
       const scoped = input.keepRatings
         ? results.map((r) => ({ ...r, drafts: r.drafts.filter((d) => d.action !== 'rating') }))
         : results;
-      const writes = planWrites(
-        existingByPost(rows.filter((r) => r.id !== null)),
-        scoped,
-        input.modelId,
-        input.rejectMargin,
-      );
+      const writes = planWrites(existingByPost(rows), scoped, input.modelId, input.rejectMargin);
       const [counts] = await tx.$queryRaw<WriteCounts[]>`
         WITH ${suggestionWrites(writes)},
         seen AS (

@@ -211,6 +211,27 @@ describe('TaggingRepository', () => {
     });
   });
 
+  describe('concurrent re-diffs of one post', () => {
+    it('should let each plan from the suggestions the one before it wrote, so none fails on a duplicate', async () => {
+      const { prisma } = database();
+      const [post] = await claimed(1);
+      await sut.storeResults({ rejectMargin: 0.1, modelId, owner: 'w1', results: [resultOf(post!, ['cat_ears'])] });
+      const rediff = () =>
+        new TaggingRepository(prisma).storeRediffs({
+          rejectMargin: 0.1,
+          modelId,
+          syncGeneration: 0,
+          results: [{ postId: post!.id, tagsVersion: post!.tagsVersion, drafts: [aDraft({ tag: 'smile' })] }],
+        });
+
+      const outcomes = await Promise.allSettled([rediff(), rediff(), rediff(), rediff()]);
+
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+      const rows = await prisma.suggestion.findMany({ where: { postId: post!.id }, orderBy: { id: 'asc' } });
+      expect(rows.map((r) => `${r.tag}:${r.status}`)).toEqual(['cat_ears:superseded', 'smile:pending']);
+    });
+  });
+
   describe('a file replaced while it is being scored', () => {
     it("should drop the old file's scores and queue the post again for the new file", async () => {
       const { prisma } = database();
