@@ -24,7 +24,7 @@ export function dashboardOptionsOf(config: Config): SettledOptions {
 }
 
 /** The configured thresholds the thresholds page shows (of a config with no settings given: the settings' defaults). */
-export function defaultThresholdsOf(config: Config): DefaultThresholds {
+function defaultThresholdsOf(config: Config): DefaultThresholds {
   return {
     general: config.thresholdGeneral,
     character: config.thresholdCharacter,
