@@ -25,10 +25,16 @@ export interface LeaseOptions {
   leaseMs: number;
   /** Claims wait until at least this many posts fit in flight. */
   batchSize: number;
-  /** Most posts leased at once. */
-  maxInFlight: number;
-  /** Most posts per claim. */
+  /**
+   * Posts leased at once: `min` while the pipeline is slow, growing with its measured pace to about `seconds` of work
+   * (the posts written in the last `seconds`), never beyond `max`. A slow CPU worker holds few leases that others
+   * could share; a fast one holds enough for the writer to merge batches while the database lags.
+   */
+  inFlight: { min: number; max: number; seconds: number };
+  /** Posts per claim: at least this, and a quarter of the window when that is more (up to 64). */
   claimSize: number;
+  /** Injected for tests. (Default: performance.now.) */
+  now?: () => number;
   /** Keep polling for new work instead of returning when none is left. */
   follow?: boolean;
   /** Poll interval when following and idle, in ms. (Default: TAGGER_POLL_MS's.) */
@@ -41,8 +47,16 @@ export interface LeaseOptions {
   drainTimeoutMs?: number;
 }
 
+/** The lease window of a pipeline of `batchSize`: about 2 s of work, at least 4 batches (64 posts), at most 256. */
+export function leaseWindowOf(batchSize: number): LeaseOptions['inFlight'] {
+  return { min: Math.max(batchSize * 4, 64), max: Math.max(batchSize * 4, 256), seconds: 2 };
+}
+
 export class LeasePipeline<P extends { id: number }> {
   private readonly inFlight = new Map<number, P>();
+  // When posts were written, and how many: the pace that sizes the lease window.
+  private readonly written: { at: number; count: number }[] = [];
+  private writtenInWindow = 0;
   private stopping = false;
   private broken = false;
   // The claimer waits for room in the pipeline; the writer and failures wake it as soon as posts leave.
@@ -66,7 +80,21 @@ export class LeasePipeline<P extends { id: number }> {
   /** Posts written: they leave the pipeline and make room for new claims. */
   finished(posts: readonly P[]): void {
     for (const post of posts) this.inFlight.delete(post.id);
+    this.written.push({ at: this.clock(), count: posts.length });
+    this.writtenInWindow += posts.length;
     this.roomMade();
+  }
+
+  /** How many posts may be leased at once now (see {@link LeaseOptions.inFlight}). */
+  window(): number {
+    const { min, max, seconds } = this.options.inFlight;
+    const since = this.clock() - seconds * 1000;
+    while (this.written.length > 0 && this.written[0]!.at < since) this.writtenInWindow -= this.written.shift()!.count;
+    return Math.max(min, Math.min(max, this.writtenInWindow));
+  }
+
+  private clock(): number {
+    return this.options.now ? this.options.now() : performance.now();
   }
 
   /** A post failed in some stage: it leaves the pipeline and its failure is recorded. */
@@ -137,13 +165,15 @@ export class LeasePipeline<P extends { id: number }> {
       const deadline = options.maxRunMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.maxRunMs;
       while (!options.signal?.aborted && !this.broken && Date.now() < deadline) {
         // Claim only what the pipeline has room for: claimed posts hold leases.
-        const room = options.maxInFlight - inFlight.size;
+        const window = this.window();
+        const room = window - inFlight.size;
         if (room < options.batchSize) {
           await this.roomOrTimeout(1000);
           continue;
         }
         const recordedBefore = this.recorded;
-        const batch = await this.source.claim(Math.min(room, options.claimSize));
+        const claimSize = Math.max(options.claimSize, Math.min(64, Math.floor(window / 4)));
+        const batch = await this.source.claim(Math.min(room, claimSize));
         if (batch.length === 0) {
           if (!options.follow) {
             // Nothing to claim; wait for work in flight that might fail and come back for a retry.

@@ -24,7 +24,7 @@ import type { Tagger } from '../tagger/tagger.js';
 import { BoundedQueue, runConcurrently } from './bounded-queue.js';
 import { compactScores, type DiffContext, diffPost } from './diff-context.js';
 import { type EnsembleMembers, memberPredictions, withVotes } from './ensemble-votes.js';
-import { LeasePipeline } from './lease-pipeline.js';
+import { LeasePipeline, leaseWindowOf } from './lease-pipeline.js';
 import type { PipelineObserver, PipelineStage } from './pipeline-observer.js';
 import { recordTagged, type StageTimings } from './stage-timings.js';
 
@@ -147,10 +147,10 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       release: (ids) => deps.posts.release(ids, options.owner),
       recordFailure: (post, error) => recordFailure(deps, options, post, error, summary, logger),
     },
-    // The lease settings (leaseMs, follow, pollMs, maxRunMs, signal, drainTimeoutMs) are the caller's. Enough posts
-    // in flight to keep every stage busy and let the writer merge batches when the database lags; few enough that one
-    // worker does not hoard a small backlog that others could share.
-    { ...options, batchSize, maxInFlight: Math.max(batchSize * 4, 64), claimSize: Math.max(batchSize, 32) },
+    // The lease settings (leaseMs, follow, pollMs, maxRunMs, signal, drainTimeoutMs) are the caller's. In flight:
+    // enough to keep every stage busy and, as the pace allows, about 2 s of work so the writer merges batches while
+    // the database lags; a slow worker does not hoard a small backlog that others could share.
+    { ...options, batchSize, inFlight: leaseWindowOf(batchSize), claimSize: Math.max(batchSize, 32) },
     logger,
   );
   const fail = (post: ClaimedPost, thrown: unknown) => leases.fail(post, thrown);
