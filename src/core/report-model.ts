@@ -35,7 +35,7 @@ interface PendingPostRow {
   tag: string;
   action: 'add' | 'remove';
   remoteId: number;
-  /** The post's page on its booru (each dialect names it differently: `src/booru/dialects.ts`). */
+  /** The post's page on its booru (each dialect names it differently: `src/core/dialects.ts`). */
   url: string;
   score: number;
 }

@@ -250,7 +250,7 @@ export async function listNames(prisma: PrismaClient): Promise<{
 
 /**
  * Of these suggestions, the ones on a booru of a report-only kind (no tag-edit API: they cannot be approved).
- * @param reportOnlyKinds the dialects without a tag-edit API (src/booru/dialects.ts).
+ * @param reportOnlyKinds the dialects without a tag-edit API (src/core/dialects.ts).
  */
 export async function listReportOnly(
   prisma: PrismaClient,
