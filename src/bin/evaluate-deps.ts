@@ -11,7 +11,7 @@ import type { DiffPolicy } from '../core/tag-diff.js';
 import { TagCategory, type ModelLabel, type ScoreVector } from '../core/types.js';
 import { judgeVocabulary } from '../core/vocabulary-freshness.js';
 import type { EvaluateDeps, KnownPost, KnownPostDiff } from '../dashboard/evaluate.service.js';
-import { DatasetRepository } from '../db/dataset.repository.js';
+import { PostRepository } from '../db/post.repository.js';
 import type { PrismaClient } from '../db/generated/client.js';
 import { TagRepository } from '../db/tag.repository.js';
 import { ThresholdRepository } from '../db/threshold.repository.js';
@@ -53,7 +53,7 @@ export function evaluateDepsOf(
     booru = created.client;
     http = created.http;
   }
-  const posts = new DatasetRepository(prisma);
+  const posts = new PostRepository(prisma);
   const fetchFrom = booru;
   const diffKnownPost = knownPostDiffer(
     {
@@ -91,7 +91,7 @@ export function evaluateDepsOf(
               }),
           }
         : {}),
-      findPostByMd5: (md5: string) => posts.findPostByMd5(md5),
+      findPostByMd5: (md5: string) => posts.findByMd5(md5),
       diffKnownPost,
     },
     async close() {

@@ -4,11 +4,10 @@
  * bar on a terminal (structured progress logs otherwise).
  */
 import type { Config } from '../config/config.js';
-import { DatasetRepository } from '../db/dataset.repository.js';
-import { exportDataset, type ExportSummary } from '../export/export-dataset.js';
+import { type ExportDatasetDeps, exportDataset, type ExportSummary } from '../export/export-dataset.js';
 import { AppError, ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { createBooruClient, openRepositories } from './context.js';
+import { createBooruClient, openRepositories, type Repositories } from './context.js';
 import type { ExportFlags } from './cli-options.js';
 import { type Progress, progressBar } from './progress.js';
 
@@ -17,12 +16,24 @@ interface ExportCommandOptions extends ExportFlags {
   progress: Progress;
 }
 
+/** The export's reads (src/export's source) from the post, tag and suggestion aggregates. */
+export function datasetSourceOf(
+  repos: Pick<Repositories, 'posts' | 'tags' | 'suggestions'>,
+): ExportDatasetDeps['source'] {
+  return {
+    countPosts: (filter) => repos.posts.countExportable(filter),
+    listPosts: (filter, afterId, limit) => repos.posts.listExportable(filter, afterId, limit),
+    tagCategories: (booruId, names) => repos.tags.categoriesOf(booruId, names),
+    approvedChanges: (postIds) => repos.suggestions.listApprovedForPosts(postIds),
+  };
+}
+
 const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 
 async function runExportDataset(config: Config, logger: Logger, options: ExportCommandOptions): Promise<ExportSummary> {
   const { db, repos } = await openRepositories(config, logger);
   try {
-    const source = new DatasetRepository(db.prisma);
+    const source = datasetSourceOf(repos);
     const boorus = await repos.boorus.listBoorus();
     const booru = config.booruUrl
       ? boorus.find((b) => sameUrl(b.baseUrl, config.booruUrl!))

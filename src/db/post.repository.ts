@@ -1,6 +1,8 @@
 import type { BooruPost, Rating } from '../core/types.js';
 import type { PrismaClient } from './generated/client.js';
 import { findPostDetail } from './post-detail.js';
+import * as reads from './post-reads.js';
+import type { DatasetPost, DatasetPostFilter, PostByMd5 } from './post-reads.js';
 import { inList, POST_MOVES } from './state-guards.js';
 import {
   type ClaimedPost,
@@ -289,28 +291,23 @@ export class PostRepository {
   }
 
   /** The stored post with this remote id, or null. */
-  async findByRemoteId(booruId: number, remoteId: number): Promise<StoredPost | null> {
-    const row = await this.prisma.post.findUnique({ where: { booruId_remoteId: { booruId, remoteId } } });
-    if (!row) return null;
-    return {
-      id: row.id,
-      booruId: row.booruId,
-      remoteId: row.remoteId,
-      md5: row.md5,
-      rating: row.rating as Rating | null,
-      tags: row.tags,
-      tagsVersion: row.tagsVersion,
-      mediaUrl: row.mediaUrl,
-      state: row.state,
-      attempts: row.attempts,
-      lastError: row.lastError,
-      skipReason: row.skipReason,
-      leaseOwner: row.leaseOwner,
-      leaseExpiresAt: row.leaseExpiresAt,
-      isDeleted: row.isDeleted,
-      isBanned: row.isBanned,
-      isPending: row.isPending,
-    };
+  findByRemoteId(booruId: number, remoteId: number): Promise<StoredPost | null> {
+    return reads.findByRemoteId(this.prisma, booruId, remoteId);
+  }
+
+  /** The newest post whose original has this md5 (the upload page's known post), or null. */
+  findByMd5(md5: string): Promise<PostByMd5 | null> {
+    return reads.findPostByMd5(this.prisma, md5);
+  }
+
+  /** How many posts {@link listExportable} would return in all (a progress bar). */
+  countExportable(filter: DatasetPostFilter): Promise<number> {
+    return reads.countExportable(this.prisma, filter);
+  }
+
+  /** Up to `limit` exportable posts after row id `afterId`, in id order (the training-set export's keyset pages). */
+  listExportable(filter: DatasetPostFilter, afterId: number, limit: number): Promise<DatasetPost[]> {
+    return reads.listExportable(this.prisma, filter, afterId, limit);
   }
 
   /**

@@ -11,6 +11,7 @@ import type { QueuePost } from './post.types.js';
 import * as moves from './suggestion-moves.js';
 import * as queue from './suggestion-queue.js';
 import type {
+  ApprovedChange,
   ApprovedPostGroup,
   DecideInput,
   DecideResult,
@@ -87,6 +88,16 @@ export class SuggestionRepository {
       });
     }
     return [...groups.values()];
+  }
+
+  /** Approved suggestions of these posts that are not applied yet, oldest decision first (the dataset export). */
+  async listApprovedForPosts(postIds: readonly number[]): Promise<ApprovedChange[]> {
+    if (postIds.length === 0) return [];
+    return this.prisma.suggestion.findMany({
+      where: { postId: { in: [...postIds] }, status: 'approved' },
+      select: { postId: true, tag: true, action: true },
+      orderBy: [{ decidedAt: 'asc' }, { id: 'asc' }],
+    });
   }
 
   /** Open suggestions (pending or approved) of these posts, for the re-scan to re-check against the booru. */

@@ -101,3 +101,10 @@ export interface GridItem {
   suggestion: ReviewSuggestion;
   post: { id: number; remoteId: number; previewUrl: string | null; booruKind: BooruKind; tags: string[] };
 }
+
+/** An approved, not yet applied change of one post's tags or rating. */
+export interface ApprovedChange {
+  postId: number;
+  tag: string;
+  action: 'add' | 'remove' | 'rating';
+}

@@ -164,6 +164,16 @@ export class TagRepository {
     };
   }
 
+  /** Category of each named tag the booru's tag sync knows (names it does not know are absent). */
+  async categoriesOf(booruId: number, names: readonly string[]): Promise<Map<string, number>> {
+    if (names.length === 0) return new Map();
+    const rows = await this.prisma.tag.findMany({
+      where: { booruId, name: { in: [...new Set(names)] } },
+      select: { name: true, category: true },
+    });
+    return new Map(rows.map((r) => [r.name, r.category]));
+  }
+
   /** How many tags, active aliases and active implications are stored for a booru. */
   async counts(booruId: number): Promise<{ tags: number; aliases: number; implications: number }> {
     const [tags, aliases, implications] = await Promise.all([

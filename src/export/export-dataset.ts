@@ -12,7 +12,8 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import type { Rating } from '../core/types.js';
-import type { ApprovedChange, DatasetPost, DatasetPostFilter } from '../db/dataset.repository.js';
+import type { DatasetPost, DatasetPostFilter } from '../db/post-reads.js';
+import type { ApprovedChange } from '../db/suggestion.types.js';
 import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { DatasetFile } from './dataset-file.js';
@@ -30,7 +31,7 @@ import {
 /** The dataset's SQLite file name inside the output folder. */
 export const DATASET_FILE = 'dataset.sqlite';
 
-/** The reads the export needs (DatasetRepository implements them). */
+/** The reads the export needs (the post, tag and suggestion repositories, joined in src/bin). */
 interface DatasetSource {
   countPosts(filter: DatasetPostFilter): Promise<number>;
   listPosts(filter: DatasetPostFilter, afterId: number, limit: number): Promise<DatasetPost[]>;

@@ -21,7 +21,6 @@ import { hashPassword } from '../../src/dashboard/auth.js';
 import { ApiTokenRepository } from '../../src/db/api-token.repository.js';
 import { AuditRepository } from '../../src/db/audit.repository.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
-import { DatasetRepository } from '../../src/db/dataset.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
@@ -83,7 +82,6 @@ describe('Upload page in Chromium', () => {
     );
     http = new BooruHttp({ baseUrl: started.url, userAgent: 'booru-tagger-test/1.0', logger: silentLogger });
     const client = createBooruClientFor('danbooru', http, silentLogger);
-    const dataset = new DatasetRepository(prisma);
     app = await buildDashboard({
       users,
       suggestions: new SuggestionRepository(prisma),
@@ -98,7 +96,7 @@ describe('Upload page in Chromium', () => {
         maxFiles: 4,
         ratePerMinute: 0,
         fetchImage: (url) => client.downloadMedia(url, { maxBytes: 1024 * 1024, timeoutMs: 10_000 }),
-        findPostByMd5: (hash) => dataset.findPostByMd5(hash),
+        findPostByMd5: (hash) => posts.findByMd5(hash),
         // The queue's own diff, wired as the service wires it.
         diffKnownPost: knownPostDiffer(
           { tags: new TagRepository(prisma) },

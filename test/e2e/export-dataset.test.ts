@@ -15,7 +15,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBooruClientFor } from '../../src/booru/booru-factory.js';
 import { BooruHttp } from '../../src/booru/http.js';
-import { DatasetRepository } from '../../src/db/dataset.repository.js';
+import { datasetSourceOf } from '../../src/bin/export-dataset.command.js';
+import { PostRepository } from '../../src/db/post.repository.js';
+import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
 import { type DemoPost, makeDemoPosts } from '../../src/demo/demo-posts.js';
 import { FakeDanbooruServer, type StartedFakeDanbooru } from '../../src/demo/fake-danbooru.server.js';
@@ -197,7 +199,11 @@ describe('export-dataset', () => {
     try {
       const summary = await exportDataset(
         {
-          source: new DatasetRepository(prisma),
+          source: datasetSourceOf({
+            posts: new PostRepository(prisma),
+            tags: new TagRepository(prisma),
+            suggestions: new SuggestionRepository(prisma),
+          }),
           downloadMedia: (url) => client.downloadMedia(url, { maxBytes: 10_000_000, timeoutMs: 10_000 }),
           logger: silentLogger,
         },
