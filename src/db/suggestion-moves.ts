@@ -25,10 +25,7 @@ export async function decide(prisma: PrismaClient, input: DecideInput): Promise<
     });
     const changed = new Set(changedRows.map((r) => r.id));
     const rest = ids.filter((id) => !changed.has(id));
-    const others = rest.length
-      ? await tx.suggestion.findMany({ where: { id: { in: rest } }, select: { id: true, status: true } })
-      : [];
-    const statusOf = new Map(others.map((o) => [o.id, o.status]));
+    const statusOf = await statusesOf(tx, rest);
     const skipped = rest.map((id) => {
       const current = statusOf.get(id);
       return { id, why: current === undefined ? 'not found' : `not pending (${current})` };
@@ -69,10 +66,7 @@ export async function undo(prisma: PrismaClient, input: Omit<DecideInput, 'verdi
       RETURNING s.id, s.post_id, old.from_status AS "from"`;
     const changed = new Set(changedRows.map((r) => r.id));
     const rest = ids.filter((id) => !changed.has(id));
-    const others = rest.length
-      ? await tx.suggestion.findMany({ where: { id: { in: rest } }, select: { id: true, status: true } })
-      : [];
-    const statusOf = new Map(others.map((o) => [o.id, o.status]));
+    const statusOf = await statusesOf(tx, rest);
     const skipped = rest.map((id) => {
       const current = statusOf.get(id);
       if (current === undefined) return { id, why: 'not found' };
@@ -208,4 +202,11 @@ export async function closeOpen(
     }
     return changed;
   });
+}
+
+/** The current status of each suggestion a guarded move left alone (absent: no such suggestion), to say why. */
+async function statusesOf(tx: Pick<PrismaClient, 'suggestion'>, ids: readonly number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await tx.suggestion.findMany({ where: { id: { in: [...ids] } }, select: { id: true, status: true } });
+  return new Map(rows.map((r) => [r.id, r.status]));
 }
