@@ -8,20 +8,33 @@
  * Every failure is an {@link AppError}: MEDIA_CORRUPT (undecodable, truncated, empty), MEDIA_TOO_LARGE (over the
  * pixel limit), MEDIA_UNSUPPORTED (a video, archive or other non-image container).
  */
-import sharp, { type Sharp } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { AppError } from '../shared/errors.js';
 import { areaSquare } from './area-resize.js';
 import { decodeGate } from './decode-gate.js';
 import { mediaError, refuseNonImages } from './media-facts.js';
 import { pixelsToTensor } from './pixels-to-tensor.js';
 import type { PreprocessRecipe, ResizeKernel } from './recipe.js';
+import { type DecodedWebp, webpDecoder } from './webp-decoder.js';
 
 export interface PreprocessLimits {
   /** Largest width × height decoded; bigger images fail with MEDIA_TOO_LARGE before decoding. */
   maxPixels: number;
   /** Longest a decode may take, in seconds; a slower one fails with MEDIA_TOO_LARGE. (Default: 30) */
   timeoutSeconds?: number;
+  /**
+   * Decode still WebP files up to {@link FAST_WEBP_MAX_PIXELS} with libwebp in worker threads (`webp-decoder.ts`)
+   * instead of sharp's loader: the same pixels, about half the CPU. (Default: true; false is for tests comparing the
+   * two)
+   */
+  fastWebp?: boolean;
 }
+
+/**
+ * The largest WebP (in pixels) decoded by `webp-decoder.ts`: it holds the whole RGBA image at once where sharp
+ * streams, so only images up to 2048² take it (every booru sample size); larger ones stream through sharp.
+ */
+export const FAST_WEBP_MAX_PIXELS = 2048 * 2048;
 
 /** A default for {@link PreprocessLimits.timeoutSeconds}. */
 const DEFAULT_DECODE_TIMEOUT_SECONDS = 30;
@@ -75,19 +88,41 @@ export async function letterboxImage(
   recipe: PreprocessRecipe,
   limits: PreprocessLimits,
 ): Promise<Buffer> {
-  const size = await headerSize(bytes, limits);
+  const header = await headerSize(bytes, limits);
   // Refused sizes never wait; the rest wait for their share of the process-wide decode budget.
-  return decodeGate.run(size.width * size.height, () => decodeToSquare(bytes, recipe, limits, size));
+  return decodeGate.run(header.width * header.height, () => decodeToSquare(bytes, recipe, limits, header));
+}
+
+interface Header {
+  width: number;
+  height: number;
+  /** A still WebP that `webp-decoder.ts` decodes to the same pixels as sharp (see {@link isPlainWebp}). */
+  plainWebp: boolean;
 }
 
 /** The image's size from its header, refused (MEDIA_*) when it cannot be decoded within the limits. */
-async function headerSize(bytes: Buffer, limits: PreprocessLimits): Promise<{ width: number; height: number }> {
+async function headerSize(bytes: Buffer, limits: PreprocessLimits): Promise<Header> {
   refuseNonImages(bytes);
   try {
-    return checkedSize((await sharpInput(bytes, limits).metadata()).autoOrient, limits);
+    const metadata = await sharpInput(bytes, limits).metadata();
+    return { ...checkedSize(metadata.autoOrient, limits), plainWebp: isPlainWebp(metadata) };
   } catch (error) {
     throw mediaError(error);
   }
+}
+
+/**
+ * A WebP whose pixels libwebp alone gives exactly as sharp does: one frame, no EXIF orientation to apply, no ICC
+ * profile to convert from, at most {@link FAST_WEBP_MAX_PIXELS}.
+ */
+function isPlainWebp(metadata: Metadata): boolean {
+  return (
+    metadata.format === 'webp' &&
+    (metadata.pages ?? 1) === 1 &&
+    (metadata.orientation ?? 1) === 1 &&
+    !metadata.hasProfile &&
+    (metadata.width ?? 0) * (metadata.height ?? 0) <= FAST_WEBP_MAX_PIXELS
+  );
 }
 
 /** The header's size, or MEDIA_* when it cannot be decoded within the limits (pixels, side, aspect). */
@@ -112,60 +147,123 @@ function checkedSize(
   return { width, height };
 }
 
+/**
+ * The first pass: the decoded image (shrunk to the working side when longer), alpha flattened or dropped, and for
+ * `fit: pad` padded to a centred square. `width`/`height` are the image's size within `data`'s `rawWidth × rawHeight`.
+ */
+interface FirstPass {
+  data: Buffer;
+  width: number;
+  height: number;
+  rawWidth: number;
+  rawHeight: number;
+}
+
+async function sharpFirstPass(
+  bytes: Buffer,
+  recipe: PreprocessRecipe,
+  limits: PreprocessLimits,
+  header: Header,
+  timeout: { seconds: number },
+): Promise<FirstPass> {
+  let { width, height } = header;
+  const longest = Math.max(width, height);
+  // Alpha is flattened (or dropped) before padding, so the pad colour never mixes with transparency.
+  let decoded = sharpInput(bytes, limits);
+  decoded = recipe.alpha === 'drop' ? decoded.removeAlpha() : decoded.flatten({ background: WHITE });
+  decoded = decoded.toColourspace('srgb');
+
+  // Memory bound: an image longer than the working side is shrunk to it while it streams in (shrink-on-load where
+  // the format has it), before any padding, so no buffer below is larger than workingSide² × 3 bytes.
+  const workingSide = workingSideOf(recipe);
+  if (longest > workingSide) {
+    const scale = workingSide / longest;
+    [width, height] = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
+    decoded = decoded.resize(width, height, { kernel: sharpKernel(recipe), fit: 'fill' });
+  }
+
+  // 'pad' pads at the image's own size first: the padded square is what the kernel sees (WD's reference order).
+  const side = Math.max(width, height);
+  const [rawWidth, rawHeight] = recipe.fit === 'pad' ? [side, side] : [width, height];
+  if (recipe.fit === 'pad' && (side !== width || side !== height)) {
+    const left = Math.floor((side - width) / 2);
+    const top = Math.floor((side - height) / 2);
+    decoded = decoded.extend({
+      left,
+      top,
+      right: side - width - left,
+      bottom: side - height - top,
+      background: recipe.pad === 'black' ? BLACK : WHITE,
+      extendWith: recipe.pad === 'edge' ? 'copy' : 'background',
+    });
+  }
+  const { data, info } = await decoded
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .timeout(timeout)
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== rawWidth || info.height !== rawHeight) {
+    throw new AppError(
+      'MEDIA_UNSUPPORTED',
+      `decoded to ${info.width}×${info.height}×${info.channels}, expected ${rawWidth}×${rawHeight}×3`,
+    );
+  }
+  return { data, width, height, rawWidth, rawHeight };
+}
+
+/**
+ * The first pass for a plain WebP ({@link isPlainWebp}) no longer than the working side: libwebp in a worker thread
+ * (`webp-decoder.ts`), alpha and padding applied there in one pass (`rgba-square.mjs`): the same bytes as
+ * {@link sharpFirstPass}. Null when the worker could not decode the file: sharp then does, and names what is wrong.
+ */
+async function plainWebpFirstPass(
+  bytes: Buffer,
+  recipe: PreprocessRecipe,
+  timeout: { seconds: number },
+): Promise<FirstPass | null> {
+  let image: DecodedWebp;
+  try {
+    image = await webpDecoder().decode(
+      bytes,
+      {
+        alpha: recipe.alpha === 'drop' ? 'drop' : 'white',
+        padLevel: recipe.fit === 'pad' ? (recipe.pad === 'black' ? 0 : 255) : null,
+      },
+      timeout.seconds * 1000,
+    );
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    return null;
+  }
+  const { rgb } = image;
+  return {
+    data: Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.byteLength),
+    width: image.width,
+    height: image.height,
+    rawWidth: rgb.width,
+    rawHeight: rgb.height,
+  };
+}
+
 async function decodeToSquare(
   bytes: Buffer,
   recipe: PreprocessRecipe,
   limits: PreprocessLimits,
-  checked: { width: number; height: number },
+  header: Header,
 ): Promise<Buffer> {
   const timeout = { seconds: limits.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_SECONDS };
   try {
-    let { width, height } = checked;
-    const longest = Math.max(width, height);
     const size = recipe.inputSize;
     const padColour = recipe.pad === 'black' ? BLACK : WHITE;
     const extendWith = recipe.pad === 'edge' ? 'copy' : 'background';
-
-    // Alpha is flattened (or dropped) before padding, so the pad colour never mixes with transparency.
-    let decoded = sharpInput(bytes, limits);
-    decoded = recipe.alpha === 'drop' ? decoded.removeAlpha() : decoded.flatten({ background: WHITE });
-    decoded = decoded.toColourspace('srgb');
-
-    // Memory bound: an image longer than the working side is shrunk to it while it streams in (shrink-on-load where
-    // the format has it), before any padding, so no buffer below is larger than workingSide² × 3 bytes.
-    const workingSide = workingSideOf(recipe);
-    if (longest > workingSide) {
-      const scale = workingSide / longest;
-      [width, height] = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
-      decoded = decoded.resize(width, height, { kernel: sharpKernel(recipe), fit: 'fill' });
-    }
-
-    // 'pad' pads at the image's own size first: the padded square is what the kernel sees (WD's reference order).
-    const side = Math.max(width, height);
-    const [rawWidth, rawHeight] = recipe.fit === 'pad' ? [side, side] : [width, height];
-    if (recipe.fit === 'pad' && (side !== width || side !== height)) {
-      const left = Math.floor((side - width) / 2);
-      const top = Math.floor((side - height) / 2);
-      decoded = decoded.extend({
-        left,
-        top,
-        right: side - width - left,
-        bottom: side - height - top,
-        background: padColour,
-        extendWith,
-      });
-    }
-    const { data, info } = await decoded
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .timeout(timeout)
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== rawWidth || info.height !== rawHeight) {
-      throw new AppError(
-        'MEDIA_UNSUPPORTED',
-        `decoded to ${info.width}×${info.height}×${info.channels}, expected ${rawWidth}×${rawHeight}×3`,
-      );
-    }
+    const fastWebp =
+      header.plainWebp &&
+      limits.fastWebp !== false &&
+      recipe.pad !== 'edge' &&
+      Math.max(header.width, header.height) <= workingSideOf(recipe);
+    const { data, width, height, rawWidth, rawHeight } =
+      (fastWebp ? await plainWebpFirstPass(bytes, recipe, timeout) : null) ??
+      (await sharpFirstPass(bytes, recipe, limits, header, timeout));
     // sharp always resizes before it extends, so each fit is one more pass over the decoded pixels.
     const raw = () => sharp(data, { raw: { width: rawWidth, height: rawHeight, channels: 3 } });
     if (recipe.fit === 'contain') {
