@@ -6,11 +6,11 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import ort from 'onnxruntime-node';
 import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { planCpu } from './cpu-plan.js';
 import type { ModelFolder } from './model-folder.js';
+import { type ModelSession, ThreadedSession } from './session-thread.js';
 import type { Device, ExecutionProvider } from './tagger.js';
 
 /** How to open a session (part of `OnnxTaggerOptions`). */
@@ -68,7 +68,7 @@ function describeShape(shape: ReadonlyArray<number | string>): string {
 }
 
 /** Reads the input/output names, input size and batch from the graph; MODEL_INVALID where it disagrees with the folder. */
-export function inspectGraph(session: ort.InferenceSession, folder: ModelFolder, logger: Logger): GraphShape {
+export function inspectGraph(session: ModelSession, folder: ModelFolder, logger: Logger): GraphShape {
   const { recipe } = folder;
   const inputName = recipe.inputName ?? session.inputNames[0];
   const outputName = recipe.outputName ?? session.outputNames[0];
@@ -146,7 +146,7 @@ const warnedNoCuda = new WeakSet<Logger>();
 export async function createSession(
   folder: ModelFolder,
   options: SessionOptions,
-): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; threads: number }> {
+): Promise<{ session: ModelSession; provider: ExecutionProvider; threads: number }> {
   const { kind, deviceId } = parseDevice(options.device);
   let attempts = PROVIDER_ATTEMPTS[kind];
   const missing = attempts.includes('cuda') ? missingCudaProviderFiles() : [];
@@ -182,7 +182,7 @@ export async function createSession(
         ...(options.cores === undefined ? {} : { cores: options.cores }),
         ...(options.threads === undefined ? {} : { threads: options.threads }),
       }).inferenceThreads;
-      const session = await ort.InferenceSession.create(folder.modelPath, {
+      const session = await ThreadedSession.create(folder.modelPath, {
         executionProviders: [executionProvider],
         graphOptimizationLevel: 'all',
         interOpNumThreads: 1,

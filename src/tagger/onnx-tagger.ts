@@ -10,6 +10,7 @@ import { type BatchDecision, isOutOfMemory } from './batch-choice.js';
 import { loadModelFolder, type ModelFolder } from './model-folder.js';
 import { createSession, type GraphShape, inspectGraph, type SessionOptions } from './onnx-session.js';
 import { applyOutputActivation } from './output-scores.js';
+import type { ModelSession } from './session-thread.js';
 import { pixelsToTensor } from './pixels-to-tensor.js';
 import { DEFAULT_MAX_PIXELS, letterboxImage } from './preprocess.js';
 import { type PreprocessRecipe, tensorLength } from './recipe.js';
@@ -78,7 +79,7 @@ export class OnnxTagger implements Tagger {
   readonly threads: number;
   /** How the device batch was decided, once `decideDeviceBatch` ran (the CLI's loadTagger does). */
   batchDecision: BatchDecision | null = null;
-  private readonly session: ort.InferenceSession;
+  private readonly session: ModelSession;
   private readonly graph: GraphShape;
   private readonly maxPixels: number;
   private readonly decodeTimeoutSeconds: number | undefined;
@@ -89,7 +90,7 @@ export class OnnxTagger implements Tagger {
 
   private constructor(
     folder: ModelFolder,
-    session: ort.InferenceSession,
+    session: ModelSession,
     provider: ExecutionProvider,
     threads: number,
     graph: GraphShape,
@@ -247,9 +248,12 @@ export class OnnxTagger implements Tagger {
     const dims = this.recipe.layout === 'NHWC' ? [batch, size, size, 3] : [batch, 3, size, size];
     let output: ort.Tensor | undefined;
     try {
-      const results = await this.session.run({ [this.graph.inputName]: new ort.Tensor('float32', data, dims) }, [
-        this.graph.outputName,
-      ]);
+      // A packed batch is this run's own buffer: it moves to the session's thread instead of being copied.
+      const results = await this.session.run(
+        { [this.graph.inputName]: new ort.Tensor('float32', data, dims) },
+        [this.graph.outputName],
+        { moveInputs: data !== tensors[0] },
+      );
       output = results[this.graph.outputName];
     } catch (error) {
       throw new AppError('MODEL_RUNTIME', `inference failed: ${coerceError(error).message}`, {
