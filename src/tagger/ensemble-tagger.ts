@@ -104,6 +104,18 @@ export class EnsembleTagger implements Tagger {
     });
   }
 
+  /** Gives each member back the tensors it made for these handles (a shared tensor once, to its maker). */
+  recycle(handles: readonly Float32Array[]): void {
+    for (const handle of handles) {
+      const parts = this.tensorsOf.get(handle);
+      if (!parts) continue;
+      this.tensorsOf.delete(handle);
+      parts.forEach((tensor, m) => {
+        if (this.recipeOf[m] === m) this.members[m]!.recycle?.([tensor]);
+      });
+    }
+  }
+
   /** Each member's scores (in the ensemble's label order) behind a combined vector this tagger returned, or null. */
   memberScoresOf(combined: ScoreVector): readonly Float32Array[] | null {
     return this.membersOf.get(combined) ?? null;

@@ -84,6 +84,10 @@ export class InferenceBatcher implements Tagger {
     });
   }
 
+  recycle(tensors: readonly Float32Array[]): void {
+    this.inner.recycle?.(tensors);
+  }
+
   predictImages(images: readonly Buffer[]): Promise<Array<ScoreVector | AppError>> {
     return predictImagesWith(this, images);
   }

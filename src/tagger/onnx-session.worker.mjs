@@ -2,10 +2,10 @@
 // on the thread that calls it, so the session lives here and the main thread (downloads, decodes, the database, the
 // dashboard) keeps running while the model does. Plain JavaScript: a worker runs outside the tsx loader.
 //
-// In:  workerData { modelPath, options }; then { type: 'run', id, feeds: { name: { type, data, dims } }, fetches }
+// In:  workerData { modelPath, options }; then { type: 'run', id, input: { name, rows, rowLength, dims }, outputName }
 //      and { type: 'release' }.
 // Out: { type: 'ready', inputNames, outputNames, inputMetadata, outputMetadata } or { type: 'failed', message };
-//      { type: 'result', id, outputs: { name: { type, data, dims } } } or { type: 'error', id, message };
+//      { type: 'result', id, output: { type, dims, data } } or { type: 'error', id, message };
 //      { type: 'released' }.
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
@@ -34,17 +34,22 @@ if (session !== undefined) {
       return;
     }
     try {
-      const feeds = {};
-      for (const [name, { type, data, dims }] of Object.entries(message.feeds)) {
-        feeds[name] = new ort.Tensor(type, data, dims);
+      const { input, outputName } = message;
+      const size = input.dims.reduce((a, b) => a * b, 1);
+      // One row that fills the input is used as it came; rows are otherwise packed (missing rows stay zero).
+      let data = input.rows[0];
+      if (input.rows.length !== 1 || data.length !== size) {
+        data = new Float32Array(size);
+        for (const [i, row] of input.rows.entries()) data.set(row, i * input.rowLength);
       }
-      const results = await session.run(feeds, message.fetches);
-      const outputs = {};
+      const results = await session.run({ [input.name]: new ort.Tensor('float32', data, input.dims) }, [outputName]);
+      const tensor = results[outputName];
       // Copied, not transferred: onnxruntime may own an output's memory.
-      for (const [name, tensor] of Object.entries(results)) {
-        outputs[name] = { type: tensor.type, data: tensor.data, dims: tensor.dims };
-      }
-      parentPort.postMessage({ type: 'result', id: message.id, outputs });
+      parentPort.postMessage({
+        type: 'result',
+        id: message.id,
+        output: { type: tensor.type, dims: tensor.dims, data: tensor.data },
+      });
     } catch (error) {
       parentPort.postMessage({ type: 'error', id: message.id, message: messageOf(error) });
     }

@@ -2,7 +2,6 @@
  * {@link Tagger} over an onnxruntime-node session: one session per model, batched runs, and start-up checks that the
  * folder, the recipe and the graph agree (input layout and size, output width = vocabulary size; `onnx-session.ts`).
  */
-import ort from 'onnxruntime-node';
 import type { ModelLabel, ScoreVector } from '../core/types.js';
 import { AppError, coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -10,7 +9,7 @@ import { type BatchDecision, isOutOfMemory } from './batch-choice.js';
 import { loadModelFolder, type ModelFolder } from './model-folder.js';
 import { createSession, type GraphShape, inspectGraph, type SessionOptions } from './onnx-session.js';
 import { applyOutputActivation } from './output-scores.js';
-import type { ModelSession } from './session-thread.js';
+import type { ModelSession, RunOutput } from './session-thread.js';
 import { pixelsToTensor } from './pixels-to-tensor.js';
 import { DEFAULT_MAX_PIXELS, letterboxImage } from './preprocess.js';
 import { type PreprocessRecipe, tensorLength } from './recipe.js';
@@ -38,6 +37,9 @@ export interface OnnxTaggerOptions extends SessionOptions {
  * Images per model run by provider when not configured: on the CPU a bigger batch buys little and holds more memory;
  * on a GPU a batch of 32 at 448² is about 77 MB of input and fits any card that fits a WD v3 model.
  */
+/** Recycled tensors kept for reuse: about the tensors a worker's pipeline holds at once. */
+const MAX_SPARE_TENSORS = 32;
+
 export const DEFAULT_MAX_BATCH: Readonly<Record<ExecutionProvider, number>> = { cpu: 8, cuda: 32, webgpu: 16 };
 
 /**
@@ -86,6 +88,8 @@ export class OnnxTagger implements Tagger {
   private readonly logger: Logger;
   /** Images per run; halved for good after a GPU out-of-memory. */
   private maxBatch: number;
+  /** Tensors given back by {@link recycle}, for {@link preprocess} to fill again. */
+  private readonly spareTensors: Float32Array[] = [];
   private closed = false;
 
   private constructor(
@@ -194,7 +198,7 @@ export class OnnxTagger implements Tagger {
       ...(this.decodeTimeoutSeconds === undefined ? {} : { timeoutSeconds: this.decodeTimeoutSeconds }),
     });
     const decoded = performance.now();
-    const tensor = pixelsToTensor(pixels, this.recipe);
+    const tensor = pixelsToTensor(pixels, this.recipe, this.spareTensors.pop());
     if (timing) {
       timing.decodeMs += decoded - started;
       timing.tensorMs += performance.now() - decoded;
@@ -229,6 +233,14 @@ export class OnnxTagger implements Tagger {
     return results;
   }
 
+  recycle(tensors: readonly Float32Array[]): void {
+    const length = tensorLength(this.recipe);
+    for (const tensor of tensors) {
+      if (this.spareTensors.length >= MAX_SPARE_TENSORS) return;
+      if (tensor.length === length && !this.spareTensors.includes(tensor)) this.spareTensors.push(tensor);
+    }
+  }
+
   predictImages(images: readonly Buffer[]): Promise<Array<ScoreVector | AppError>> {
     return predictImagesWith(this, images);
   }
@@ -239,22 +251,18 @@ export class OnnxTagger implements Tagger {
     await this.session.release();
   }
 
-  /** One session.run over `tensors`, zero-padded to `batch` rows when the graph's batch is fixed. */
+  /** One model run over `tensors`, zero-padded to `batch` rows when the graph's batch is fixed. */
   private async run(tensors: readonly Float32Array[], batch: number, length: number): Promise<ScoreVector[]> {
-    // A single image needs no copy; a batch is packed into one contiguous buffer (zero rows pad a fixed batch).
-    const data = tensors.length === 1 && batch === 1 ? tensors[0]! : new Float32Array(batch * length);
-    if (data !== tensors[0]) for (const [i, tensor] of tensors.entries()) data.set(tensor, i * length);
     const size = this.recipe.inputSize;
     const dims = this.recipe.layout === 'NHWC' ? [batch, size, size, 3] : [batch, 3, size, size];
-    let output: ort.Tensor | undefined;
+    let output: RunOutput;
     try {
-      // A packed batch is this run's own buffer: it moves to the session's thread instead of being copied.
-      const results = await this.session.run(
-        { [this.graph.inputName]: new ort.Tensor('float32', data, dims) },
-        [this.graph.outputName],
-        { moveInputs: data !== tensors[0] },
+      // The rows go to the session's thread as they are and are packed there (zero rows pad a fixed batch), so this
+      // thread allocates no batch-sized buffer per run.
+      output = await this.session.run(
+        { name: this.graph.inputName, rows: tensors, rowLength: length, dims },
+        this.graph.outputName,
       );
-      output = results[this.graph.outputName];
     } catch (error) {
       throw new AppError('MODEL_RUNTIME', `inference failed: ${coerceError(error).message}`, {
         cause: error,
@@ -262,10 +270,10 @@ export class OnnxTagger implements Tagger {
       });
     }
     const width = this.labels.length;
-    if (output === undefined || output.type !== 'float32' || output.dims.join() !== `${batch},${width}`) {
+    if (output.type !== 'float32' || output.dims.join() !== `${batch},${width}`) {
       throw new AppError(
         'MODEL_INVALID',
-        `${this.model.name}: output has shape [${output?.dims.join(', ')}], expected [${batch}, ${width}] (one score per vocabulary label)`,
+        `${this.model.name}: output has shape [${output.dims.join(', ')}], expected [${batch}, ${width}] (one score per vocabulary label)`,
       );
     }
     const values = output.data as Float32Array;

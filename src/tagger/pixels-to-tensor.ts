@@ -3,9 +3,10 @@ import type { PreprocessRecipe } from './recipe.js';
 
 /**
  * Packed RGB bytes (`inputSize² × 3`) → the tensor the recipe asks for: channel order, layout (NHWC or NCHW), scale
- * (0–255 or /255) and optional mean/std (given in RGB order, in scaled units). Pure.
+ * (0–255 or /255) and optional mean/std (given in RGB order, in scaled units). Written into `into` when it is given
+ * and of the tensor's length (a recycled tensor), else into a new array. Pure apart from `into`.
  */
-export function pixelsToTensor(rgb: ArrayLike<number>, recipe: PreprocessRecipe): Float32Array {
+export function pixelsToTensor(rgb: ArrayLike<number>, recipe: PreprocessRecipe, into?: Float32Array): Float32Array {
   const pixels = recipe.inputSize * recipe.inputSize;
   if (rgb.length !== pixels * 3) {
     throw new RangeError(`expected ${pixels * 3} RGB bytes for ${recipe.inputSize}², got ${rgb.length}`);
@@ -16,7 +17,8 @@ export function pixelsToTensor(rgb: ArrayLike<number>, recipe: PreprocessRecipe)
   const mean = source.map((s) => recipe.mean?.[s] ?? 0);
   const std = source.map((s) => recipe.std?.[s] ?? 1);
   const value = (x: number, c: number) => (x / divisor - mean[c]!) / std[c]!;
-  const out = new Float32Array(pixels * 3);
+  // Every value is written below, so a recycled array needs no clearing.
+  const out = into?.length === pixels * 3 ? into : new Float32Array(pixels * 3);
   // NHWC: pixel p's channel c at p*3+c; NCHW: plane c, pixel p at c*pixels+p.
   const [stride, planes] = recipe.layout === 'NHWC' ? [3, 1] : [1, pixels];
   if (rgb instanceof Uint8Array) {

@@ -5,14 +5,29 @@
  * database answers and HTTP requests wait. Here the main thread stays free; the model's threads are the same
  * (`intraOpNumThreads`), only the caller moved.
  *
- * {@link ModelSession} is the part of `ort.InferenceSession` the tagger uses. Inputs are copied to the worker (a
- * caller may pass the same tensor to several models); outputs are copied back. The worker holds the process open only
- * while a run or the creation is in flight.
+ * {@link ModelSession} is what the tagger needs of a session. A run's input rows are copied to the worker (a caller
+ * may pass the same tensor to several models) and packed there into one batch; the output is copied back. The worker
+ * holds the process open only while a run or the creation is in flight.
  */
 import { Worker } from 'node:worker_threads';
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
 
 type Metadata = ort.InferenceSession['inputMetadata'];
+
+/** One float32 input of a run, as rows of `rowLength` values each (fewer rows than `dims[0]` are zero-padded). */
+export interface RunInput {
+  name: string;
+  rows: readonly Float32Array[];
+  rowLength: number;
+  dims: readonly number[];
+}
+
+/** The fetched output of a run. */
+export interface RunOutput {
+  type: string;
+  dims: readonly number[];
+  data: unknown;
+}
 
 /** What the tagger needs of a session: its graph's names and metadata, `run` and `release`. */
 export interface ModelSession {
@@ -20,33 +35,20 @@ export interface ModelSession {
   readonly outputNames: readonly string[];
   readonly inputMetadata: Metadata;
   readonly outputMetadata: Metadata;
-  /**
-   * Runs the model. `moveInputs`: the feeds' buffers are the caller's to give away (a batch packed for this run),
-   * so they move to the thread instead of being copied, and are unusable afterwards.
-   */
-  run(
-    feeds: Record<string, ort.Tensor>,
-    fetches: readonly string[],
-    options?: { moveInputs?: boolean },
-  ): Promise<Record<string, ort.Tensor>>;
+  /** Runs the model on `input`, fetching `outputName`. */
+  run(input: RunInput, outputName: string): Promise<RunOutput>;
   release(): Promise<void>;
-}
-
-interface WireTensor {
-  type: ort.Tensor['type'];
-  data: ort.Tensor['data'];
-  dims: readonly number[];
 }
 
 type Reply =
   | { type: 'ready'; inputNames: string[]; outputNames: string[]; inputMetadata: Metadata; outputMetadata: Metadata }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; outputs: Record<string, WireTensor> }
+  | { type: 'result'; id: number; output: RunOutput }
   | { type: 'error'; id: number; message: string }
   | { type: 'released' };
 
 interface Pending {
-  resolve: (outputs: Record<string, ort.Tensor>) => void;
+  resolve: (output: RunOutput) => void;
   reject: (error: Error) => void;
 }
 
@@ -98,24 +100,15 @@ export class ThreadedSession implements ModelSession {
     });
   }
 
-  run(
-    feeds: Record<string, ort.Tensor>,
-    fetches: readonly string[],
-    options: { moveInputs?: boolean } = {},
-  ): Promise<Record<string, ort.Tensor>> {
+  run(input: RunInput, outputName: string): Promise<RunOutput> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const wire: Record<string, WireTensor> = {};
-    const moved: ArrayBuffer[] = [];
-    for (const [name, tensor] of Object.entries(feeds)) {
-      wire[name] = { type: tensor.type, data: tensor.data, dims: tensor.dims };
-      const buffer = (tensor.data as Float32Array).buffer;
-      if (options.moveInputs && buffer instanceof ArrayBuffer) moved.push(buffer);
-    }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.ref();
-      this.worker.postMessage({ type: 'run', id, feeds: wire, fetches }, moved);
+      // The rows are copied into the message: the caller keeps its tensors (a caller may share one between models),
+      // and no buffer is allocated on this thread for the copy.
+      this.worker.postMessage({ type: 'run', id, input, outputName });
     });
   }
 
@@ -146,11 +139,7 @@ export class ThreadedSession implements ModelSession {
       pending.reject(new Error(reply.message));
       return;
     }
-    const outputs: Record<string, ort.Tensor> = {};
-    for (const [name, { type, data, dims }] of Object.entries(reply.outputs)) {
-      outputs[name] = new ort.Tensor(type, data as Float32Array, dims);
-    }
-    pending.resolve(outputs);
+    pending.resolve(reply.output);
   }
 
   /** The thread died: every run in flight and every later one fails with `error`. */

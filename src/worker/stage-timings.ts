@@ -83,3 +83,17 @@ export function reportTimings(t: StageTimings): TimingReport {
     steadyPostsPerSecond: span > 0 ? r2(((t.tagged - t.taggedInFirstWrite) * 1000) / span) : null,
   };
 }
+
+/**
+ * The time of runs that one executor (a session's thread) takes in order: called as each run settles with the
+ * moment it was handed off, returns the ms from the later of that and the previous run's end to now.
+ */
+export function inOrderRunTime(): (handedOffAt: number) => number {
+  let previousEnd = 0;
+  return (handedOffAt) => {
+    const now = performance.now();
+    const ms = now - Math.max(handedOffAt, previousEnd);
+    previousEnd = now;
+    return ms;
+  };
+}
