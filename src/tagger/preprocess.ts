@@ -214,13 +214,17 @@ async function sharpFirstPass(
 /**
  * The first pass for a plain WebP ({@link isPlainWebp}) no longer than the working side: libwebp in a worker thread
  * (`webp-decoder.ts`), alpha and padding applied there in one pass (`rgba-square.mjs`): the same bytes as
- * {@link sharpFirstPass}. Null when the worker could not decode the file: sharp then does, and names what is wrong.
+ * {@link sharpFirstPass}. For `fit: pad` and `squish` the worker also does the one resize that follows, so the result
+ * is the finished square (`final`). Null when the worker could not decode the file: sharp then does, and names what
+ * is wrong.
  */
 async function plainWebpFirstPass(
   bytes: Buffer,
   recipe: PreprocessRecipe,
   timeout: { seconds: number },
-): Promise<FirstPass | null> {
+): Promise<(FirstPass & { final: boolean }) | null> {
+  const size = recipe.inputSize;
+  const final = recipe.fit !== 'contain';
   let image: DecodedWebp;
   try {
     image = await webpDecoder().decode(
@@ -229,6 +233,7 @@ async function plainWebpFirstPass(
         alpha: recipe.alpha === 'drop' ? 'drop' : 'white',
         padLevel: recipe.fit === 'pad' ? (recipe.pad === 'black' ? 0 : 255) : null,
       },
+      final ? { width: size, height: size, kernel: sharpKernel(recipe) } : null,
       timeout.seconds * 1000,
     );
   } catch (error) {
@@ -242,6 +247,7 @@ async function plainWebpFirstPass(
     height: image.height,
     rawWidth: rgb.width,
     rawHeight: rgb.height,
+    final,
   };
 }
 
@@ -261,9 +267,10 @@ async function decodeToSquare(
       limits.fastWebp !== false &&
       recipe.pad !== 'edge' &&
       Math.max(header.width, header.height) <= workingSideOf(recipe);
+    const fast = fastWebp ? await plainWebpFirstPass(bytes, recipe, timeout) : null;
+    if (fast?.final) return fast.data;
     const { data, width, height, rawWidth, rawHeight } =
-      (fastWebp ? await plainWebpFirstPass(bytes, recipe, timeout) : null) ??
-      (await sharpFirstPass(bytes, recipe, limits, header, timeout));
+      fast ?? (await sharpFirstPass(bytes, recipe, limits, header, timeout));
     // sharp always resizes before it extends, so each fit is one more pass over the decoded pixels.
     const raw = () => sharp(data, { raw: { width: rawWidth, height: rawHeight, channels: 3 } });
     if (recipe.fit === 'contain') {

@@ -17,7 +17,14 @@ import { AppError } from '../shared/errors.js';
 import { usableCores } from './cpu-plan.js';
 import type { RgbPixels, SquareOptions } from './rgba-square.mjs';
 
-/** A decoded WebP: its own size, and its pixels after `rgbaToRgb` (alpha, padding). */
+/** A resize after the square, with sharp (`fit: fill`), done in the worker. */
+export interface ResizeTo {
+  width: number;
+  height: number;
+  kernel: string;
+}
+
+/** A decoded WebP: its own size, and its pixels after `rgbaToRgb` (alpha, padding) and any {@link ResizeTo}. */
 export interface DecodedWebp {
   width: number;
   height: number;
@@ -30,6 +37,7 @@ interface Task {
   id: number;
   bytes: Uint8Array<ArrayBuffer>;
   square: SquareOptions;
+  resize: ResizeTo | null;
   timeoutMs: number;
   resolve: (image: DecodedWebp) => void;
   reject: (error: Error) => void;
@@ -60,14 +68,15 @@ export class WebpDecoder {
   constructor(readonly size: number) {}
 
   /**
-   * Decodes a still WebP and squares it (`rgbaToRgb` with `square`). Rejects with an Error when libwebp refuses the
-   * bytes or the worker dies, and with MEDIA_TOO_LARGE after `timeoutMs` of decoding (the worker is then replaced).
+   * Decodes a still WebP, squares it (`rgbaToRgb` with `square`) and resizes it to `resize` when given and not
+   * already that size. Rejects with an Error when libwebp refuses the bytes or the worker dies, and with
+   * MEDIA_TOO_LARGE after `timeoutMs` (the worker is then replaced).
    */
-  decode(bytes: Uint8Array, square: SquareOptions, timeoutMs: number): Promise<DecodedWebp> {
+  decode(bytes: Uint8Array, square: SquareOptions, resize: ResizeTo | null, timeoutMs: number): Promise<DecodedWebp> {
     return new Promise((resolve, reject) => {
       // A copy of exactly the file: a Buffer may be a view on a larger pooled ArrayBuffer, and the copy's buffer
       // moves to the worker instead of being cloned.
-      this.queue.push({ id: this.nextId++, bytes: Uint8Array.from(bytes), square, timeoutMs, resolve, reject });
+      this.queue.push({ id: this.nextId++, bytes: Uint8Array.from(bytes), square, resize, timeoutMs, resolve, reject });
       this.dispatch();
     });
   }
@@ -100,7 +109,9 @@ export class WebpDecoder {
           ),
         task.timeoutMs,
       );
-      slot.worker.postMessage({ id: task.id, bytes: task.bytes, square: task.square }, [task.bytes.buffer]);
+      slot.worker.postMessage({ id: task.id, bytes: task.bytes, square: task.square, resize: task.resize }, [
+        task.bytes.buffer,
+      ]);
     }
   }
 

@@ -148,10 +148,12 @@ describe('WebP fast path', () => {
     const square = { alpha: 'white', padLevel: 255 } as const;
 
     it('rejects bytes libwebp refuses with a plain error, and decodes the next file', async () => {
-      const error = await thrown(decoder.decode(Buffer.from('RIFF\x10\x00\x00\x00WEBPVP8 garbage'), square, 10_000));
+      const error = await thrown(
+        decoder.decode(Buffer.from('RIFF\x10\x00\x00\x00WEBPVP8 garbage'), square, null, 10_000),
+      );
       expect(error).toBeInstanceOf(Error);
       expect(error).not.toBeInstanceOf(AppError);
-      const decoded = await decoder.decode(await blockyWebp(5, 3, { seed: 1 }), square, 10_000);
+      const decoded = await decoder.decode(await blockyWebp(5, 3, { seed: 1 }), square, null, 10_000);
       expect(decoded).toMatchObject({ width: 5, height: 3, rgb: { width: 5, height: 5 } });
     });
 
@@ -162,16 +164,16 @@ describe('WebP fast path', () => {
       })
         .webp({ lossless: true, effort: 0 })
         .toBuffer();
-      const error = await thrown(decoder.decode(noise, square, 1));
+      const error = await thrown(decoder.decode(noise, square, null, 1));
       expect(error).toBeInstanceOf(AppError);
       expect((error as AppError).code).toBe('MEDIA_TOO_LARGE');
-      const decoded = await decoder.decode(await blockyWebp(4, 6, { seed: 2 }), square, 10_000);
+      const decoded = await decoder.decode(await blockyWebp(4, 6, { seed: 2 }), square, null, 10_000);
       expect(decoded.rgb.data.length).toBe(6 * 6 * 3);
     });
 
     it('decodes side by side up to its size and in order of arrival beyond it', async () => {
       const files = await Promise.all([1, 2, 3, 4].map((seed) => blockyWebp(8 + seed, 8, { seed })));
-      const decoded = await Promise.all(files.map((file) => decoder.decode(file, square, 10_000)));
+      const decoded = await Promise.all(files.map((file) => decoder.decode(file, square, null, 10_000)));
       expect(decoded.map((image) => image.width)).toEqual([9, 10, 11, 12]);
     });
   });
