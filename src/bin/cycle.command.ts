@@ -5,6 +5,7 @@
 import type { Config } from '../config/config.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { prestartSessionThread } from '../tagger/session-thread.js';
 import { applyCycle, formatApply, formatCycle, runCycle, withRepositories } from './commands.js';
 import { progressBar } from './progress.js';
 
@@ -17,6 +18,8 @@ export async function runCycleCommand(
   booruUrl: string,
   options: { json: boolean; print: Print },
 ): Promise<void> {
+  // The model's thread starts while the database opens and migrates.
+  prestartSessionThread();
   const progress = progressBar('tagging');
   // SIGINT/SIGTERM: stop claiming, finish or release what is in flight, then exit.
   const abort = new AbortController();

@@ -15,6 +15,7 @@ import type { Logger } from '../shared/logger.js';
 import { dashboardRepositoriesOf, imageHostsOf, openRepositories } from './context.js';
 import { type RunningWorker, startWorker } from './jobs.js';
 import { openService, type Service } from './service.js';
+import { prestartSessionThread } from '../tagger/session-thread.js';
 import { type EvaluateWiring, evaluateDepsOf } from './evaluate-deps.js';
 import { ProcessMetrics } from './metrics.js';
 import { checkReadiness, type LocalReadiness } from './readiness.js';
@@ -44,6 +45,8 @@ export async function runServe(config: Config, logger: Logger, options: ServeOpt
     throw new ConfigError(['BOORU_URL (or --booru-url) is required unless --no-worker']);
   }
   const stopped = untilSignal(logger);
+  // The model's thread starts while the database opens and migrates.
+  if (options.worker) prestartSessionThread();
   const { db, repos } = await openRepositories(config, logger);
   let service: Service | null = null;
   let worker: RunningWorker | null = null;

@@ -4,10 +4,11 @@
  * - **CPU inference**: onnxruntime gets `cores − ⌊cores / 8⌋` intra-op threads (2 → 2, 4 → 4, 8 → 7, 16 → 14), and
  *   decoding the cores left, at least two images at a time: the decode queue is bounded, so decoders sit idle while
  *   the model is the slower stage and take no more CPU per image whatever their number, while a fast model (the
- *   bundled one) is not held to a single decoding core. Decoding a 720-pixel WebP costs about 5–10% of the CPU time of
- *   one image's inference on a real tagger (ConvNeXt-T at 448: ~25 of ~220 core-ms; ViT-B/16 at 448: ~25 of ~1,000),
- *   so it needs about an eighth of the cores; below 8 cores a whole core taken from inference costs far more than
- *   decoding takes from it (on 2 cores, one inference thread runs at 0.53 of two).
+ *   bundled one) is not held to a single decoding core. Preparing a 720-pixel WebP sample costs about 3–10% of the CPU
+ *   time of one image's inference on a real tagger (ConvNeXt-T at 448: ~25 of ~220 core-ms on a fast core with sharp's
+ *   loader, ~25 of ~850 on a slow 2-core VM with `webp-decoder.ts`; ViT-B/16 at 448: ~25 of ~1,000), so it needs about
+ *   an eighth of the cores; below 8 cores a whole core taken from inference costs far more than decoding takes from
+ *   it (on 2 cores, one inference thread runs at 0.53 of two).
  * - **GPU inference** (CUDA, WebGPU): the GPU does the work; onnxruntime keeps one CPU thread for the few operators
  *   it runs on the host, and decoding gets every core.
  * - Each decode uses one libvips thread (`sharp.concurrency(1)`): images are decoded side by side instead, so the

@@ -2,19 +2,21 @@
 // on the thread that calls it, so the session lives here and the main thread (downloads, decodes, the database, the
 // dashboard) keeps running while the model does. Plain JavaScript: a worker runs outside the tsx loader.
 //
-// In:  workerData { modelPath, options }; then { type: 'run', id, input: { name, rows, rowLength, dims }, outputName }
-//      and { type: 'release' }.
+// In:  { modelPath, options } first (a thread may be started before its model is known: `prestartSessionThread`);
+//      then { type: 'run', id, input: { name, rows, rowLength, dims }, outputName } and { type: 'release' }.
 // Out: { type: 'ready', inputNames, outputNames, inputMetadata, outputMetadata } or { type: 'failed', message };
 //      { type: 'result', id, output: { type, dims, data } } or { type: 'error', id, message };
 //      { type: 'released' }.
-import { parentPort, workerData } from 'node:worker_threads';
+import { once } from 'node:events';
+import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 
 const messageOf = (error) => (error instanceof Error ? error.message : String(error));
 
+const [{ modelPath, options }] = await once(parentPort, 'message');
 let session;
 try {
-  session = await ort.InferenceSession.create(workerData.modelPath, workerData.options);
+  session = await ort.InferenceSession.create(modelPath, options);
 } catch (error) {
   parentPort.postMessage({ type: 'failed', message: messageOf(error) });
 }

@@ -215,19 +215,25 @@ async function sharpFirstPass(
  * The first pass for a plain WebP ({@link isPlainWebp}) no longer than the working side: libwebp in a worker thread
  * (`webp-decoder.ts`), alpha and padding applied there in one pass (`rgba-square.mjs`): the same bytes as
  * {@link sharpFirstPass}. For `fit: pad` and `squish` the worker also does the one resize that follows, so the result
- * is the finished square (`final`). Null when the worker could not decode the file: sharp then does, and names what
- * is wrong.
+ * is the finished square (`final`). Null when the worker could not decode the file (sharp then does, and names what
+ * is wrong) or none has started yet.
  */
 async function plainWebpFirstPass(
   bytes: Buffer,
   recipe: PreprocessRecipe,
   timeout: { seconds: number },
 ): Promise<(FirstPass & { final: boolean }) | null> {
+  // Until its first worker has started (start-up), sharp decodes: the first post does not wait for a worker.
+  const decoder = webpDecoder();
+  if (!decoder.ready) {
+    decoder.warm();
+    return null;
+  }
   const size = recipe.inputSize;
   const final = recipe.fit !== 'contain';
   let image: DecodedWebp;
   try {
-    image = await webpDecoder().decode(
+    image = await decoder.decode(
       bytes,
       {
         alpha: recipe.alpha === 'drop' ? 'drop' : 'white',

@@ -77,11 +77,16 @@ export class ThreadedSession implements ModelSession {
   readonly inputMetadata: Metadata;
   readonly outputMetadata: Metadata;
 
-  /** Opens `modelPath` with `options` in a new worker thread; rejects with onnxruntime's own message on failure. */
+  /**
+   * Opens `modelPath` with `options` in a worker thread (the prestarted one, if any); rejects with onnxruntime's own
+   * message on failure.
+   */
   static create(modelPath: string, options: ort.InferenceSession.SessionOptions): Promise<ThreadedSession> {
-    const worker = new Worker(new URL('./onnx-session.worker.mjs', import.meta.url), {
-      workerData: { modelPath, options },
-    });
+    const worker = prestarted ?? startSessionThread();
+    prestarted = null;
+    worker.removeAllListeners('error');
+    worker.ref();
+    worker.postMessage({ modelPath, options });
     return new Promise((resolve, reject) => {
       const failed = (error: Error) => {
         void worker.terminate();
@@ -149,4 +154,25 @@ export class ThreadedSession implements ModelSession {
     this.pending.clear();
     this.released?.();
   }
+}
+
+let prestarted: Worker | null = null;
+
+function startSessionThread(): Worker {
+  return new Worker(new URL('./onnx-session.worker.mjs', import.meta.url));
+}
+
+/**
+ * Starts the next session's thread now (a Node isolate and onnxruntime-node's binding: ~0.2 s on a slow core), so
+ * that it is ready when {@link ThreadedSession.create} is called: commands that will load a model call this before
+ * opening the database. Unused, it keeps nothing alive.
+ */
+export function prestartSessionThread(): void {
+  if (prestarted !== null) return;
+  prestarted = startSessionThread();
+  // Until adopted, a thread that fails to start is simply not used: create() starts another and reports its error.
+  prestarted.on('error', () => {
+    prestarted = null;
+  });
+  prestarted.unref();
 }

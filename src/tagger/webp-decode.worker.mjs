@@ -6,13 +6,15 @@
 //
 // In:  workerData.module, the compiled WebAssembly.Module; then
 //      { id, bytes: Uint8Array, square: SquareOptions, resize: { width, height, kernel } | null }.
-// Out: { id, width, height, rgb: { data, width, height } }, or { id, error: string }.
+// Out: { ready: true } once, when it can decode; then per message { id, width, height, rgb: { data, width, height } }
+//      or { id, error: string }.
 import { parentPort, workerData } from 'node:worker_threads';
 import decode, { init } from '@jsquash/webp/decode.js';
 import sharp from 'sharp';
 import { rgbaToRgb } from './rgba-square.mjs';
 
 await init(workerData.module);
+parentPort.postMessage({ ready: true });
 
 parentPort.on('message', async ({ id, bytes, square, resize }) => {
   try {

@@ -31,7 +31,7 @@ export interface DecodedWebp {
   rgb: RgbPixels;
 }
 
-type Reply = ({ id: number } & DecodedWebp) | { id: number; error: string };
+type Reply = ({ id: number } & DecodedWebp) | { id: number; error: string } | { ready: true; id?: undefined };
 
 interface Task {
   id: number;
@@ -45,6 +45,8 @@ interface Task {
 
 interface Slot {
   worker: Worker;
+  /** The worker has started and instantiated libwebp. */
+  ready: boolean;
   task: Task | null;
   timer: NodeJS.Timeout | null;
 }
@@ -79,6 +81,31 @@ export class WebpDecoder {
       this.queue.push({ id: this.nextId++, bytes: Uint8Array.from(bytes), square, resize, timeoutMs, resolve, reject });
       this.dispatch();
     });
+  }
+
+  /**
+   * Starts one worker ahead of the first decode (a worker's start — a Node isolate, libwebp's instance, sharp — is
+   * ~0.2 s on a slow core, which the first post would otherwise wait for). Idle, it keeps nothing alive.
+   */
+  warm(): void {
+    if (this.slots.length === 0) this.spawn();
+  }
+
+  /** Whether a worker has started: until then a caller decodes with sharp rather than wait for one (start-up). */
+  get ready(): boolean {
+    return this.slots.some((slot) => slot.ready);
+  }
+
+  /** Files decoded so far (for tests and diagnostics). */
+  decoded = 0;
+
+  /** {@link warm}, resolving once a worker is {@link ready}. */
+  async warmUp(): Promise<void> {
+    this.warm();
+    while (!this.ready) {
+      if (this.slots.length === 0) this.warm();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** Stops every worker; decodes in flight are rejected. */
@@ -120,14 +147,21 @@ export class WebpDecoder {
     const worker = new Worker(new URL('./webp-decode.worker.mjs', import.meta.url), {
       workerData: { module: decoderModule() },
     });
-    const slot: Slot = { worker, task: null, timer: null };
+    const slot: Slot = { worker, ready: false, task: null, timer: null };
     worker.unref();
     worker.on('message', (reply: Reply) => {
+      if ('ready' in reply) {
+        slot.ready = true;
+        return;
+      }
       if (slot.task?.id !== reply.id) return;
       const task = slot.task;
       this.settle(slot, null);
       if ('error' in reply) task.reject(new Error(`WebP decode failed: ${reply.error}`));
-      else task.resolve({ width: reply.width, height: reply.height, rgb: reply.rgb });
+      else {
+        this.decoded++;
+        task.resolve({ width: reply.width, height: reply.height, rgb: reply.rgb });
+      }
       this.dispatch();
     });
     worker.on('error', (error) => this.replace(slot, error));
