@@ -159,7 +159,8 @@ export class ThreadedSession implements ModelSession {
 let prestarted: Worker | null = null;
 
 function startSessionThread(): Worker {
-  return new Worker(new URL('./onnx-session.worker.mjs', import.meta.url));
+  // No inherited Node options: the worker is plain JavaScript (a parent's --input-type or loader flags could stop it).
+  return new Worker(new URL('./onnx-session.worker.mjs', import.meta.url), { execArgv: [] });
 }
 
 /**

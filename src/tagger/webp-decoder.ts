@@ -88,7 +88,7 @@ export class WebpDecoder {
    * ~0.2 s on a slow core, which the first post would otherwise wait for). Idle, it keeps nothing alive.
    */
   warm(): void {
-    if (this.slots.length === 0) this.spawn();
+    if (this.slots.length === 0 && this.unavailable === null) this.spawn();
   }
 
   /** Whether a worker has started: until then a caller decodes with sharp rather than wait for one (start-up). */
@@ -99,11 +99,16 @@ export class WebpDecoder {
   /** Files decoded so far (for tests and diagnostics). */
   decoded = 0;
 
-  /** {@link warm}, resolving once a worker is {@link ready}. */
+  /** Why workers cannot be used (three failed to start), or null. */
+  unavailable: string | null = null;
+
+  private failedStarts = 0;
+
+  /** {@link warm}, resolving once a worker is {@link ready}; rejects when workers cannot start. */
   async warmUp(): Promise<void> {
-    this.warm();
     while (!this.ready) {
-      if (this.slots.length === 0) this.warm();
+      if (this.unavailable !== null) throw new Error(`WebP decode workers unavailable: ${this.unavailable}`);
+      this.warm();
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
@@ -144,11 +149,13 @@ export class WebpDecoder {
 
   private spawn(): Slot | null {
     if (this.slots.length >= this.size) return null;
+    // No inherited Node options: the worker is plain JavaScript and needs none (a parent's --input-type or loader
+    // flags could stop it from starting).
     const worker = new Worker(new URL('./webp-decode.worker.mjs', import.meta.url), {
       workerData: { module: decoderModule() },
+      execArgv: [],
     });
     const slot: Slot = { worker, ready: false, task: null, timer: null };
-    worker.unref();
     worker.on('message', (reply: Reply) => {
       if ('ready' in reply) {
         slot.ready = true;
@@ -166,6 +173,8 @@ export class WebpDecoder {
     });
     worker.on('error', (error) => this.replace(slot, error));
     worker.on('exit', (code) => this.replace(slot, new Error(`WebP decode worker exited with code ${code}`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    worker.unref();
     this.slots.push(slot);
     return slot;
   }
@@ -185,6 +194,8 @@ export class WebpDecoder {
     const index = this.slots.indexOf(slot);
     if (index === -1) return;
     this.slots.splice(index, 1);
+    // Workers that die before they are ready will not start at all here: stop trying, sharp decodes everything.
+    if (!slot.ready && ++this.failedStarts >= 3) this.unavailable = error.message;
     this.settle(slot, error);
     void slot.worker.terminate();
     this.dispatch();

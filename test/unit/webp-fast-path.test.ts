@@ -3,6 +3,8 @@
  * bytes as sharp's own loader for every recipe shape, sharp for every WebP it must not take (animation, EXIF
  * orientation, ICC profile, too large, undecodable), and a decoder that survives bad files and overruns.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/shared/errors.js';
@@ -180,6 +182,19 @@ describe('WebP fast path', () => {
       expect((error as AppError).code).toBe('MEDIA_TOO_LARGE');
       const decoded = await decoder.decode(await blockyWebp(4, 6, { seed: 2 }), square, null, 10_000);
       expect(decoded.rgb.data.length).toBe(6 * 6 * 3);
+    });
+
+    it('keeps no process alive: a process whose decoder only warmed up exits on its own', () => {
+      const script = `import { webpDecoder } from './src/tagger/webp-decoder.ts';
+        const d = webpDecoder(); await d.warmUp(); console.log('ready', d.ready);`;
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(child.signal).toBeNull();
+      expect(child.stdout).toContain('ready true');
+      expect(child.status).toBe(0);
     });
 
     it('decodes side by side up to its size and in order of arrival beyond it', async () => {
