@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../shared/logger.js';
 import { AppError } from '../shared/errors.js';
 import { applyApproved, type ApplySummary } from '../worker/apply-approved.job.js';
-import { runOnce } from '../worker/run-once.js';
+import { type CyclePrelude, runOnce, syncAndCrawl } from '../worker/run-once.js';
 import type { TimingReport } from '../worker/stage-timings.js';
 import { readyBooru } from '../booru/booru-factory.js';
 import {
@@ -15,7 +15,7 @@ import {
   type ServiceRepositories,
   tagBudgetOf,
 } from './context.js';
-import { openService } from './service.js';
+import { openService, type Service } from './service.js';
 
 export interface CycleSummary {
   booru: string;
@@ -53,11 +53,36 @@ export async function runCycle(
   baseUrl: string,
   hooks: { signal?: AbortSignal; onTagStart?: (total: number) => void; onBatch?: (tagged: number) => void } = {},
 ): Promise<CycleSummary> {
-  const service = await openService(config, logger, repos, baseUrl);
+  // The tag sync and the crawl need the booru and the model's input size but not its runs: they run while its batch
+  // is measured (on a CPU, most of a second of a fresh start), and the tagging starts as soon as both are done.
+  let prelude: Promise<CyclePrelude> | null = null;
+  let service: Service;
+  try {
+    service = await openService(config, logger, repos, baseUrl, {
+      onModelOpen: ({ booruId, client, inputSize }) => {
+        prelude = syncAndCrawl(
+          { booru: client, posts: repos.posts, cursors: repos.cursors, tags: repos.tags, logger },
+          {
+            booruId,
+            maxPosts: config.maxPosts,
+            syncMaxAgeMs: config.syncMaxAgeHours * 3_600_000,
+            minMediaSize: inputSize,
+          },
+        );
+        // Handled here so that a failure before it is awaited (the batch still measured) is not an unhandled
+        // rejection; runOnce (or the catch below) still receives it.
+        prelude.catch(() => {});
+      },
+    });
+  } catch (error) {
+    // Nothing may still be writing when the caller closes the database: the sync and crawl finish (or fail) first.
+    await (prelude as Promise<CyclePrelude> | null)?.catch(() => {});
+    throw error;
+  }
   try {
     const { tagger } = service;
     const model = tagger.model;
-    // runOnce syncs tags first, then builds the diff context once (learned thresholds from repos.thresholds).
+    // The diff context is built once, after the sync (learned thresholds from repos.thresholds).
     const options = service.pipelineOptions(hooks.signal ? { signal: hooks.signal } : {});
     const result = await runOnce(
       {
@@ -79,6 +104,7 @@ export async function runCycle(
         ...(hooks.onTagStart ? { onTagStart: hooks.onTagStart } : {}),
         ...(hooks.onBatch ? { onBatch: (s: { tagged: number }) => hooks.onBatch?.(s.tagged) } : {}),
       },
+      prelude ?? undefined,
     );
     return {
       booru: baseUrl,

@@ -189,7 +189,13 @@ export function tagBudgetOf(
  * Loads a model as every command runs it: threads by the rule of `planCpu` unless TAGGER_THREADS says otherwise, one
  * libvips thread per decode, and the device batch from TAGGER_DEVICE_BATCH or measured (cached under the data dir).
  */
-export async function loadTagger(config: Config, logger: Logger, dir = modelDirOf(config)): Promise<OnnxTagger> {
+export async function loadTagger(
+  config: Config,
+  logger: Logger,
+  dir = modelDirOf(config),
+  /** Told the tagger as soon as its model is open, before its batch is measured. */
+  onOpen?: (tagger: OnnxTagger) => void,
+): Promise<OnnxTagger> {
   useOneVipsThreadPerDecode();
   const tagger = await OnnxTagger.load(dir, {
     device: config.device,
@@ -200,6 +206,7 @@ export async function loadTagger(config: Config, logger: Logger, dir = modelDirO
     logger,
   });
   try {
+    onOpen?.(tagger);
     tagger.batchDecision = await decideDeviceBatch(tagger, {
       configured: config.deviceBatch,
       cachePath: batchChoicePath(config),

@@ -71,7 +71,16 @@ export async function openService(
   logger: Logger,
   repos: ServiceRepositories,
   baseUrl: string,
-  hooks: { onBooruRequest?: (event: BooruRequestEvent) => void } = {},
+  hooks: {
+    onBooruRequest?: (event: BooruRequestEvent) => void;
+    /**
+     * Called once the booru's row exists and the model is open, before its batch is measured, to start work that
+     * needs the booru and the model's input size (which media variant to fetch) but not its runs: `run --once`'s tag
+     * sync and crawl, during the measurement. A model that fails to open is reported before this is called. (Several
+     * voting models: once all are open; nothing overlaps their measurements.)
+     */
+    onModelOpen?: (early: { booruId: number; client: BooruClient; inputSize: number }) => void;
+  } = {},
 ): Promise<Service> {
   let booruOkAt: Date | null = null;
   const { client, http } = createBooruClient(config, logger, baseUrl, (event) => {
@@ -84,13 +93,20 @@ export async function openService(
   let batch: BatchDecision | null = null;
   let threads = 0;
   try {
+    const booru = await repos.boorus.ensure({
+      name: new URL(baseUrl).host,
+      kind: (await readyBooru(client)).kind,
+      baseUrl,
+    });
+    const extraDirs = config.extraModelDirs ?? [];
     // The worker and /evaluate share one session: requests from both within a few ms join one model run.
-    const inner = await loadTagger(config, logger);
+    const inner = await loadTagger(config, logger, undefined, (opened) => {
+      if (extraDirs.length === 0) hooks.onModelOpen?.({ booruId: booru.id, client, inputSize: opened.inputSize });
+    });
     batch = inner.batchDecision;
     threads = inner.threads;
     // A run starts as soon as a device batch is waiting: the worker hands over exactly that many, so it never waits.
     tagger = new InferenceBatcher(inner, { maxBatch: inner.batchLimit, windowMs: EVALUATE_BATCH_WINDOW_MS });
-    const extraDirs = config.extraModelDirs ?? [];
     if (extraDirs.length > 0) {
       const combination = parseEnsembleCombination(config.ensemble);
       const problem = checkEnsembleCombination(combination, extraDirs.length + 1);
@@ -107,6 +123,7 @@ export async function openService(
         'several tag models vote (labels not every model has are left out)',
       );
       tagger = ensemble;
+      hooks.onModelOpen?.({ booruId: booru.id, client, inputSize: ensemble.inputSize });
     }
     if (config.ratingModelDir) {
       rater = await loadTagger(config, logger, resolve(config.ratingModelDir));
@@ -116,11 +133,6 @@ export async function openService(
         ]);
       }
     }
-    const booru = await repos.boorus.ensure({
-      name: new URL(baseUrl).host,
-      kind: (await readyBooru(client)).kind,
-      baseUrl,
-    });
     const model = tagger.model;
     const modelId = await repos.models.ensure({
       name: model.name,

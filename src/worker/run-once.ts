@@ -1,5 +1,6 @@
 /**
- * One full cycle over everything new: sync tags → crawl → tag → suggest. Used by `run --once` and `demo`.
+ * One full cycle over everything new: sync tags → crawl → tag → suggest. Used by `run --once` and `demo`, which
+ * start the sync and the crawl ({@link syncAndCrawl}) while the model's batch is measured.
  *
  * The tag sync comes first because the diff needs current aliases, implications and deprecations: when the sync
  * fails, or the last good one is older than the allowed age, posts are still crawled and scored, but nothing is
@@ -80,8 +81,25 @@ export interface RunOnceSummary {
   timings: TimingReport;
 }
 
-export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promise<RunOnceSummary> {
-  const started = performance.now();
+/** What a cycle knows before it tags: its tag sync, the vocabulary freshness judged after it, and its crawl. */
+export interface CyclePrelude {
+  /** `performance.now()` when the sync started: the cycle's `seconds` count from here. */
+  startedAt: number;
+  sync: RunOnceSummary['sync'];
+  vocabulary: VocabularyFreshness;
+  crawl: CrawlSummary;
+}
+
+/**
+ * The first half of a cycle: the tag sync, then the crawl. It needs nothing of the model but its input size (which
+ * media variant to fetch), so `run --once` starts it while the model's batch is measured (`openService`'s
+ * `onModelOpen`), and passes the promise to {@link runOnce}.
+ */
+export async function syncAndCrawl(
+  deps: Pick<RunOnceDeps, 'booru' | 'posts' | 'cursors' | 'tags' | 'logger' | 'clock'>,
+  options: { booruId: number; maxPosts: number; syncMaxAgeMs: number; minMediaSize: number },
+): Promise<CyclePrelude> {
+  const startedAt = performance.now();
   const clock = deps.clock ?? systemClock;
   let sync: RunOnceSummary['sync'];
   try {
@@ -101,9 +119,28 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
   }
   const crawl = await crawlNewPosts(deps, {
     booruId: options.booruId,
-    minMediaSize: deps.tagger.inputSize,
+    minMediaSize: options.minMediaSize,
     maxPosts: options.maxPosts,
   });
+  return { startedAt, sync, vocabulary, crawl };
+}
+
+/**
+ * One cycle. `prelude` is its {@link syncAndCrawl} when the caller started it already (while the model loaded);
+ * without one, the cycle syncs and crawls first itself.
+ */
+export async function runOnce(
+  deps: RunOnceDeps,
+  options: RunOnceOptions,
+  prelude?: Promise<CyclePrelude>,
+): Promise<RunOnceSummary> {
+  const { startedAt, sync, vocabulary, crawl } = await (prelude ??
+    syncAndCrawl(deps, {
+      booruId: options.booruId,
+      maxPosts: options.maxPosts,
+      syncMaxAgeMs: options.syncMaxAgeMs,
+      minMediaSize: deps.tagger.inputSize,
+    }));
   const counts = await deps.posts.countByState(options.booruId);
   options.onTagStart?.(counts.new + counts.queued);
   const context = await resolveDiffContext(deps, {
@@ -129,7 +166,7 @@ export async function runOnce(deps: RunOnceDeps, options: RunOnceOptions): Promi
     crawl,
     tag,
     rediff,
-    seconds: (performance.now() - started) / 1000,
+    seconds: (performance.now() - startedAt) / 1000,
     timings: reportTimings(timings),
   };
 }
