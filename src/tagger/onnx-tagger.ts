@@ -11,7 +11,7 @@ import { createSession, type GraphShape, inspectGraph, type SessionOptions } fro
 import { applyOutputActivation } from './output-scores.js';
 import type { ModelSession, RunOutput } from './session-thread.js';
 import { pixelsToTensor } from './pixels-to-tensor.js';
-import { DEFAULT_MAX_PIXELS, letterboxImage } from './preprocess.js';
+import { DEFAULT_MAX_PIXELS, letterboxImage, warmDecoders } from './preprocess.js';
 import { type PreprocessRecipe, tensorLength } from './recipe.js';
 import {
   type ExecutionProvider,
@@ -149,11 +149,12 @@ export class OnnxTagger implements Tagger {
    */
   async timeRun(batch: number): Promise<number> {
     this.assertOpen();
-    const length = tensorLength(this.recipe);
-    const grey = this.recipe.scale === '0-1' ? 0.5 : 128;
-    const tensors = Array.from({ length: batch }, () => new Float32Array(length).fill(grey));
+    // Made the way real images are (a grey square through pixelsToTensor), which also compiles that loop before the
+    // first post needs it.
+    const grey = new Uint8Array(tensorLength(this.recipe)).fill(128);
+    const tensors = Array.from({ length: batch }, () => pixelsToTensor(grey, this.recipe));
     const started = performance.now();
-    await this.run(tensors, this.graph.fixedBatch ?? batch, length);
+    await this.run(tensors, this.graph.fixedBatch ?? batch, grey.length);
     return performance.now() - started;
   }
 
@@ -163,6 +164,8 @@ export class OnnxTagger implements Tagger {
    */
   static async load(folderOrDir: ModelFolder | string, options: OnnxTaggerOptions): Promise<OnnxTagger> {
     const folder = typeof folderOrDir === 'string' ? await loadModelFolder(folderOrDir) : folderOrDir;
+    // The decode worker starts while the session is created (mostly one core's work): ready for the first post.
+    warmDecoders(folder.recipe);
     const { session, provider, threads } = await createSession(folder, options);
     let graph: GraphShape;
     try {
