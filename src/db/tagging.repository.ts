@@ -10,6 +10,13 @@ import { Prisma, type PrismaClient } from './generated/client.js';
 import { inList, POST_MOVES, SUGGESTION_MOVES } from './state-guards.js';
 import type { SuggestionSqlRow } from './suggestion.mapper.js';
 
+/**
+ * A write holds the scores of a whole batch of model runs: on a loaded machine (every core busy with inference and
+ * decoding) it may wait longer for a connection than Prisma's 2 s default, and failing it would throw those runs
+ * away. A lease lost meanwhile is still caught inside the transaction.
+ */
+const WRITE_TRANSACTION = { maxWait: 30_000, timeout: 30_000 };
+
 export interface TaggingResult {
   postId: number;
   /** The post's tagsVersion the scores and the diff saw. */
@@ -139,7 +146,7 @@ export class TaggingRepository {
       summary.kept = writes.keep.length;
       summary.suppressed = writes.suppressed;
       return summary;
-    });
+    }, WRITE_TRANSACTION);
   }
 
   /**
@@ -236,7 +243,7 @@ export class TaggingRepository {
       summary.kept = writes.keep.length;
       summary.suppressed = writes.suppressed;
       return summary;
-    });
+    }, WRITE_TRANSACTION);
   }
 }
 
