@@ -16,6 +16,7 @@ import { mediaError, refuseNonImages } from './media-facts.js';
 import { pixelsToTensor } from './pixels-to-tensor.js';
 import type { PreprocessRecipe, ResizeKernel } from './recipe.js';
 import { type DecodedWebp, webpDecoder } from './webp-decoder.js';
+import { plainWebpSize } from './webp-header.js';
 
 export interface PreprocessLimits {
   /** Largest width × height decoded; bigger images fail with MEDIA_TOO_LARGE before decoding. */
@@ -103,6 +104,12 @@ interface Header {
 /** The image's size from its header, refused (MEDIA_*) when it cannot be decoded within the limits. */
 async function headerSize(bytes: Buffer, limits: PreprocessLimits): Promise<Header> {
   refuseNonImages(bytes);
+  // A plain WebP (a booru's sample) is sized from its RIFF header; anything else, or a WebP that header cannot vouch
+  // for, asks sharp.
+  const plain = plainWebpSize(bytes);
+  if (plain !== null && plain.width * plain.height <= FAST_WEBP_MAX_PIXELS) {
+    return { ...checkedSize(plain, limits), plainWebp: true };
+  }
   try {
     const metadata = await sharpInput(bytes, limits).metadata();
     return { ...checkedSize(metadata.autoOrient, limits), plainWebp: isPlainWebp(metadata) };
@@ -209,6 +216,14 @@ async function sharpFirstPass(
     );
   }
   return { data, width, height, rawWidth, rawHeight };
+}
+
+/**
+ * Starts, ahead of the first image, the WebP decode worker that {@link letterboxImage} will use for `recipe`: called
+ * when a model loads, so that the first posts are not decoded by sharp while a worker starts (~0.2 s on a slow core).
+ */
+export function warmDecoders(recipe: PreprocessRecipe): void {
+  if (recipe.resize !== 'area' && recipe.pad !== 'edge') webpDecoder().warm();
 }
 
 /**
