@@ -59,7 +59,7 @@ export interface GraphShape {
   fixedBatch: number | null;
 }
 
-function invalidModel(folder: ModelFolder, problem: string): AppError {
+function invalidModel(folder: Pick<ModelFolder, 'modelPath' | 'name'>, problem: string): AppError {
   return new AppError('MODEL_INVALID', `${folder.modelPath}: ${problem}`, { details: { model: folder.name } });
 }
 
@@ -144,7 +144,7 @@ const warnedNoCuda = new WeakSet<Logger>();
 
 /** Opens the session on the first provider of the device that starts (MODEL_RUNTIME when a named device cannot). */
 export async function createSession(
-  folder: ModelFolder,
+  folder: Pick<ModelFolder, 'modelPath' | 'name'>,
   options: SessionOptions,
 ): Promise<{ session: ModelSession; provider: ExecutionProvider; threads: number }> {
   const { kind, deviceId } = parseDevice(options.device);
