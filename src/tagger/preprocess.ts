@@ -107,8 +107,8 @@ async function headerSize(bytes: Buffer, limits: PreprocessLimits): Promise<Head
   // A plain WebP (a booru's sample) is sized from its RIFF header; anything else, or a WebP that header cannot vouch
   // for, asks sharp.
   const plain = plainWebpSize(bytes);
-  if (plain !== null && plain.width * plain.height <= FAST_WEBP_MAX_PIXELS) {
-    return { ...checkedSize(plain, limits), plainWebp: true };
+  if (plain !== null) {
+    return { ...checkedSize(plain, limits), plainWebp: plain.width * plain.height <= FAST_WEBP_MAX_PIXELS };
   }
   try {
     const metadata = await sharpInput(bytes, limits).metadata();
