@@ -77,6 +77,11 @@ export class LeasePipeline<P extends { id: number }> {
     return this.stopping;
   }
 
+  /** Posts claimed and not yet written or failed. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
   /** Posts written: they leave the pipeline and make room for new claims. */
   finished(posts: readonly P[]): void {
     for (const post of posts) this.inFlight.delete(post.id);

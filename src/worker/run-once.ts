@@ -61,6 +61,8 @@ export interface RunOnceOptions {
   downloadConcurrency?: number;
   decodeConcurrency?: number;
   maxBatchWaitMs?: number;
+  /** Least time between two transactions of results (TagOptions.commitIntervalMs). */
+  commitIntervalMs?: number;
   signal?: AbortSignal;
   drainTimeoutMs?: number;
   /** Called after the crawl with the number of posts waiting to be tagged. */

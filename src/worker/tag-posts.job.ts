@@ -16,17 +16,19 @@
 import { defaultOf } from '../config/config.js';
 import type { BooruClient } from '../booru/booru-client.js';
 import type { PostRepository } from '../db/post.repository.js';
-import { type RatingClassPolicy, suggestRatingFromClasses } from '../core/rating-classes.js';
-import type { ModelDraft, TaggingRepository, TaggingResult } from '../db/tagging.repository.js';
+import type { TaggingRepository, TaggingResult } from '../db/tagging.repository.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { BoundedQueue, runConcurrently } from './bounded-queue.js';
-import { compactScores, type DiffContext, diffPost } from './diff-context.js';
-import { type EnsembleMembers, memberPredictions, withVotes } from './ensemble-votes.js';
+import type { DiffContext } from './diff-context.js';
+import { type ClaimedPost, diffBatch, type RatingModel, type Scored } from './diff-batch.js';
+import type { EnsembleMembers } from './ensemble-votes.js';
 import { LeasePipeline, leaseWindowOf } from './lease-pipeline.js';
 import type { PipelineObserver, PipelineStage } from './pipeline-observer.js';
 import { inOrderRunTime, recordTagged, type StageTimings } from './stage-timings.js';
+
+export type { RatingModel } from './diff-batch.js';
 
 export interface TagDeps {
   booru: BooruClient;
@@ -40,12 +42,6 @@ export interface TagDeps {
   observer?: PipelineObserver;
 }
 
-export interface RatingModel {
-  tagger: Tagger;
-  modelId: number;
-  policy: RatingClassPolicy;
-}
-
 export interface TagOptions {
   booruId: number;
   modelId: number;
@@ -57,6 +53,11 @@ export interface TagOptions {
   batchSize: number;
   /** Most posts written in one transaction; waiting inference batches are merged up to this. (Default: 256.) */
   writeBatchSize?: number;
+  /**
+   * Least time between two transactions of results, in ms: a write waits for what the model finishes meanwhile, so a
+   * slow model's posts share a transaction instead of one each. (Default: {@link DEFAULT_COMMIT_INTERVAL_MS}.)
+   */
+  commitIntervalMs?: number;
   leaseMs: number;
   maxAttempts: number;
   maxMediaBytes: number;
@@ -97,19 +98,20 @@ export interface TagSummary {
   superseded: number;
 }
 
-type ClaimedPost = Awaited<ReturnType<PostRepository['claimBatch']>>[number];
 type Downloaded = { post: ClaimedPost; bytes: Buffer };
 interface Decoded {
   post: ClaimedPost;
   tensor: Float32Array;
   ratingTensor: Float32Array | null;
 }
-interface Scored {
-  posts: ClaimedPost[];
-  scores: Float32Array[];
-  ratingScores: Float32Array[] | null;
-}
 type Diffed = { posts: ClaimedPost[]; results: TaggingResult[] };
+
+/**
+ * One transaction of results a second at most: at a CPU model's 2–10 posts/s a transaction per post cost ~2.6 ms of
+ * CPU each (client and PostgreSQL, out of ~25 ms of non-inference work per post, all taken from the inference cores on
+ * a 2-core machine); a post is tagged at most this much later, and a crash repeats at most this much inference.
+ */
+const DEFAULT_COMMIT_INTERVAL_MS = 1000;
 
 export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promise<TagSummary> {
   const logger = deps.logger.child({ stage: 'tag', booruId: options.booruId });
@@ -249,11 +251,20 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
     }
   };
 
+  // Group commit: at most one transaction per `commitIntervalMs`. The first write goes at once; later ones also take
+  // what arrives until the interval since the last one has passed. Nothing waits when no other post is in flight
+  // (the end of a run), on a drain, or once the queue closes.
+  const commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
+  let lastWriteEnd = Number.NEGATIVE_INFINITY;
   const writer = async () => {
     for (let first = await toWrite.pull(); first; first = await toWrite.pull()) {
       const posts = [...first.posts];
       const results = [...first.results];
-      for (let next = toWrite.tryPull(); next; next = posts.length < writeBatchSize ? toWrite.tryPull() : undefined) {
+      while (posts.length < writeBatchSize) {
+        const wait = lastWriteEnd + commitIntervalMs - performance.now();
+        const more = wait > 0 && !leases.draining && leases.inFlightCount > posts.length;
+        const next = more ? await toWrite.pullWithin(wait) : toWrite.tryPull();
+        if (!next) break;
         posts.push(...next.posts);
         results.push(...next.results);
       }
@@ -272,6 +283,8 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
         // The transaction rolled back: nothing of it is visible. Retry the posts later.
         for (const post of posts) await fail(post, thrown);
         continue;
+      } finally {
+        lastWriteEnd = performance.now();
       }
       leases.finished(posts);
       options.onBatch?.(summary);
@@ -296,54 +309,6 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
   );
   logger.info(summary, 'tagging finished');
   return summary;
-}
-
-/** Compacts and diffs one inference batch (pure CPU work, no I/O). */
-function diffBatch(deps: TagDeps, options: TagOptions, item: Scored): TaggingResult[] {
-  const rating = deps.ratingModel ?? null;
-  return item.posts.map((post, i) => {
-    const scores = item.scores[i]!;
-    const compact = compactScores(scores, options.context, post.tags, options.scoreFloor, options.topK);
-    // The diff runs on the full vector; the stored compact form gives the same answer for every threshold above
-    // the floor, so re-diffing later needs no re-inference. A stale vocabulary diffs nothing: the scores wait.
-    const generation = options.context.generation;
-    let drafts: ModelDraft[] = generation === null ? [] : diffPost(options.context, post, scores, 0);
-    const members = options.ensemble?.memberScoresOf(scores) ?? null;
-    if (options.ensemble && !members) throw new Error('ensemble scores without the member scores behind them');
-    if (options.ensemble && members) drafts = withVotes(drafts, options.ensemble, options.context, scores, members);
-    const ratingScores = item.ratingScores?.[i];
-    if (rating && ratingScores && generation !== null) {
-      // The rating model speaks for the rating: the tagger's own rating suggestion gives way.
-      const suggestion = suggestRatingFromClasses(
-        rating.tagger.labels,
-        ratingScores,
-        post.rating,
-        rating.policy,
-        rating.tagger.model.name,
-      );
-      drafts = [
-        ...drafts.filter((d) => d.action !== 'rating'),
-        ...(suggestion ? [{ ...suggestion, modelId: rating.modelId }] : []),
-      ];
-    }
-    return {
-      extraPredictions: [
-        ...(rating && ratingScores
-          ? [{ modelId: rating.modelId, labelIdx: [...ratingScores.keys()], scores: [...ratingScores], floor: 0 }]
-          : []),
-        ...(options.ensemble && members
-          ? memberPredictions(options.ensemble, members, compact.labelIdx, options.scoreFloor)
-          : []),
-      ],
-      postId: post.id,
-      tagsVersion: post.tagsVersion,
-      labelIdx: compact.labelIdx,
-      scores: compact.scores,
-      floor: options.scoreFloor,
-      drafts,
-      syncGeneration: generation,
-    };
-  });
 }
 
 async function writeResults(
