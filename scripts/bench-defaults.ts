@@ -12,7 +12,8 @@
  *
  * Ratios use the mean of the two bare figures: `steady` = posts/s between the first and the last post tagged (from
  * the run's own JSON) over bare; `wholeRun` = posts over spawn → exit (Node start, migrations, model load, batch
- * measurement, crawl, everything) over bare.
+ * measurement, crawl, everything) over bare. `run.cpu` splits the CPU of the steady window between inference and
+ * everything else (see `cpuSplit`).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ import { usableCores } from '../src/tagger/cpu-plan.js';
 import type { Device } from '../src/tagger/tagger.js';
 import type { BareResult } from './bench-models.js';
 import { defaultRunImages, log, mib, round, startFakeBooru, withFreshDatabase } from './bench-support.js';
-import { runWorker } from './bench-workers.js';
+import { runWorker, type WorkerOutcome } from './bench-workers.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -45,8 +46,60 @@ export interface DefaultRunResult {
     msPerImage: unknown;
     peakRssMiB: number;
     database: string;
+    cpu: CpuSplit | null;
   } | null;
   ratios: { steady: number | null; wholeRun: number | null };
+}
+
+/**
+ * Where the CPU went between the first and the last post tagged (Linux /proc, sampled every 0.5 s), in cores (CPU
+ * seconds per second): the worker's `inference` threads (its busiest threads, as many as it has inference threads:
+ * onnxruntime's), the rest of the worker (main thread, decoders, libvips, V8's helpers), the PostgreSQL backends of
+ * the run's database, the bench process (the fake booru, the sampling), and the rest of the machine's cores (idle, or
+ * other processes: `elsewhere`). `otherMsPerPost` is the CPU that all but inference cost per post tagged. Inference
+ * runs as many CPU-ms per image in the pipeline as bare, so where it fills every core the steady ratio is about
+ * `inference / cores`: this is the split behind that ratio.
+ */
+interface CpuSplit {
+  windowSeconds: number;
+  cores: { inference: number; workerOther: number; postgres: number; benchProcess: number; elsewhere: number };
+  otherMsPerPost: number;
+}
+
+function cpuSplit(outcome: WorkerOutcome, inferenceThreads: number, machineCores: number): CpuSplit | null {
+  const summary = outcome.summary as {
+    tagged?: number;
+    timings?: { firstPostTaggedMs?: number | null; steadyPostsPerSecond?: number | null };
+  } | null;
+  const first = summary?.timings?.firstPostTaggedMs;
+  const steady = summary?.timings?.steadyPostsPerSecond;
+  const tagged = summary?.tagged ?? 0;
+  if (first == null || !steady || tagged < 2) return null;
+  const from = outcome.spawnedAt + first;
+  const window = outcome.cpu.between(from, from + ((tagged - 1) / steady) * 1000);
+  if (window === null) return null;
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const threads = [...window.used].filter(([key]) => key.startsWith('t')).map(([, seconds]) => seconds);
+  threads.sort((a, b) => b - a);
+  const seconds = {
+    inference: sum(threads.slice(0, inferenceThreads)),
+    workerOther: sum(threads.slice(inferenceThreads)),
+    postgres: sum([...window.used].filter(([key]) => key.startsWith('p')).map(([, used]) => used)),
+    benchProcess: window.used.get('bench') ?? 0,
+  };
+  const used = sum(Object.values(seconds));
+  const cores = (value: number) => round(value / window.seconds);
+  return {
+    windowSeconds: round(window.seconds),
+    cores: {
+      inference: cores(seconds.inference),
+      workerOther: cores(seconds.workerOther),
+      postgres: cores(seconds.postgres),
+      benchProcess: cores(seconds.benchProcess),
+      elsewhere: cores(Math.max(0, machineCores * window.seconds - used)),
+    },
+    otherMsPerPost: round(((used - seconds.inference) * 1000) / (window.seconds * steady)),
+  };
 }
 
 /**
@@ -158,6 +211,8 @@ export async function benchDefaultRun(options: {
             TAGGER_DATA_DIR: dataDir,
             ...(options.device ? { DEVICE: options.device } : {}),
           }),
+          // The run's PostgreSQL backends show the database's name in their command line.
+          databaseUrl ? `${new URL(databaseUrl).pathname.slice(1)} ` : null,
         );
         if (outcome.exitCode !== 0) log(`${label}: run exited ${outcome.exitCode}: ${outcome.stderrTail}`);
         const summary = (outcome.summary ?? {}) as {
@@ -176,6 +231,7 @@ export async function benchDefaultRun(options: {
           inference: summary.inference ?? null,
           msPerImage: summary.timings?.msPerImage ?? null,
           peakRssMiB: mib(outcome.peakRssBytes),
+          cpu: cpuSplit(outcome, (summary.inference as { threads?: number } | null)?.threads ?? 1, usableCores()),
           database: databaseUrl ? 'PostgreSQL' : 'embedded PGlite (PostgreSQL unreachable)',
         };
       } finally {
@@ -208,6 +264,15 @@ export async function benchDefaultRun(options: {
         `(${result.ratios.steady}), whole run ${run?.wholeRunPostsPerSecond} (${result.ratios.wholeRun}), first post ` +
         `after ${run?.firstPostTaggedMs} ms`,
     );
+    const cpu = run?.cpu;
+    if (cpu) {
+      log(
+        `${label}: CPU between the first and last post tagged (${cpu.windowSeconds} s), in cores: inference ` +
+          `${cpu.cores.inference}, rest of the worker ${cpu.cores.workerOther}, PostgreSQL ${cpu.cores.postgres}, ` +
+          `bench process (fake booru) ${cpu.cores.benchProcess}, idle or other processes ${cpu.cores.elsewhere}: ${cpu.otherMsPerPost} ms of ` +
+          'non-inference CPU per post',
+      );
+    }
     return result;
   } finally {
     await rm(dataDir, { recursive: true, force: true });

@@ -2,7 +2,8 @@
  * Shared pieces of `npm run bench` (scripts/bench.ts): progress output, timing, throwaway PostgreSQL databases, the
  * benchmark images, a fake Danbooru filled with posts, and peak-memory sampling.
  */
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -205,6 +206,87 @@ export class PeakMemory {
     } catch {
       // The process has exited (or this is not Linux): keep the last reading.
     }
+  }
+}
+
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on Linux unless told otherwise). */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a /proc `stat` line, in seconds (fields 14 and 15, counted after the command's closing bracket). */
+function cpuSecondsOf(statLine: string): number {
+  const fields = statLine.slice(statLine.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/**
+ * CPU time, sampled from /proc (Linux; elsewhere nothing is recorded): each thread of process `pid` (`t<tid>`), and
+ * each other process whose command line contains `alsoMatching` (`p<pid>`, e.g. the PostgreSQL backends of the run's
+ * database), plus this process (`bench`: the fake booru and the sampling).
+ */
+export class CpuSampler {
+  readonly samples: { at: number; seconds: Map<string, number> }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly pid: number | null,
+    private readonly alsoMatching: string | null = null,
+  ) {}
+
+  start(intervalMs = 500): this {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** CPU seconds used per key between the first sample at or after `from` and the last one at or before `to`. */
+  between(from: number, to: number): { seconds: number; used: Map<string, number> } | null {
+    const first = this.samples.find((s) => s.at >= from);
+    const last = this.samples.findLast((s) => s.at <= to);
+    if (!first || !last || last.at <= first.at) return null;
+    const used = new Map<string, number>();
+    for (const [key, value] of last.seconds) used.set(key, value - (first.seconds.get(key) ?? 0));
+    return { seconds: (last.at - first.at) / 1000, used };
+  }
+
+  private sample(): void {
+    if (this.pid === null || !existsSync(`/proc/${this.pid}`)) return;
+    const seconds = new Map<string, number>();
+    const usage = process.cpuUsage();
+    seconds.set('bench', (usage.user + usage.system) / 1e6);
+    try {
+      for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
+        seconds.set(`t${tid}`, cpuSecondsOf(readFileSync(`/proc/${this.pid}/task/${tid}/stat`, 'utf8')));
+      }
+      if (this.alsoMatching !== null) {
+        for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+          try {
+            if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.alsoMatching)) continue;
+            seconds.set(`p${pid}`, cpuSecondsOf(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+          } catch {
+            // Gone meanwhile.
+          }
+        }
+      }
+    } catch {
+      // The process exited between the check and the reads: this sample is dropped.
+      return;
+    }
+    // A thread that ended keeps its last reading, so that later windows do not count it as negative.
+    const previous = this.samples.at(-1);
+    if (previous) for (const [key, value] of previous.seconds) if (!seconds.has(key)) seconds.set(key, value);
+    this.samples.push({ at: performance.now(), seconds });
   }
 }
 

@@ -9,7 +9,16 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadTagger, openRepositories } from '../src/bin/context.js';
 import { loadConfig } from '../src/config/config.js';
-import { log, mib, noisyWebps, PeakMemory, round, startFakeBooru, withFreshDatabase } from './bench-support.js';
+import {
+  CpuSampler,
+  log,
+  mib,
+  noisyWebps,
+  PeakMemory,
+  round,
+  startFakeBooru,
+  withFreshDatabase,
+} from './bench-support.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(PROJECT_ROOT, 'bin', 'booru-tagger.js');
@@ -23,10 +32,17 @@ export interface WorkerOutcome {
   stderrTail: string;
   /** From spawn to exit, ms. */
   wallMs: number;
+  /** performance.now() at spawn, for windows of `cpu`. */
+  spawnedAt: number;
+  /** The process's threads' CPU (and that of processes matching `cpuAlsoMatching`), sampled every 0.5 s. */
+  cpu: CpuSampler;
 }
 
-/** Runs `booru-tagger run --once --json` with exactly `env`, sampling its peak RSS. */
-export function runWorker(env: NodeJS.ProcessEnv): Promise<WorkerOutcome> {
+/**
+ * Runs `booru-tagger run --once --json` with exactly `env`, sampling its peak RSS and its threads' CPU (and that of
+ * the processes whose command line contains `cpuAlsoMatching`).
+ */
+export function runWorker(env: NodeJS.ProcessEnv, cpuAlsoMatching: string | null = null): Promise<WorkerOutcome> {
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [CLI, 'run', '--once', '--json'], {
     cwd: PROJECT_ROOT,
@@ -34,6 +50,7 @@ export function runWorker(env: NodeJS.ProcessEnv): Promise<WorkerOutcome> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const memory = new PeakMemory(child.pid ?? null).start(100);
+  const cpu = new CpuSampler(child.pid ?? null, cpuAlsoMatching).start(500);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -46,6 +63,7 @@ export function runWorker(env: NodeJS.ProcessEnv): Promise<WorkerOutcome> {
     child.once('error', reject);
     child.once('exit', (code) => {
       const wallMs = performance.now() - spawnedAt;
+      cpu.stop();
       void memory.stop().then((peakRssBytes) => {
         let summary: WorkerOutcome['summary'] = null;
         try {
@@ -60,6 +78,8 @@ export function runWorker(env: NodeJS.ProcessEnv): Promise<WorkerOutcome> {
           summary,
           stderrTail: stderr,
           wallMs,
+          spawnedAt,
+          cpu,
         });
       });
     });
