@@ -253,7 +253,8 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
 
   // Group commit: at most one transaction per `commitIntervalMs`. The first write goes at once; later ones also take
   // what arrives until the interval since the last one has passed. Nothing waits when no other post is in flight
-  // (the end of a run), on a drain, or once the queue closes.
+  // (the end of a run), on a drain, once the queue closes, or while the writer holds half the lease window: the
+  // claimer keeps room to feed the stages, so a fast model's pipeline never empties into the writer.
   const commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
   let lastWriteEnd = Number.NEGATIVE_INFINITY;
   const writer = async () => {
@@ -262,7 +263,8 @@ export async function tagPendingPosts(deps: TagDeps, options: TagOptions): Promi
       const results = [...first.results];
       while (posts.length < writeBatchSize) {
         const wait = lastWriteEnd + commitIntervalMs - performance.now();
-        const more = wait > 0 && !leases.draining && leases.inFlightCount > posts.length;
+        const more =
+          wait > 0 && !leases.draining && leases.inFlightCount > posts.length && posts.length * 2 < leases.window();
         const next = more ? await toWrite.pullWithin(wait) : toWrite.tryPull();
         if (!next) break;
         posts.push(...next.posts);

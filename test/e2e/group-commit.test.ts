@@ -66,13 +66,17 @@ describe('group commit of results', () => {
     for (const close of closers.splice(0).reverse()) await close();
   });
 
-  async function cycle(commitIntervalMs: number): Promise<{ writes: number[]; summary: TagSummary }> {
+  async function cycle(
+    commitIntervalMs: number,
+    posts = POSTS,
+    modelMs = 25,
+  ): Promise<{ writes: number[]; summary: TagSummary }> {
     const red = await makeSolidPng(64, 64, [230, 20, 20]);
     const server = new FakeDanbooruServer();
     server.addTags(
       TEST_MODEL_LABELS.filter((l) => l.category !== 9).map((l) => ({ name: l.name, category: l.category })),
     );
-    for (let id = 1; id <= POSTS; id++) {
+    for (let id = 1; id <= posts; id++) {
       server.addPostWithMedia({ id, tag_string: '1girl solo', rating: 's', md5: `md5-${id}` }, [
         { type: 'original', ext: 'png', width: 64, height: 64, bytes: red },
       ]);
@@ -108,7 +112,7 @@ describe('group commit of results', () => {
       tags: new TagRepository(prisma),
       tagging: new TaggingRepository(prisma),
       booru: createBooruAdapter('danbooru', http, silentLogger),
-      tagger: slowed(tagger, 25),
+      tagger: slowed(tagger, modelMs),
       logger: silentLogger,
     };
     const writes: number[] = [];
@@ -147,5 +151,15 @@ describe('group commit of results', () => {
     // Each 25 ms model run ends after the previous write has started: more transactions than the grouped run's two.
     expect(writes.length).toBeGreaterThan(2);
     expect(writes.at(-1)).toBe(POSTS);
+  });
+
+  it('never holds more than half the lease window, so a fast pipeline keeps flowing', async () => {
+    // 100 fast posts, an interval longer than the test: the lease window is its minimum, 64 posts, so each write
+    // carries at most 32 (plus the one run that reached the cap), never all that is in flight.
+    const { writes, summary } = await cycle(600_000, 100, 1);
+    expect(summary.tagged).toBe(100);
+    const sizes = writes.map((tagged, i) => tagged - (writes[i - 1] ?? 0));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(33);
+    expect(writes.at(-1)).toBe(100);
   });
 });
