@@ -8,6 +8,7 @@ import type { BooruRequestEvent } from '../booru/http.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { Tagger } from '../tagger/tagger.js';
+import { modelInputOf } from '../db/model.repository.js';
 import { judgeVocabulary, type VocabularyFreshness } from '../core/vocabulary-freshness.js';
 import type { DiffPolicy } from '../core/tag-diff.js';
 import { type DiffContext, resolveDiffContext } from '../worker/diff-context.js';
@@ -133,32 +134,13 @@ export async function openService(
         ]);
       }
     }
-    const model = tagger.model;
-    const modelId = await repos.models.ensure({
-      name: model.name,
-      version: model.version,
-      sha256: model.sha256,
-      family: model.family,
-      purpose: 'tags',
-      labels: [...model.labels],
-      manifest: { ...model.recipe },
-    });
+    const modelId = await repos.models.ensure(modelInputOf(tagger.model, 'tags'));
     let ensemble: EnsembleMembers | null = null;
     if (tagger instanceof EnsembleTagger) {
       const voting = tagger;
       const modelIds: number[] = [];
       for (const member of voting.members) {
-        modelIds.push(
-          await repos.models.ensure({
-            name: member.model.name,
-            version: member.model.version,
-            sha256: member.model.sha256,
-            family: member.model.family,
-            purpose: 'tags',
-            labels: [...member.model.labels],
-            manifest: { ...member.model.recipe },
-          }),
-        );
+        modelIds.push(await repos.models.ensure(modelInputOf(member.model, 'tags')));
       }
       ensemble = {
         combination: voting.combination,
@@ -179,15 +161,7 @@ export async function openService(
     }
     let ratingModel: RatingModel | null = null;
     if (rater) {
-      const ratingModelId = await repos.models.ensure({
-        name: rater.model.name,
-        version: rater.model.version,
-        sha256: rater.model.sha256,
-        family: rater.model.family,
-        purpose: 'rating',
-        labels: [...rater.model.labels],
-        manifest: { ...rater.model.recipe },
-      });
+      const ratingModelId = await repos.models.ensure(modelInputOf(rater.model, 'rating'));
       await repos.boorus.setActiveModel(booru.id, ratingModelId, 'rating');
       ratingModel = {
         tagger: rater,

@@ -18,6 +18,30 @@ export interface EnsureModelInput {
   manifest: Record<string, unknown>;
 }
 
+/** What a loaded model says of itself (a tagger's `model`), as far as registering it needs. */
+export interface LoadedModelFacts {
+  name: string;
+  version: string;
+  sha256: string;
+  family: string;
+  labels: readonly ModelLabel[];
+  /** The preprocessing recipe in effect, stored as the manifest. */
+  recipe: object;
+}
+
+/** The registration of a loaded model serving `purpose`. */
+export function modelInputOf(model: LoadedModelFacts, purpose: 'tags' | 'rating'): EnsureModelInput {
+  return {
+    name: model.name,
+    version: model.version,
+    sha256: model.sha256,
+    family: model.family,
+    purpose,
+    labels: [...model.labels],
+    manifest: { ...model.recipe },
+  };
+}
+
 /** A registered model version. */
 export interface ModelRecord {
   id: number;

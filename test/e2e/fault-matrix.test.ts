@@ -17,7 +17,6 @@ import { TagChangeBudget } from '../../src/booru/rate-limiter.js';
 import { defaultDiffPolicy } from '../helpers/policy.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { CursorRepository } from '../../src/db/cursor.repository.js';
-import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
@@ -33,6 +32,7 @@ import { uniqueBaseUrl } from '../helpers/factories.js';
 import { makeSolidPng, type Rgb } from '../helpers/images.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 import { storeDiff } from '../helpers/seed.js';
+import { ensureTagModel, fastRetryHttp } from '../helpers/pipeline.js';
 
 const MODEL_DIR = fileURLToPath(new URL('../../models/test-colors/', import.meta.url));
 /** The edge-case media corpus (see test/e2e/media-corpus.test.ts); its test skips when ../shared is absent. */
@@ -98,14 +98,7 @@ describe('fault matrix', () => {
   /** Repositories, a client with fast retries, and the booru and model rows, for `server`. */
   async function setup(server: FakeDanbooruServer, sut: OnnxTagger = tagger) {
     const prisma = database().prisma;
-    const http = new BooruHttp({
-      baseUrl: server.url,
-      userAgent: 'booru-tagger/0.1 (fault-matrix test)',
-      headersTimeoutMs: 5_000,
-      bodyTimeoutMs: 5_000,
-      retry: { retries: 1, baseDelayMs: 2, maxDelayMs: 10, rateLimitDelayMs: 20, rateLimitRetries: 1 },
-      logger: silentLogger,
-    });
+    const http = fastRetryHttp(server.url, 'fault-matrix test');
     closers.push(() => http.close());
     const booru: BooruClient = createBooruAdapter('danbooru', http, silentLogger);
     const repos = {
@@ -117,16 +110,7 @@ describe('fault matrix', () => {
     };
     const stored = uniqueBaseUrl(server.url);
     const booruId = (await new BooruRepository(prisma).ensure({ name: stored, baseUrl: stored, kind: 'danbooru' })).id;
-    const model = tagger.model;
-    const modelId = await new ModelRepository(prisma).ensure({
-      name: model.name,
-      version: model.version,
-      sha256: model.sha256,
-      family: model.family,
-      purpose: 'tags',
-      labels: [...model.labels],
-      manifest: { ...model.recipe },
-    });
+    const modelId = await ensureTagModel(prisma, tagger.model);
     const deps = { ...repos, booru, tagger: sut, logger: silentLogger };
     const crawl = (pageSize = 4) =>
       crawlNewPosts(deps, { booruId, minMediaSize: tagger.inputSize, maxPosts: 0, pageSize });

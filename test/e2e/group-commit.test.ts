@@ -6,10 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBooruAdapter } from '../../src/booru/booru-factory.js';
-import { BooruHttp } from '../../src/booru/http.js';
 import { BooruRepository } from '../../src/db/booru.repository.js';
 import { CursorRepository } from '../../src/db/cursor.repository.js';
-import { ModelRepository } from '../../src/db/model.repository.js';
 import { PostRepository } from '../../src/db/post.repository.js';
 import { SuggestionRepository } from '../../src/db/suggestion.repository.js';
 import { TagRepository } from '../../src/db/tag.repository.js';
@@ -22,6 +20,7 @@ import { runOnce } from '../../src/worker/run-once.js';
 import type { TagSummary } from '../../src/worker/tag-posts.job.js';
 import { uniqueBaseUrl } from '../helpers/factories.js';
 import { makeSolidPng } from '../helpers/images.js';
+import { ensureTagModel, fastRetryHttp } from '../helpers/pipeline.js';
 import { defaultDiffPolicy } from '../helpers/policy.js';
 import { silentLogger, useTestDatabase } from '../helpers/test-db.js';
 
@@ -84,27 +83,11 @@ describe('group commit of results', () => {
     await server.start();
     closers.push(() => server.close());
     const prisma = database().prisma;
-    const http = new BooruHttp({
-      baseUrl: server.url,
-      userAgent: 'booru-tagger/0.1 (group-commit test)',
-      headersTimeoutMs: 5_000,
-      bodyTimeoutMs: 5_000,
-      retry: { retries: 1, baseDelayMs: 2, maxDelayMs: 10, rateLimitDelayMs: 20, rateLimitRetries: 1 },
-      logger: silentLogger,
-    });
+    const http = fastRetryHttp(server.url, 'group-commit test');
     closers.push(() => http.close());
     const stored = uniqueBaseUrl(server.url);
     const booruId = (await new BooruRepository(prisma).ensure({ name: stored, baseUrl: stored, kind: 'danbooru' })).id;
-    const model = tagger.model;
-    const modelId = await new ModelRepository(prisma).ensure({
-      name: model.name,
-      version: model.version,
-      sha256: model.sha256,
-      family: model.family,
-      purpose: 'tags',
-      labels: [...model.labels],
-      manifest: { ...model.recipe },
-    });
+    const modelId = await ensureTagModel(prisma, tagger.model);
     const deps = {
       posts: new PostRepository(prisma),
       cursors: new CursorRepository(prisma),
