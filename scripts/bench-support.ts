@@ -232,6 +232,7 @@ function cpuSecondsOf(statLine: string): number {
 export class CpuSampler {
   readonly samples: { at: number; seconds: Map<string, number> }[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private readonly unmatched = new Set<string>();
 
   constructor(
     private readonly pid: number | null,
@@ -270,9 +271,13 @@ export class CpuSampler {
         seconds.set(`t${tid}`, cpuSecondsOf(readFileSync(`/proc/${this.pid}/task/${tid}/stat`, 'utf8')));
       }
       if (this.alsoMatching !== null) {
-        for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name) && !this.unmatched.has(name))) {
           try {
-            if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.alsoMatching)) continue;
+            if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.alsoMatching)) {
+              // Read once: the sampling itself must cost the machine next to nothing.
+              this.unmatched.add(pid);
+              continue;
+            }
             seconds.set(`p${pid}`, cpuSecondsOf(readFileSync(`/proc/${pid}/stat`, 'utf8')));
           } catch {
             // Gone meanwhile.

@@ -2,8 +2,7 @@
  * The pipeline's diff stage (`tag-posts.job.ts`): one inference batch's scores compacted for storage and diffed
  * against each post's tags, with the rating model's suggestion and the ensemble's votes. Pure CPU work, no I/O.
  */
-import type { RatingClassPolicy } from '../core/rating-classes.js';
-import { suggestRatingFromClasses } from '../core/rating-classes.js';
+import { type RatingClassPolicy, suggestRatingFromClasses } from '../core/rating-classes.js';
 import type { PostRepository } from '../db/post.repository.js';
 import type { ModelDraft, TaggingResult } from '../db/tagging.repository.js';
 import type { Tagger } from '../tagger/tagger.js';
